@@ -1,0 +1,57 @@
+/**
+ * The progress object of SPEC section 5, as REST answers it and events carry it.
+ * Field names follow AutomationOne so that existing dashboards keep working.
+ */
+
+/** Status of a run. */
+export type RunStatus = 'pending' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled' | 'timeout';
+
+/** Terminal statuses: a run in one of them never changes again. */
+export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled', 'timeout']);
+
+/** The result of one step (or cleanup step) once it has ended. */
+export interface StepResult {
+  step_index: number;
+  step_name: string;
+  success: boolean;
+  message: string;
+  error_code: number | null;
+  started_at: string;
+  completed_at: string;
+  duration_ms: number;
+  retries: number;
+}
+
+/** Who or what started a run. */
+export interface RunContext {
+  rule_id: string | null;
+  rule_name: string | null;
+  triggered_by: string | null;
+  trigger_data: unknown;
+}
+
+/** The progress object (SPEC section 5). */
+export interface Progress {
+  sequence_id: string;
+  run_id: string;
+  rule_id: string | null;
+  rule_name: string | null;
+  description: string | null;
+  status: RunStatus;
+  state: string;
+  current_step: number;
+  total_steps: number;
+  progress_percent: number;
+  current_step_name: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+  duration_seconds: number | null;
+  estimated_completion: string | null;
+  step_results: StepResult[];
+  cleanup_results: StepResult[];
+  error: string | null;
+  error_code: number | null;
+  context: RunContext;
+  mode: string;
+  template: { name: string; version: number } | null;
+}

@@ -1,0 +1,86 @@
+/**
+ * The persistence contract of the engine (SPEC section 11). The SQLite store implements it; a
+ * PostgreSQL store can later. Writes are queued and flushed in one transaction per batch, so
+ * thousands of concurrent runs cost one commit per tick, not one per transition.
+ */
+import type { Progress, RunStatus } from '../domain/progress.ts';
+
+/** Everything the store keeps about one run. */
+export interface StoredRun {
+  run_id: string;
+  sequence_id: string;
+  status: RunStatus;
+  /** The validated definition the run was started with (JSON-serialisable). */
+  definition: unknown;
+  /** The progress object as of the last transition. */
+  progress: Progress;
+  /** The actor's persisted XState snapshot (JSON-serialisable); null once not needed. */
+  snapshot: unknown;
+  /** Unix ms. */
+  created_at: number;
+  /** Unix ms; null while the run is not terminal. */
+  ended_at: number | null;
+}
+
+/** A stored template (SPEC section 7). */
+export interface StoredTemplate {
+  name: string;
+  version: number;
+  /** The template body as PUT (a definition with placeholders and a `params` schema). */
+  body: unknown;
+  updated_at: number;
+}
+
+/** Query of the run history. */
+export interface RunQuery {
+  status?: RunStatus;
+  running_only?: boolean;
+  limit: number;
+  offset: number;
+}
+
+/** A page of history, newest first. */
+export interface RunPage {
+  items: Progress[];
+  total: number;
+}
+
+/** Aggregates of `GET /sequences/stats` over the stored history. */
+export interface RunStats {
+  total_sequences: number;
+  completed_since: number;
+  failed_since: number;
+  average_duration_seconds: number | null;
+  longest_sequence_id: string | null;
+  most_common_failure_step: string | null;
+}
+
+/** The store. Every method is synchronous (better-sqlite3 is); errors are thrown. */
+export interface RunStore {
+  /** Queues an upsert of a run; the last queued version of a run wins. */
+  queueRun(run: StoredRun): void;
+  /** Writes every queued run in one transaction. Throws when the write fails (queue is kept). */
+  flush(): void;
+  /** A run by run_id, or the newest run of a sequence_id. */
+  getRun(id: string): StoredRun | undefined;
+  /** History page, newest first. */
+  listRuns(query: RunQuery): RunPage;
+  /** Counts by status over the whole history. */
+  countByStatus(): Record<RunStatus, number>;
+  /** Aggregates over runs that ended at or after `sinceMs` (Unix ms). */
+  stats(sinceMs: number): RunStats;
+  /** Every run whose status is not terminal, oldest first (for recovery). */
+  activeRuns(): StoredRun[];
+  /** Deletes runs that ended before `beforeMs`; returns how many. */
+  pruneEndedBefore(beforeMs: number): number;
+  getTemplate(name: string): StoredTemplate | undefined;
+  /** Stores a template, bumping its version; returns the stored row. */
+  putTemplate(name: string, body: unknown, now: number): StoredTemplate;
+  deleteTemplate(name: string): boolean;
+  listTemplates(): StoredTemplate[];
+  /** Small durable settings (e.g. the emergency-stop latch). */
+  getSetting(key: string): unknown;
+  setSetting(key: string, value: unknown): void;
+  /** Flushes and closes; idempotent. */
+  close(): void;
+}
