@@ -1,0 +1,142 @@
+/**
+ * Types of the sequence statechart. The machine runs a plan (steps already resolved to
+ * milliseconds and policies) and knows nothing of HTTP, devices or storage.
+ */
+
+/** An action as the machine carries it: opaque to the machine but for its type and idempotency. */
+export interface PlanAction {
+  type: string;
+  idempotent?: boolean;
+  [field: string]: unknown;
+}
+
+/** One step, resolved: every duration in ms, the failure policy decided. */
+export interface PlanStep {
+  name: string;
+  /** null: a pure wait of `waitMs` (a delay step or a `delay` action). */
+  action: PlanAction | null;
+  waitMs: number;
+  beforeMs: number;
+  afterMs: number;
+  /** Time budget of one attempt of the action. */
+  timeoutMs: number;
+  /** Retries after a failed or timed-out attempt. */
+  retries: number;
+  retryDelayMs: number;
+  backoff: boolean;
+  /** What a failure (after its retries) does to the run. */
+  onFailure: 'abort' | 'continue';
+}
+
+/** What a run executes. */
+export interface SequencePlan {
+  steps: PlanStep[];
+  /** Run when the run ends failed, cancelled or timeout (SPEC 10). */
+  cleanup: PlanStep[];
+  maxDurationMs: number;
+}
+
+/** The outcome of one step, in machine terms (Unix ms). */
+export interface StepOutcome {
+  index: number;
+  name: string;
+  success: boolean;
+  message: string;
+  code: number | null;
+  startedAt: number;
+  endedAt: number;
+  retries: number;
+}
+
+/** How a run that ends early ends. */
+export type Outcome = 'failed' | 'cancelled' | 'timeout';
+
+/** The substate a paused run goes back to. */
+export type ResumeTarget = 'beforeDelay' | 'delaying' | 'executing' | 'retrying' | 'afterDelay';
+
+/** A step result that arrived while the run was paused, replayed on resume. */
+export type HeldResult =
+  | { type: 'STEP_DONE'; attemptId: number; now: number; message: string }
+  | { type: 'STEP_FAILED'; attemptId: number; now: number; message: string; code: number };
+
+/** The context of one run. Every wait keeps its absolute deadline so a restored snapshot can re-arm it. */
+export interface SequenceContext {
+  plan: SequencePlan;
+  /** Which list runs: the steps, or the cleanup steps after an early end. */
+  phase: 'steps' | 'cleanup';
+  /** Index of the step being run in the current list (the step n). */
+  currentStep: number;
+  /** Attempts of the current step that failed so far. */
+  attempt: number;
+  /** Increases with every attempt, so a late answer of an abandoned attempt is ignored. */
+  attemptId: number;
+  /** When the current wait or attempt ends (Unix ms); null when nothing is timed. */
+  deadline: number | null;
+  /** When `max_duration_seconds` runs out (Unix ms), pauses included. */
+  runDeadline: number | null;
+  stepStartedAt: number | null;
+  /** Whether the current step's result is already recorded. */
+  stepRecorded: boolean;
+  lastError: { message: string; code: number } | null;
+  results: StepOutcome[];
+  cleanupResults: StepOutcome[];
+  outcome: Outcome | null;
+  error: string | null;
+  errorCode: number | null;
+  startedAt: number | null;
+  endedAt: number | null;
+  /** While paused: the substate to return to, and the time its deadline had left. */
+  resumeTo: ResumeTarget | null;
+  remainingMs: number | null;
+  held: HeldResult | null;
+  /** The in-flight action was lost to a restart and must be started again on resume. */
+  restartAttempt: boolean;
+  /** Nesting depth of this run (1 = top level). */
+  depth: number;
+}
+
+/** What a run is created with. */
+export interface SequenceInput {
+  plan: SequencePlan;
+  depth?: number;
+}
+
+/** Every event the machine takes. `now` (Unix ms) comes from outside so the machine stays pure. */
+export type SequenceEvent =
+  | { type: 'START'; now: number }
+  /** The current deadline has come (sent by the runtime's timer). */
+  | { type: 'WAKE'; now: number }
+  /** `max_duration_seconds` has run out. */
+  | { type: 'TIMEOUT'; now: number }
+  | { type: 'STEP_DONE'; attemptId: number; now: number; message: string }
+  | { type: 'STEP_FAILED'; attemptId: number; now: number; message: string; code: number }
+  | { type: 'CANCEL'; now: number; reason: string }
+  /** Ends the run failed with a code (used by `--recovery abort`). */
+  | { type: 'ABORT'; now: number; code: number; message: string }
+  | { type: 'PAUSE'; now: number }
+  | { type: 'RESUME'; now: number }
+  /** Sent once after a run was restored from a snapshot: the action in flight is lost. */
+  | { type: 'RECOVER'; now: number };
+
+/** What the machine's effect actions receive as params. */
+export interface RunActionParams {
+  attemptId: number;
+  phase: 'steps' | 'cleanup';
+  stepIndex: number;
+  step: PlanStep;
+  attempt: number;
+  deadline: number;
+}
+
+/** Params of the step event the machine asks its host to publish. */
+export interface StepEventParams {
+  status: 'starting' | 'completed' | 'failed' | 'retrying';
+  phase: 'steps' | 'cleanup';
+  stepIndex: number;
+  stepName: string;
+  message: string;
+  success: boolean | null;
+  durationMs: number | null;
+  errorCode: number | null;
+  attempt: number;
+}

@@ -1,0 +1,198 @@
+/**
+ * Validation of a sequence definition before any run exists (SPEC 3). It reports every problem at
+ * once, each with its 56xx code and JSON path, and never throws for bad input.
+ */
+import type { ZodType } from 'zod';
+import { z } from 'zod';
+import { Codes, type ErrorDetail } from './errors.ts';
+import { definitionSchema, type DefinitionLimits, type SequenceDefinition, type Step } from './definition.schema.ts';
+
+/** What the validator needs to know about action types: the executors' schemas. */
+export interface ActionCatalog {
+  /** The schema of an action type (aliases included), or undefined when no executor handles it. */
+  schemaFor(type: string): ZodType | undefined;
+}
+
+/** Options of one validation. */
+export interface ValidateOptions {
+  limits: DefinitionLimits;
+  actions: ActionCatalog;
+  /** Lets nested `{type: "sequence", template}` actions be checked; absent: templates are not checked. */
+  templates?: TemplateResolver;
+}
+
+/** Fills a template with params into a definition, or reports why it cannot (issue: templates). */
+export interface TemplateResolver {
+  /** Returns the filled definition, or a list of problems (paths relative to the action). */
+  resolve(name: string, params: unknown): { definition: unknown } | { errors: ErrorDetail[] };
+}
+
+/** A validated definition, or every problem found. */
+export type ValidationResult =
+  | { ok: true; definition: SequenceDefinition; estimatedSeconds: number }
+  | { ok: false; errors: ErrorDetail[] };
+
+const DELAY_FIELDS = new Set(['delay_seconds', 'delay_before_seconds', 'delay_after_seconds']);
+
+/** Renders a zod path the way SPEC 3 shows it: `steps[3].delay_seconds`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+/** The 56xx code of one zod issue, chosen by where it sits in the definition. */
+function codeOfIssue(issue: z.core.$ZodIssue): number {
+  const custom = (issue as { params?: { code?: number } }).params?.code;
+  if (typeof custom === 'number') return custom;
+  const path = issue.path;
+  const last = path[path.length - 1];
+  if (path.length === 1 && (path[0] === 'steps' || path[0] === 'cleanup_steps')) {
+    if (issue.code === 'too_small') return Codes.EMPTY_STEPS;
+    if (issue.code === 'too_big') return Codes.TOO_MANY_STEPS;
+  }
+  if (typeof last === 'string' && DELAY_FIELDS.has(last)) return Codes.INVALID_DELAY;
+  if (path[0] === 'steps' || path[0] === 'cleanup_steps') return Codes.INVALID_STEP;
+  return Codes.INVALID_DEFINITION;
+}
+
+function issuesToDetails(issues: readonly z.core.$ZodIssue[], prefix: string): ErrorDetail[] {
+  return issues.map((issue) => {
+    const path = formatPath(issue.path);
+    return { path: join(prefix, path), code: codeOfIssue(issue), message: issue.message };
+  });
+}
+
+function join(prefix: string, path: string): string {
+  if (prefix === '') return path;
+  if (path === '') return prefix;
+  return path.startsWith('[') ? `${prefix}${path}` : `${prefix}.${path}`;
+}
+
+/** A definition's `max_duration_seconds`, capped by the server maximum (SPEC 2). */
+export function effectiveMaxDuration(def: SequenceDefinition, limits: DefinitionLimits): number {
+  return Math.min(def.max_duration_seconds, limits.maxDurationSeconds);
+}
+
+/** The waiting a step declares (delay fields and `delay` actions), in seconds. */
+export function declaredWaitSeconds(step: Step): number {
+  const actionWait = step.action?.type === 'delay' && typeof step.action.seconds === 'number' ? step.action.seconds : 0;
+  return (step.delay_seconds ?? 0) + step.delay_before_seconds + step.delay_after_seconds + actionWait;
+}
+
+/**
+ * Validates a definition. Structural problems come from the zod schema; then each step is checked
+ * for an action or a delay (5604), a known action type (5603) with a valid payload, the declared
+ * waiting against `max_duration_seconds` (5607), and nested sequences against the depth limit (5618).
+ */
+export function validateDefinition(input: unknown, options: ValidateOptions): ValidationResult {
+  const errors: ErrorDetail[] = [];
+  const estimated = validateAt(input, options, 1, '', errors);
+  if (errors.length > 0 || estimated === null) return { ok: false, errors };
+  const definition = definitionSchema(options.limits).parse(input);
+  definition.max_duration_seconds = effectiveMaxDuration(definition, options.limits);
+  return { ok: true, definition, estimatedSeconds: estimated };
+}
+
+/** Validates one (possibly nested) definition; returns its estimated duration or null when invalid. */
+function validateAt(input: unknown, options: ValidateOptions, depth: number, prefix: string, errors: ErrorDetail[]): number | null {
+  const before = errors.length;
+  const parsed = definitionSchema(options.limits).safeParse(input);
+  if (!parsed.success) errors.push(...issuesToDetails(parsed.error.issues, prefix));
+  // Step-level checks also run on a definition that failed elsewhere, so one answer lists all.
+  const raw = input as { steps?: unknown; cleanup_steps?: unknown } | null;
+  let estimate = 0;
+  for (const listName of ['steps', 'cleanup_steps'] as const) {
+    const list = raw && typeof raw === 'object' ? raw[listName] : undefined;
+    if (!Array.isArray(list)) continue;
+    list.forEach((step: unknown, index) => {
+      const seconds = checkStep(step, options, depth, join(prefix, `${listName}[${index}]`), errors);
+      if (listName === 'steps') estimate += seconds;
+    });
+  }
+  if (parsed.success) {
+    const def = parsed.data;
+    const waiting = def.steps.reduce((sum, step) => sum + declaredWaitSeconds(step), 0);
+    const maxDuration = effectiveMaxDuration(def, options.limits);
+    if (waiting > maxDuration) {
+      errors.push({
+        path: join(prefix, 'max_duration_seconds'),
+        code: Codes.DURATION_EXCEEDED,
+        message: `Declared waiting of ${waiting} s exceeds max_duration_seconds (${maxDuration} s)`,
+      });
+    }
+  }
+  return errors.length === before ? estimate : null;
+}
+
+/** Checks one step's action; returns the seconds it is expected to take. */
+function checkStep(step: unknown, options: ValidateOptions, depth: number, path: string, errors: ErrorDetail[]): number {
+  if (!step || typeof step !== 'object') return 0;
+  const s = step as Partial<Step> & { action?: unknown };
+  const waits = (num(s.delay_seconds) ?? 0) + (num(s.delay_before_seconds) ?? 0) + (num(s.delay_after_seconds) ?? 0);
+  if (s.action === undefined && s.delay_seconds === undefined) {
+    errors.push({ path, code: Codes.STEP_MISSING_ACTION, message: "Step requires either 'action' or 'delay_seconds'" });
+    return waits;
+  }
+  if (s.action === undefined || !s.action || typeof s.action !== 'object') return waits;
+  const action = s.action as { type?: unknown; seconds?: unknown; steps?: unknown; template?: unknown; params?: unknown };
+  const actionPath = `${path}.action`;
+  if (typeof action.type !== 'string') return waits;
+  const schema = options.actions.schemaFor(action.type);
+  if (!schema) {
+    errors.push({ path: `${actionPath}.type`, code: Codes.INVALID_ACTION_TYPE, message: `Unknown action type '${action.type}'` });
+    return waits;
+  }
+  const result = schema.safeParse(action);
+  if (!result.success) {
+    for (const detail of issuesToDetails(result.error.issues, actionPath)) {
+      // A delay action's `seconds` is a delay field too.
+      if (action.type === 'delay' && detail.path === `${actionPath}.seconds`) detail.code = Codes.INVALID_DELAY;
+      else if (detail.code === Codes.INVALID_DEFINITION) detail.code = Codes.INVALID_STEP;
+      errors.push(detail);
+    }
+    return waits;
+  }
+  if (action.type === 'delay') return waits + (num(action.seconds) ?? 0);
+  if (action.type === 'sequence') return waits + checkNested(action, options, depth, actionPath, errors);
+  return waits;
+}
+
+/** Checks a nested `sequence` action (inline or template) one level deeper. */
+function checkNested(
+  action: { steps?: unknown; template?: unknown; params?: unknown },
+  options: ValidateOptions,
+  depth: number,
+  path: string,
+  errors: ErrorDetail[],
+): number {
+  if (depth + 1 > options.limits.maxDepth) {
+    errors.push({
+      path,
+      code: Codes.CIRCULAR_REFERENCE,
+      message: `Nesting deeper than ${options.limits.maxDepth} levels`,
+    });
+    return 0;
+  }
+  let child: unknown = action;
+  if (typeof action.template === 'string') {
+    if (!options.templates) return 0;
+    const resolved = options.templates.resolve(action.template, action.params ?? {});
+    if ('errors' in resolved) {
+      errors.push(...resolved.errors.map((e) => ({ ...e, path: join(path, e.path) })));
+      return 0;
+    }
+    child = resolved.definition;
+  } else {
+    const { type: _type, idempotent: _idempotent, ...inline } = action as Record<string, unknown>;
+    child = inline;
+  }
+  return validateAt(child, options, depth + 1, path, errors) ?? 0;
+}
+
+function num(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
