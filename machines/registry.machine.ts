@@ -1,0 +1,108 @@
+/**
+ * The registry actor: it admits runs up to the concurrency limit, spawns one sequence actor per
+ * run, learns when each ends, and sweeps terminal runs out of memory with one timer for all.
+ *
+ * Spawning and stopping are effects named here (`spawnRun`, `stopRuns`) and provided by the host:
+ * the host creates each run as an actor whose parent is this registry, so runs share its system
+ * (and the inspector sees them as its children) without XState copying a map of every child on
+ * each spawn, which would make starts cost O(runs held).
+ */
+import { assign, setup } from 'xstate';
+
+/** The registry's context. */
+export interface RegistryContext {
+  maxConcurrent: number;
+  /** Runs spawned and not yet ended. */
+  running: number;
+}
+
+/** What the registry is created with. */
+export interface RegistryInput {
+  maxConcurrent: number;
+}
+
+/** Events the registry takes. */
+export type RegistryEvent =
+  /** Admit and spawn a run (or a restored run, with its snapshot) if below the limit. */
+  | { type: 'SPAWN'; runId: string }
+  /** A run ended without reaching a final state (stopped by the host). */
+  | { type: 'RUN_STOPPED'; runId: string }
+  | { type: 'SHUTDOWN' }
+  | { type: `xstate.done.actor.${string}` }
+  | { type: `xstate.error.actor.${string}`; error: unknown };
+
+export const registryMachine = setup({
+  types: {
+    context: {} as RegistryContext,
+    events: {} as RegistryEvent,
+    input: {} as RegistryInput,
+  },
+  actions: {
+    /** Creates and starts the run's actor, a child of the registry. */
+    spawnRun: (_: unknown, _params: { runId: string }) => {},
+    /** A run was refused because the limit is reached. */
+    refuseRun: (_: unknown, _params: { runId: string }) => {},
+    /** A run's actor reached a final state. */
+    runEnded: (_: unknown, _params: { runId: string }) => {},
+    /** A run's actor threw (a defect): the host fails the run with 5631. */
+    runCrashed: (_: unknown, _params: { runId: string; error: unknown }) => {},
+    /** Removes terminal runs whose retention has passed. */
+    sweep: () => {},
+    /** Stops every run's actor (shutdown). */
+    stopRuns: () => {},
+  },
+  guards: {
+    belowLimit: ({ context }) => context.running < context.maxConcurrent,
+  },
+  delays: {
+    /** How often terminal runs are swept (SPEC 3: every 300 s). */
+    sweepInterval: 300_000,
+  },
+}).createMachine({
+  id: 'registry',
+  context: ({ input }) => ({ maxConcurrent: input.maxConcurrent, running: 0 }),
+  initial: 'active',
+  states: {
+    active: {
+      after: {
+        sweepInterval: { target: 'active', reenter: true, actions: 'sweep' },
+      },
+      on: {
+        SPAWN: [
+          {
+            guard: 'belowLimit',
+            actions: [
+              assign({ running: ({ context }) => context.running + 1 }),
+              { type: 'spawnRun', params: ({ event }) => ({ runId: event.runId }) },
+            ],
+          },
+          { actions: { type: 'refuseRun', params: ({ event }) => ({ runId: event.runId }) } },
+        ],
+        'xstate.done.actor.*': {
+          actions: [
+            assign({ running: ({ context }) => context.running - 1 }),
+            { type: 'runEnded', params: ({ event }) => ({ runId: event.type.slice('xstate.done.actor.'.length) }) },
+          ],
+        },
+        'xstate.error.actor.*': {
+          actions: [
+            assign({ running: ({ context }) => context.running - 1 }),
+            {
+              type: 'runCrashed',
+              params: ({ event }) => ({
+                runId: event.type.slice('xstate.error.actor.'.length),
+                error: 'error' in event ? event.error : undefined,
+              }),
+            },
+          ],
+        },
+        RUN_STOPPED: { actions: assign({ running: ({ context }) => context.running - 1 }) },
+        SHUTDOWN: 'stopped',
+      },
+    },
+    stopped: { type: 'final', entry: 'stopRuns' },
+  },
+});
+
+/** The registry machine's type, for hosts that provide its effects. */
+export type RegistryMachine = typeof registryMachine;

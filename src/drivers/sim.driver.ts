@@ -1,0 +1,134 @@
+/**
+ * The simulated ESP32 nodes of SPEC section 9: every command is answered after the node's latency;
+ * a node can be told to fail or to hang. Nodes appear on first use.
+ */
+import type { ActuatorCommand, ActuatorDriver, ActuatorResponse, DriverHealth, SendOptions } from './actuator-driver.ts';
+
+/** How one simulated node behaves. */
+export interface SimBehaviour {
+  /** Answer delay in ms (default: the driver's latency). */
+  latency_ms: number;
+  /** Answer every command with `success: false`. */
+  fail: boolean;
+  /** Never answer. */
+  hang: boolean;
+}
+
+/** State of one simulated actuator. */
+export interface SimActuator {
+  gpio: number;
+  on: boolean;
+  value: number;
+  last_command: string;
+  updated_at: string;
+}
+
+/** A simulated node as `GET /api/v1/sim/devices` shows it. */
+export interface SimDevice extends SimBehaviour {
+  esp_id: string;
+  commands: number;
+  actuators: SimActuator[];
+}
+
+interface Node extends SimBehaviour {
+  commands: number;
+  actuators: Map<number, SimActuator>;
+}
+
+export class SimDriver implements ActuatorDriver {
+  readonly kind = 'sim' as const;
+  readonly #nodes = new Map<string, Node>();
+  readonly #latencyMs: number;
+
+  /** `latencyMs`: default answer delay of every node (SPEC default 20). */
+  constructor(latencyMs = 20) {
+    this.#latencyMs = latencyMs;
+  }
+
+  async start(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  health(): DriverHealth {
+    return { ok: true, detail: `sim: ${this.#nodes.size} nodes` };
+  }
+
+  send(command: ActuatorCommand, { signal }: SendOptions): Promise<ActuatorResponse> {
+    const node = this.#node(command.esp_id);
+    node.commands++;
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (node.hang) return;
+      const answer = () => {
+        signal.removeEventListener('abort', onAbort);
+        if (node.fail) return resolve({ success: false, message: `${command.esp_id}: simulated failure` });
+        this.#apply(node, command);
+        resolve({ success: true, message: `${command.esp_id} gpio ${command.gpio} ${command.command} ok` });
+      };
+      if (node.latency_ms <= 0) queueMicrotask(answer);
+      else timer = setTimeout(answer, node.latency_ms);
+    });
+  }
+
+  /** Changes a node's behaviour (creating it if new) and returns it. */
+  configure(espId: string, change: Partial<SimBehaviour>): SimDevice {
+    Object.assign(this.#node(espId), change);
+    return this.#view(espId, this.#node(espId));
+  }
+
+  /** Every node with its actuators. */
+  devices(): SimDevice[] {
+    return [...this.#nodes.entries()].map(([id, node]) => this.#view(id, node));
+  }
+
+  /** One actuator's state, or undefined if never commanded. */
+  actuator(espId: string, gpio: number): SimActuator | undefined {
+    return this.#nodes.get(espId)?.actuators.get(gpio);
+  }
+
+  #node(espId: string): Node {
+    let node = this.#nodes.get(espId);
+    if (!node) {
+      node = { latency_ms: this.#latencyMs, fail: false, hang: false, commands: 0, actuators: new Map() };
+      this.#nodes.set(espId, node);
+    }
+    return node;
+  }
+
+  #apply(node: Node, command: ActuatorCommand): void {
+    const current = node.actuators.get(command.gpio);
+    const wasOn = current?.on ?? false;
+    let on: boolean;
+    let value: number;
+    switch (command.command) {
+      case 'ON': on = true; value = 1; break;
+      case 'OFF': on = false; value = 0; break;
+      case 'PWM': value = command.value; on = value > 0; break;
+      case 'TOGGLE': on = !wasOn; value = on ? 1 : 0; break;
+    }
+    node.actuators.set(command.gpio, {
+      gpio: command.gpio,
+      on,
+      value,
+      last_command: command.command,
+      updated_at: new Date().toISOString(),
+    });
+  }
+
+  #view(espId: string, node: Node): SimDevice {
+    return {
+      esp_id: espId,
+      latency_ms: node.latency_ms,
+      fail: node.fail,
+      hang: node.hang,
+      commands: node.commands,
+      actuators: [...node.actuators.values()].sort((a, b) => a.gpio - b.gpio),
+    };
+  }
+}

@@ -1,0 +1,579 @@
+/**
+ * The sequence engine: validates definitions, admits runs through the registry actor (start modes
+ * of SPEC 6, the concurrency limit), controls them (cancel, pause, resume), answers queries, keeps
+ * terminal runs for the retention time, and shuts down cleanly. Every run is an XState actor
+ * hosted by `RunHost`; every event comes out of one `EventBus`.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import type { PlanAction, SequencePlan } from '../../machines/sequence.types.ts';
+import { registryMachine } from '../../machines/registry.machine.ts';
+import { DEFAULT_LIMITS, type DefinitionLimits, type SequenceDefinition } from '../domain/definition.schema.ts';
+import { Codes, SequencerError } from '../domain/errors.ts';
+import type { Progress, RunContext } from '../domain/progress.ts';
+import { TERMINAL_STATUSES } from '../domain/progress.ts';
+import { validateDefinition, type TemplateResolver, type ValidationResult } from '../domain/validate-definition.ts';
+import { EventBus } from '../events/event-bus.ts';
+import type { ExecutionContext, Executor, ExecutorRegistry } from '../executors/executor.ts';
+import { sequenceExecutor } from '../executors/sequence.executor.ts';
+import type { RunQuery, RunStats, RunStore, StoredRun } from '../store/run-store.ts';
+import { buildPlan, SAFE_STATE_ACTION } from './plan.ts';
+import { toProgress } from './progress.ts';
+import { RunHost } from './run-host.ts';
+import type { Run } from './run.ts';
+import { WriteAhead } from './write-ahead.ts';
+
+/** Engine limits; every field has the SPEC 3 default. */
+export interface EngineLimits extends DefinitionLimits {
+  /** Runs at once (default 1000). */
+  maxConcurrent: number;
+  /** How long terminal runs stay in memory (default 3600 s). */
+  retentionMs: number;
+  /** How often terminal runs are swept (default 300 s). */
+  sweepIntervalMs: number;
+  /** Runs waiting in `queued` mode per sequence_id (default 10). */
+  maxQueued: number;
+}
+
+/** The defaults of SPEC 3. */
+export const DEFAULT_ENGINE_LIMITS: EngineLimits = {
+  ...DEFAULT_LIMITS,
+  maxConcurrent: 1000,
+  retentionMs: 3_600_000,
+  sweepIntervalMs: 300_000,
+  maxQueued: 10,
+};
+
+/** Options of the engine, resolved once. */
+export interface EngineOptions {
+  /** Executors of the action types (the engine adds `sequence` and a default safe state). */
+  executors: ExecutorRegistry;
+  limits?: Partial<EngineLimits>;
+  /** Where runs are persisted (null: memory only). */
+  store?: RunStore | null;
+  /** Fills templates named by nested `sequence` actions. */
+  templates?: TemplateResolver;
+  /** Admits a start (the start rate limit); false answers 429/5641. */
+  admitStart?: () => boolean;
+  /** Extra inspection observer (the Stately inspector). */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Reports internal errors (a failed write, a listener that threw). */
+  onError?: (error: unknown, message: string) => void;
+}
+
+/** What a start returns (SPEC 7). */
+export interface StartResult {
+  success: true;
+  sequence_id: string;
+  run_id: string;
+  total_steps: number;
+  status: 'running' | 'pending';
+}
+
+/** Who started a run and from which template. */
+export interface StartOptions {
+  context?: Partial<RunContext>;
+  template?: { name: string; version: number };
+}
+
+/** Aggregates of `GET /sequences/stats`. */
+export interface EngineStats {
+  total_sequences: number;
+  running: number;
+  completed_last_hour: number;
+  failed_last_hour: number;
+  average_duration_seconds: number | null;
+  longest_sequence_id: string | null;
+  most_common_failure_step: string | null;
+}
+
+const HOUR_MS = 3_600_000;
+
+export class Engine {
+  readonly events: EventBus;
+  readonly limits: EngineLimits;
+  readonly #host: RunHost;
+  readonly #out: WriteAhead;
+  readonly #registry: Actor<typeof registryMachine>;
+  readonly #executors: ExecutorRegistry;
+  readonly #store: RunStore | null;
+  readonly #options: EngineOptions;
+  /** Non-terminal top-level runs by sequence_id, oldest first (start modes look here, O(1)). */
+  readonly #active = new Map<string, Run[]>();
+  /** Runs waiting in `queued` mode (or behind a restart) by sequence_id. */
+  readonly #queues = new Map<string, Run[]>();
+  /** Terminal top-level runs in the order they ended, for the sweep. */
+  readonly #ended = new Map<string, Run>();
+  #spawning: { run: Run; snapshot?: unknown } | null = null;
+  #closed = false;
+
+  constructor(options: EngineOptions) {
+    this.#options = options;
+    this.limits = { ...DEFAULT_ENGINE_LIMITS, ...options.limits };
+    this.#store = options.store ?? null;
+    this.events = new EventBus((error) => this.#report(error, 'event listener failed'));
+    this.#out = new WriteAhead(this.events, this.#store, (run) => this.#row(run), (error, runs) => this.#writeFailed(error, runs));
+    this.#host = new RunHost(options.executors, this.#out, () => Date.now(), {
+      onEnded: (run) => this.#onEnded(run),
+      onTransition: (run) => this.#out.touch(run),
+    });
+    this.#executors = options.executors;
+    this.#executors.register(sequenceExecutor((action, context) => this.#runNested(action, context)));
+    if (!this.#executors.get(SAFE_STATE_ACTION)) this.#executors.register(nothingHeld);
+    const registry = registryMachine.provide({
+      actions: {
+        spawnRun: ({ self }) => this.#spawnFromRegistry(self),
+        refuseRun: () => {},
+        runEnded: () => {},
+        runCrashed: (_, { runId, error }) => this.#crashed(runId, error),
+        sweep: () => this.sweep(),
+        stopRuns: () => {
+          for (const run of this.#host.runs.values()) if (run.endedAt === null) this.#host.halt(run);
+        },
+      },
+      delays: { sweepInterval: this.limits.sweepIntervalMs },
+    });
+    this.#registry = createActor(registry, { input: { maxConcurrent: this.limits.maxConcurrent }, inspect: this.#host.inspect });
+    if (options.inspect) this.#registry.system.inspect(options.inspect as Observer<InspectionEvent>);
+    this.#registry.start();
+  }
+
+  /** Validates a definition without starting it (SPEC 7 `POST /sequences/validate`). */
+  validate(input: unknown): ValidationResult {
+    return validateDefinition(input, { limits: this.limits, actions: this.#executors, templates: this.#options.templates });
+  }
+
+  /** Validates and starts a run; throws a SequencerError (422, 409, 429) when it cannot. */
+  start(input: unknown, options: StartOptions = {}): StartResult {
+    const result = this.validate(input);
+    if (!result.ok) throw invalid(result.errors);
+    return this.startValidated(result.definition, options);
+  }
+
+  /** Starts a run of a definition that passed validation. */
+  startValidated(definition: SequenceDefinition, options: StartOptions = {}): StartResult {
+    if (this.#closed) throw new SequencerError(Codes.TASK_CREATION_FAILED, 'The server is shutting down', [], 503);
+    if (this.#options.admitStart && !this.#options.admitStart()) {
+      throw new SequencerError(Codes.RATE_LIMITED, 'Start rate limit exceeded');
+    }
+    const sequenceId = definition.sequence_id ?? this.#newSequenceId();
+    const active = this.#active.get(sequenceId) ?? [];
+    const mode = definition.mode;
+    if (active.length > 0 && mode === 'single') {
+      throw new SequencerError(Codes.ALREADY_RUNNING, `Sequence '${sequenceId}' is already running (run ${active[active.length - 1]?.runId})`);
+    }
+    const queue = this.#queues.get(sequenceId) ?? [];
+    const waits = (active.length > 0 || queue.length > 0) && (mode === 'queued' || mode === 'restart');
+    if (waits && mode === 'queued' && queue.length >= this.limits.maxQueued) {
+      throw new SequencerError(Codes.ALREADY_RUNNING, `Sequence '${sequenceId}' has ${queue.length} runs queued (max ${this.limits.maxQueued})`);
+    }
+    if (!waits && this.runningCount >= this.limits.maxConcurrent) {
+      throw new SequencerError(Codes.ALREADY_RUNNING, `Concurrency limit reached (${this.limits.maxConcurrent} runs)`);
+    }
+    const plan = this.#plan(definition);
+    const run = this.#newRun({ ...definition, sequence_id: sequenceId }, plan, options);
+    this.#host.runs.set(run.runId, run);
+    if (!waits) {
+      this.#launch(run);
+    } else if (mode === 'queued') {
+      queue.push(run);
+      this.#queues.set(sequenceId, queue);
+      this.#out.touch(run);
+    } else {
+      // restart: the new run waits until the old ones have made their actuators safe.
+      queue.unshift(run);
+      this.#queues.set(sequenceId, queue);
+      this.#out.touch(run);
+      for (const old of [...active]) this.#host.send(old, { type: 'CANCEL', reason: 'restarted' });
+    }
+    return { success: true, sequence_id: sequenceId, run_id: run.runId, total_steps: plan.steps.length, status: run.status === 'pending' ? 'pending' : 'running' };
+  }
+
+  /** Runs spawned and not yet ended (paused runs included). */
+  get runningCount(): number {
+    return this.#registry.getSnapshot().context.running;
+  }
+
+  /** Cancels a run (by run_id or the newest run of a sequence_id). */
+  cancel(id: string, reason = 'Cancelled by operator'): { success: true; message: string; reason: string } {
+    const run = this.#find(id);
+    if (!run) throw notFound(id);
+    if (TERMINAL_STATUSES.has(run.status) || run.state.startsWith('cleanup')) {
+      throw new SequencerError(Codes.NOT_FOUND, `Run ${run.runId} is not running (status ${run.status})`, [], 409);
+    }
+    if (run.actor === null) {
+      this.#cancelQueued(run, reason);
+    } else {
+      this.#host.send(run, { type: 'CANCEL', reason });
+    }
+    return { success: true, message: `Run ${run.runId} cancelled`, reason };
+  }
+
+  /** Pauses a running run; 409 when its state does not allow it. */
+  pause(id: string): Progress {
+    return this.#control(id, 'PAUSE', (run) => run.status === 'running' && run.state.startsWith('running'));
+  }
+
+  /** Resumes a paused run; 409 when it is not paused. */
+  resume(id: string): Progress {
+    return this.#control(id, 'RESUME', (run) => run.status === 'paused');
+  }
+
+  #control(id: string, type: 'PAUSE' | 'RESUME', allowed: (run: Run) => boolean): Progress {
+    const run = this.#find(id);
+    if (!run) throw notFound(id);
+    if (!allowed(run) || !run.actor) {
+      throw new SequencerError(Codes.ALREADY_RUNNING, `Cannot ${type.toLowerCase()} run ${run.runId} in state ${run.state}`, [], 409);
+    }
+    this.#host.send(run, { type });
+    return toProgress(run, Date.now());
+  }
+
+  /** The progress of a run by run_id or sequence_id (newest run), from memory or the store. */
+  get(id: string): Progress | undefined {
+    const run = this.#find(id);
+    if (run) return toProgress(run, Date.now());
+    return this.#store?.getRun(id)?.progress;
+  }
+
+  /** The persisted XState snapshot of a run. */
+  snapshot(id: string): unknown {
+    const run = this.#find(id);
+    if (run?.actor) return run.actor.getPersistedSnapshot();
+    if (run?.snapshot) return run.snapshot;
+    const stored = this.#store?.getRun(id);
+    if (!stored) throw notFound(id);
+    return stored.snapshot;
+  }
+
+  /** History, newest first: from the store when there is one, else from memory. */
+  list(query: RunQuery): { items: Progress[]; total: number; running: number; completed: number; failed: number } {
+    if (this.#store) {
+      this.#out.flush();
+      const page = this.#store.listRuns(query);
+      const counts = this.#store.countByStatus();
+      return { ...page, running: counts.running + counts.paused, completed: counts.completed, failed: counts.failed };
+    }
+    const now = Date.now();
+    const all = this.#topLevel().reverse();
+    const matching = all.filter((run) =>
+      query.running_only ? !TERMINAL_STATUSES.has(run.status) : query.status === undefined || run.status === query.status,
+    );
+    const count = (status: string) => all.filter((r) => r.status === status).length;
+    return {
+      items: matching.slice(query.offset, query.offset + query.limit).map((run) => toProgress(run, now)),
+      total: matching.length,
+      running: count('running') + count('paused'),
+      completed: count('completed'),
+      failed: count('failed'),
+    };
+  }
+
+  /** Aggregates over the last hour (SPEC 7 `GET /sequences/stats`). */
+  stats(): EngineStats {
+    const since = Date.now() - HOUR_MS;
+    if (this.#store) {
+      this.#out.flush();
+      const s: RunStats = this.#store.stats(since);
+      return {
+        total_sequences: s.total_sequences,
+        running: this.runningCount,
+        completed_last_hour: s.completed_since,
+        failed_last_hour: s.failed_since,
+        average_duration_seconds: s.average_duration_seconds,
+        longest_sequence_id: s.longest_sequence_id,
+        most_common_failure_step: s.most_common_failure_step,
+      };
+    }
+    return memoryStats(this.#topLevel(), since, this.runningCount);
+  }
+
+  /** Every top-level run that has not ended (for emergency stop and shutdown). */
+  activeRuns(): Run[] {
+    return [...this.#active.values()].flat();
+  }
+
+  /** Drops terminal runs whose retention has passed (SPEC 3); the registry calls it on its timer. */
+  sweep(now = Date.now()): number {
+    let dropped = 0;
+    for (const [runId, run] of this.#ended) {
+      if ((run.endedAt ?? now) + this.limits.retentionMs > now) break;
+      this.#ended.delete(runId);
+      this.#host.runs.delete(runId);
+      dropped++;
+    }
+    return dropped;
+  }
+
+  /** Stops intake, persists every run as it is, stops every timer and actor. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#registry.send({ type: 'SHUTDOWN' });
+    this.#registry.stop();
+    this.#out.flush();
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  #plan(definition: SequenceDefinition): SequencePlan {
+    try {
+      return buildPlan(definition, { limits: this.limits, templates: this.#options.templates });
+    } catch (error) {
+      throw new SequencerError(Codes.INVALID_DEFINITION, error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  #newRun(definition: SequenceDefinition, plan: SequencePlan, options: StartOptions, parent: Run | null = null): Run {
+    const run = {
+      runId: `run-${randomUUID()}`,
+      sequenceId: definition.sequence_id as string,
+      definition,
+      plan,
+      context: {
+        rule_id: options.context?.rule_id ?? null,
+        rule_name: options.context?.rule_name ?? null,
+        triggered_by: options.context?.triggered_by ?? null,
+        trigger_data: options.context?.trigger_data ?? null,
+      },
+      template: options.template ?? null,
+      createdAt: Date.now(),
+      parent,
+      depth: parent ? parent.depth + 1 : 1,
+      actor: null,
+      state: 'idle',
+      status: 'pending',
+      snapshot: null,
+      timer: null,
+      armedAt: null,
+      inFlight: null,
+      endedAt: null,
+      onEnd: null,
+    } as Omit<Run, 'root'> as Run;
+    run.root = parent ? parent.root : run;
+    return run;
+  }
+
+  /** A fresh `seq-<8 hex>` id that no active run uses (AutomationOne's generated ids collided). */
+  #newSequenceId(): string {
+    for (;;) {
+      const id = `seq-${randomBytes(4).toString('hex')}`;
+      if (!this.#active.has(id) && !this.#queues.has(id)) return id;
+    }
+  }
+
+  /** Spawns a run through the registry and starts it; a refused run fails with 5610. */
+  #launch(run: Run, snapshot?: unknown): boolean {
+    this.#spawning = { run, snapshot };
+    this.#registry.send({ type: 'SPAWN', runId: run.runId });
+    this.#spawning = null;
+    if (!run.actor) {
+      this.#host.runs.delete(run.runId);
+      return false;
+    }
+    const active = this.#active.get(run.sequenceId);
+    if (active) active.push(run);
+    else this.#active.set(run.sequenceId, [run]);
+    if (!snapshot) {
+      this.#host.emit(run, 'sequence_started', {
+        sequence_id: run.sequenceId,
+        run_id: run.runId,
+        total_steps: run.plan.steps.length,
+        description: run.definition.description ?? null,
+        rule_id: run.context.rule_id,
+        rule_name: run.context.rule_name,
+        mode: run.definition.mode,
+      });
+    }
+    run.actor.start();
+    if (!snapshot) this.#host.send(run, { type: 'START' });
+    return true;
+  }
+
+  #spawnFromRegistry(registry: unknown): void {
+    if (!this.#spawning) return;
+    this.#host.createActor(this.#spawning.run, registry as object & { system: unknown }, this.#spawning.snapshot);
+  }
+
+  #onEnded(run: Run): void {
+    run.onEnd?.(run);
+    if (run.parent) {
+      this.#host.runs.delete(run.runId);
+      return;
+    }
+    const ctx = run.snapshot?.context;
+    const results = ctx?.results ?? [];
+    this.#host.emit(run, 'sequence_completed', {
+      sequence_id: run.sequenceId,
+      run_id: run.runId,
+      status: run.status,
+      success: run.status === 'completed',
+      duration_seconds: ((run.endedAt ?? Date.now()) - (ctx?.startedAt ?? run.createdAt)) / 1000,
+      steps_completed: results.filter((r) => r.success).length,
+      steps_failed: results.filter((r) => !r.success).length,
+      error: ctx?.error ?? null,
+      error_code: ctx?.errorCode ?? null,
+    });
+    this.#ended.set(run.runId, run);
+    const active = this.#active.get(run.sequenceId);
+    if (active) {
+      const i = active.indexOf(run);
+      if (i >= 0) active.splice(i, 1);
+      if (active.length === 0) {
+        this.#active.delete(run.sequenceId);
+        // The registry learns of the end after this transition; the next queued run starts then.
+        queueMicrotask(() => this.#drainQueue(run.sequenceId));
+      }
+    }
+  }
+
+  #drainQueue(sequenceId: string): void {
+    const queue = this.#queues.get(sequenceId);
+    const next = queue?.shift();
+    if (!queue || !next) return;
+    if (queue.length === 0) this.#queues.delete(sequenceId);
+    if (!this.#launch(next)) this.#cancelQueued(next, `Concurrency limit reached (${this.limits.maxConcurrent} runs)`, 'failed');
+  }
+
+  #cancelQueued(run: Run, reason: string, status: 'cancelled' | 'failed' = 'cancelled'): void {
+    const queue = this.#queues.get(run.sequenceId);
+    if (queue) {
+      queue.splice(queue.indexOf(run), 1);
+      if (queue.length === 0) this.#queues.delete(run.sequenceId);
+    }
+    this.#host.runs.set(run.runId, run);
+    run.status = status;
+    run.state = status;
+    run.endedAt = Date.now();
+    const ref = { sequence_id: run.sequenceId, run_id: run.runId };
+    this.#host.emit(run, 'sequence_completed', {
+      ...ref,
+      status,
+      success: false,
+      duration_seconds: 0,
+      steps_completed: 0,
+      steps_failed: 0,
+      error: reason,
+      error_code: status === 'cancelled' ? Codes.CANCELLED : Codes.ALREADY_RUNNING,
+    });
+    this.#ended.set(run.runId, run);
+    this.#out.touch(run);
+  }
+
+  #crashed(runId: string, error: unknown): void {
+    const run = this.#host.runs.get(runId);
+    this.#report(error, `run ${runId} crashed`);
+    if (!run || run.endedAt !== null) return;
+    run.status = 'failed';
+    run.endedAt = Date.now();
+    this.#onEnded(run);
+  }
+
+  /** Runs a nested sequence as a child actor of the parent run and settles the parent's attempt. */
+  #runNested(action: PlanAction, context: ExecutionContext): Promise<string> {
+    const parent = this.#host.runs.get(context.runId);
+    if (!parent?.actor) return Promise.reject(new SequencerError(Codes.INTERNAL_ERROR, 'Parent run is gone'));
+    const plan = action.plan as SequencePlan;
+    const definition = { ...parent.definition, sequence_id: `${parent.sequenceId}/${context.stepName}` };
+    const child = this.#newRun(definition, plan, {}, parent);
+    this.#host.runs.set(child.runId, child);
+    const actor = this.#host.createActor(child, parent.actor);
+    return new Promise<string>((resolve, reject) => {
+      child.onEnd = (ended) => {
+        const ctx = ended.snapshot?.context;
+        if (ended.status === 'completed') resolve(`Nested sequence completed ${ctx?.results.length ?? 0} steps`);
+        else reject(new SequencerError(ctx?.errorCode ?? Codes.STEP_FAILED, `Nested sequence ${ended.status}: ${ctx?.error ?? ''}`));
+      };
+      context.signal.addEventListener('abort', () => this.#host.send(child, { type: 'CANCEL', reason: 'parent step aborted' }), { once: true });
+      context.attachControl({
+        pause: () => this.#host.send(child, { type: 'PAUSE' }),
+        resume: () => this.#host.send(child, { type: 'RESUME' }),
+      });
+      actor.start();
+      this.#host.send(child, { type: 'START' });
+    });
+  }
+
+  #find(id: string): Run | undefined {
+    const byRun = this.#host.runs.get(id);
+    if (byRun) return byRun.parent ? undefined : byRun;
+    const active = this.#active.get(id);
+    if (active?.length) return active[active.length - 1];
+    const queued = this.#queues.get(id);
+    if (queued?.length) return queued[queued.length - 1];
+    let newest: Run | undefined;
+    for (const run of this.#ended.values()) if (run.sequenceId === id) newest = run;
+    return newest;
+  }
+
+  #topLevel(): Run[] {
+    return [...this.#host.runs.values()].filter((run) => run.parent === null);
+  }
+
+  #row(run: Run): StoredRun {
+    return {
+      run_id: run.runId,
+      sequence_id: run.sequenceId,
+      status: run.status,
+      definition: run.definition,
+      progress: toProgress(run, Date.now()),
+      snapshot: run.actor && run.endedAt === null ? run.actor.getPersistedSnapshot() : null,
+      created_at: run.createdAt,
+      ended_at: run.endedAt,
+    };
+  }
+
+  #writeFailed(error: unknown, runs: Run[]): void {
+    this.#report(error, `store write failed for ${runs.length} runs`);
+    for (const run of runs) {
+      if (run.endedAt === null && run.actor) {
+        this.#host.send(run, { type: 'ABORT', code: Codes.INTERNAL_ERROR, message: 'Run state could not be stored' });
+      }
+    }
+  }
+
+  #report(error: unknown, message: string): void {
+    this.#options.onError?.(error, message);
+  }
+}
+
+/** The safe state when no safety system is wired: nothing is held. */
+const nothingHeld: Executor = {
+  type: SAFE_STATE_ACTION,
+  internal: true,
+  schema: undefined as never,
+  execute: async () => 'Nothing held',
+};
+
+function invalid(errors: { path: string; code: number; message: string }[]): SequencerError {
+  const first = errors[0];
+  const code = first ? first.code : Codes.INVALID_DEFINITION;
+  return new SequencerError(code, first ? `Invalid sequence definition: ${first.message} (${first.path})` : 'Invalid sequence definition', errors, 422);
+}
+
+function notFound(id: string): SequencerError {
+  return new SequencerError(Codes.NOT_FOUND, `Sequence '${id}' not found`);
+}
+
+function memoryStats(runs: Run[], since: number, running: number): EngineStats {
+  const recent = runs.filter((r) => r.endedAt !== null && r.endedAt >= since);
+  const durations = recent
+    .map((r) => ({ id: r.sequenceId, s: ((r.endedAt ?? 0) - (r.snapshot?.context.startedAt ?? r.createdAt)) / 1000 }));
+  const failures = new Map<string, number>();
+  for (const r of recent) {
+    if (r.status !== 'failed') continue;
+    const step = r.snapshot?.context.results.find((s) => !s.success);
+    if (step) failures.set(step.name, (failures.get(step.name) ?? 0) + 1);
+  }
+  const longest = durations.reduce<{ id: string; s: number } | null>((a, b) => (a === null || b.s > a.s ? b : a), null);
+  const common = [...failures.entries()].sort((a, b) => b[1] - a[1])[0];
+  return {
+    total_sequences: runs.length,
+    running,
+    completed_last_hour: recent.filter((r) => r.status === 'completed').length,
+    failed_last_hour: recent.filter((r) => r.status === 'failed').length,
+    average_duration_seconds: durations.length ? durations.reduce((a, b) => a + b.s, 0) / durations.length : null,
+    longest_sequence_id: longest?.id ?? null,
+    most_common_failure_step: common?.[0] ?? null,
+  };
+}

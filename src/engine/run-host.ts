@@ -1,0 +1,249 @@
+/**
+ * Hosts the sequence actors: provides the machine's effects (running actions through executors,
+ * aborting them, publishing step events), watches every transition through one system-wide
+ * inspection hook, arms each run's single timer from the deadlines in its context, and persists
+ * each transition before its events go out.
+ */
+import type { Actor, InspectionEvent } from 'xstate';
+import { createActor } from 'xstate';
+import { sequenceMachine, type RunActionParams, type SequenceEvent, type StepEventParams } from '../../machines/sequence.machine.ts';
+import { Codes, SequencerError } from '../domain/errors.ts';
+import type { ExecutionContext, ExecutorRegistry } from '../executors/executor.ts';
+import type { EventType, SequenceEvents } from '../events/event-types.ts';
+import { percentOf } from './progress.ts';
+import { stateString, statusOf, type Run } from './run.ts';
+import type { WriteAhead } from './write-ahead.ts';
+
+/** What the host tells its owner about runs. */
+export interface RunHostHooks {
+  /** A run reached a final state (its last events are queued). */
+  onEnded(run: Run): void;
+  /** A transition happened (after it was queued for persistence). */
+  onTransition(run: Run): void;
+}
+
+type RunActor = Actor<typeof sequenceMachine>;
+
+/** Hosts the actors of every run (top-level and nested). */
+export class RunHost {
+  /** Every run the engine holds, top-level and nested, by run_id. */
+  readonly runs = new Map<string, Run>();
+  readonly machine;
+  readonly #executors: ExecutorRegistry;
+  readonly #out: WriteAhead;
+  readonly #now: () => number;
+  readonly #hooks: RunHostHooks;
+
+  constructor(executors: ExecutorRegistry, out: WriteAhead, now: () => number, hooks: RunHostHooks) {
+    this.#executors = executors;
+    this.#out = out;
+    this.#now = now;
+    this.#hooks = hooks;
+    // One provided machine for every run: a provide() per run would cost 5 KB and 55 us each.
+    this.machine = sequenceMachine.provide({
+      actions: {
+        runAction: ({ self }, params) => this.#runAction(self.id, params),
+        abortAction: ({ self }) => this.#abort(self.id),
+        emitStep: ({ self, context }, params) => this.#emitStep(self.id, params, context.results.length),
+        forwardPause: ({ self }) => this.runs.get(self.id)?.inFlight?.control?.pause(),
+        forwardResume: ({ self }) => this.runs.get(self.id)?.inFlight?.control?.resume(),
+      },
+    });
+  }
+
+  /** Creates a run's actor as a child of `parent` (the registry, or the run it is nested in). */
+  createActor(run: Run, parent: { system: unknown } & object, snapshot?: unknown): RunActor {
+    const actor = createActor(this.machine, {
+      parent: parent as never,
+      id: run.runId,
+      input: { plan: run.plan, depth: run.depth },
+      ...(snapshot ? { snapshot: snapshot as never } : {}),
+    });
+    run.actor = actor;
+    return actor;
+  }
+
+  /** Sends an event to a run's actor with the current time. */
+  send(run: Run, event: DistributiveOmit<SequenceEvent, 'now'>): void {
+    run.actor?.send({ ...event, now: this.#now() } as SequenceEvent);
+  }
+
+  /** The system-wide inspection hook: sees every snapshot of every run. */
+  readonly inspect = (event: InspectionEvent): void => {
+    if (event.type !== '@xstate.snapshot') return;
+    const run = this.runs.get((event.actorRef as unknown as { id: string }).id);
+    if (!run || run.actor !== event.actorRef) return;
+    this.#onSnapshot(run, event.snapshot as Run['snapshot'], event.event.type);
+  };
+
+  /** Publishes an event about a run (nested runs stay quiet: their parent's step speaks for them). */
+  emit<T extends EventType>(run: Run, type: T, data: SequenceEvents[T]): void {
+    if (run.parent === null) this.#out.event(type, data, this.#now());
+  }
+
+  #onSnapshot(run: Run, snapshot: Run['snapshot'], eventType: string): void {
+    if (!snapshot || snapshot === run.snapshot) return;
+    const previous = run.snapshot;
+    const previousState = run.state;
+    const previousStatus = run.status;
+    run.snapshot = snapshot;
+    run.state = stateString(snapshot.value);
+    run.status = statusOf(run.state);
+    const ctx = snapshot.context;
+    const ref = { sequence_id: run.sequenceId, run_id: run.runId };
+    if (eventType !== 'xstate.init') {
+      this.emit(run, 'sequence_state', {
+        ...ref,
+        state: run.state,
+        previous_state: previousState,
+        event: eventType,
+        current_step: ctx.currentStep,
+        status: run.status,
+      });
+      if (run.status === 'paused' && previousStatus !== 'paused') this.emit(run, 'sequence_paused', { ...ref, current_step: ctx.currentStep });
+      if (previousStatus === 'paused' && run.status !== 'paused') this.emit(run, 'sequence_resumed', { ...ref, current_step: ctx.currentStep });
+      if (ctx.outcome !== null && previous?.context.outcome == null) {
+        if (ctx.outcome === 'cancelled') this.emit(run, 'sequence_cancelled', { ...ref, reason: ctx.error ?? '' });
+        else this.emit(run, 'sequence_error', { ...ref, error_code: ctx.errorCode ?? Codes.STEP_FAILED, message: ctx.error ?? '' });
+      }
+    }
+    if (snapshot.status === 'done') {
+      run.endedAt = ctx.endedAt ?? this.#now();
+      this.#disarm(run);
+      run.inFlight = null;
+      this.#hooks.onEnded(run);
+    } else {
+      this.#arm(run);
+    }
+    this.#hooks.onTransition(run);
+  }
+
+  /** Arms the run's one timer for its next deadline: the current wait, or the run's max duration. */
+  #arm(run: Run): void {
+    const ctx = run.snapshot?.context;
+    if (!ctx) return;
+    let at = ctx.deadline ?? Infinity;
+    const bounded = run.state.startsWith('running') || run.status === 'paused';
+    if (bounded && ctx.runDeadline !== null) at = Math.min(at, ctx.runDeadline);
+    const next = at === Infinity ? null : at;
+    if (next === run.armedAt) return;
+    if (run.timer) clearTimeout(run.timer);
+    run.armedAt = next;
+    run.timer = next === null ? null : setTimeout(this.#wake, Math.max(0, next - this.#now()), run);
+  }
+
+  #disarm(run: Run): void {
+    if (run.timer) clearTimeout(run.timer);
+    run.timer = null;
+    run.armedAt = null;
+  }
+
+  /** A run's deadline came: TIMEOUT when its max duration ran out, else WAKE for its current wait. */
+  readonly #wake = (run: Run): void => {
+    run.timer = null;
+    run.armedAt = null;
+    const ctx = run.snapshot?.context;
+    if (!run.actor || !ctx) return;
+    const now = this.#now();
+    const bounded = run.state.startsWith('running') || run.status === 'paused';
+    const timedOut = bounded && ctx.runDeadline !== null && now >= ctx.runDeadline;
+    run.actor.send({ type: timedOut ? 'TIMEOUT' : 'WAKE', now });
+    // A timer may fire a hair early; when nothing moved, arm again.
+    if (run.timer === null && run.endedAt === null) this.#arm(run);
+  };
+
+  /** Stops a run's actor and timer without ending the run (shutdown: it is recovered later). */
+  halt(run: Run): void {
+    this.#disarm(run);
+    run.inFlight?.controller.abort(new SequencerError(Codes.CANCELLED, 'Server shutting down'));
+    run.inFlight = null;
+    run.actor?.stop();
+  }
+
+  #runAction(runId: string, params: RunActionParams): void {
+    const run = this.runs.get(runId);
+    const action = params.step.action;
+    if (!run || !action) return;
+    const executor = this.#executors.get(action.type);
+    if (!executor?.execute) {
+      return this.#settle(run, params.attemptId, new SequencerError(Codes.EXECUTOR_NOT_FOUND, `No executor for action type '${action.type}'`));
+    }
+    const controller = new AbortController();
+    run.inFlight = { attemptId: params.attemptId, controller, control: null };
+    const context: ExecutionContext = {
+      runId: run.runId,
+      rootRunId: run.root.runId,
+      sequenceId: run.sequenceId,
+      priority: run.root.definition.priority,
+      ruleName: run.root.context.rule_name,
+      stepIndex: params.stepIndex,
+      stepName: params.step.name,
+      phase: params.phase,
+      attempt: params.attempt,
+      depth: run.depth,
+      signal: controller.signal,
+      timeoutMs: params.step.timeoutMs,
+      deadline: params.deadline,
+      attachControl: (control) => {
+        if (run.inFlight?.attemptId === params.attemptId) run.inFlight.control = control;
+      },
+      emit: (type, data) => this.emit(run.root, type, data),
+    };
+    let pending: Promise<string>;
+    try {
+      pending = executor.execute(action, context);
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.then(
+      (message) => this.#settle(run, params.attemptId, message),
+      (error: unknown) => this.#settle(run, params.attemptId, error),
+    );
+  }
+
+  /** Reports an attempt's end to its run, unless the run has moved on (a late or aborted answer). */
+  #settle(run: Run, attemptId: number, result: unknown): void {
+    if (run.inFlight?.attemptId === attemptId) run.inFlight = null;
+    const now = this.#now();
+    if (typeof result === 'string') {
+      run.actor?.send({ type: 'STEP_DONE', attemptId, now, message: result });
+      return;
+    }
+    const code = result instanceof SequencerError ? result.code : Codes.STEP_FAILED;
+    const message = result instanceof Error ? result.message : String(result);
+    run.actor?.send({ type: 'STEP_FAILED', attemptId, now, message, code });
+  }
+
+  #abort(runId: string): void {
+    const run = this.runs.get(runId);
+    if (!run?.inFlight) return;
+    run.inFlight.controller.abort(new SequencerError(Codes.CANCELLED, 'Action aborted'));
+    run.inFlight = null;
+  }
+
+  #emitStep(runId: string, params: StepEventParams, done: number): void {
+    const run = this.runs.get(runId);
+    if (!run) return;
+    const total = run.plan.steps.length;
+    const ended = params.status === 'completed' || params.status === 'failed';
+    const count = params.phase === 'steps' ? params.stepIndex + (ended ? 1 : 0) : done;
+    this.emit(run, 'sequence_step', {
+      sequence_id: run.sequenceId,
+      run_id: run.runId,
+      status: params.status,
+      phase: params.phase,
+      step: params.stepIndex,
+      step_name: params.stepName,
+      total_steps: total,
+      progress_percent: percentOf(count, total, false),
+      success: params.success,
+      message: params.message,
+      duration_ms: params.durationMs,
+      error_code: params.errorCode,
+      attempt: params.attempt,
+    });
+  }
+}
+
+/** Omit that keeps a union a union. */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

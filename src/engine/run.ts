@@ -1,0 +1,69 @@
+/**
+ * The engine's record of one run: identity, what it runs, its actor, and what the host keeps
+ * beside the actor (timer, action in flight). One object per run, found by run_id in O(1).
+ */
+import type { Actor } from 'xstate';
+import type { SequenceMachine, SequencePlan } from '../../machines/sequence.machine.ts';
+import type { SequenceDefinition } from '../domain/definition.schema.ts';
+import type { RunContext, RunStatus } from '../domain/progress.ts';
+
+/** The action attempt a run has in flight. */
+export interface InFlight {
+  attemptId: number;
+  controller: AbortController;
+  /** A nested run's pause/resume, when the action is one. */
+  control: { pause(): void; resume(): void } | null;
+}
+
+/** One run as the engine holds it. */
+export interface Run {
+  runId: string;
+  sequenceId: string;
+  definition: SequenceDefinition;
+  plan: SequencePlan;
+  context: RunContext;
+  template: { name: string; version: number } | null;
+  createdAt: number;
+  /** The run this one is nested in (null at top level); nested runs publish no events of their own. */
+  parent: Run | null;
+  /** The top-level run (itself at top level): owner of leases. */
+  root: Run;
+  depth: number;
+  actor: Actor<SequenceMachine> | null;
+  /** The XState state value as a dotted string. */
+  state: string;
+  status: RunStatus;
+  /** The last snapshot the engine saw (identity tells whether a transition happened). */
+  snapshot: ReturnType<Actor<SequenceMachine>['getSnapshot']> | null;
+  timer: NodeJS.Timeout | null;
+  /** The deadline the timer is armed for. */
+  armedAt: number | null;
+  inFlight: InFlight | null;
+  endedAt: number | null;
+  /** Settles a nested run's waiting parent attempt. */
+  onEnd: ((run: Run) => void) | null;
+}
+
+/** The dotted form of a state value: `{ running: 'executing' }` -> `running.executing`. */
+export function stateString(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const [key, child] = Object.entries(value as Record<string, unknown>)[0] ?? ['', ''];
+  return `${key}.${stateString(child)}`;
+}
+
+/** The SPEC 5 status of a state. Cleanup still counts as running: actuators are being made safe. */
+export function statusOf(state: string): RunStatus {
+  const top = state.split('.', 1)[0];
+  switch (top) {
+    case 'idle':
+      return 'pending';
+    case 'paused':
+    case 'completed':
+    case 'failed':
+    case 'cancelled':
+    case 'timeout':
+      return top;
+    default:
+      return 'running';
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Write-ahead of events: with a store, a run's transitions are written before their events are
+ * published. Runs changed during one turn of the event loop are written in one transaction (only
+ * their latest state), then that turn's events go out in order. Without a store, events go out at
+ * once.
+ */
+import type { EventType, SequenceEvents } from '../events/event-types.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import type { RunStore, StoredRun } from '../store/run-store.ts';
+import type { Run } from './run.ts';
+
+interface Pending {
+  type: EventType;
+  data: SequenceEvents[EventType];
+  at: number;
+}
+
+/** Batches run writes and holds events until their writes are done. */
+export class WriteAhead {
+  readonly #bus: EventBus;
+  readonly #store: RunStore | null;
+  readonly #rowOf: (run: Run) => StoredRun;
+  readonly #onWriteError: (error: unknown, runs: Run[]) => void;
+  #dirty = new Set<Run>();
+  #events: Pending[] = [];
+  #scheduled = false;
+  /** Unix ms of the last successful write, and how long the last batch took. */
+  lastFlushMs = 0;
+  lastBatchSize = 0;
+
+  constructor(
+    bus: EventBus,
+    store: RunStore | null,
+    rowOf: (run: Run) => StoredRun,
+    onWriteError: (error: unknown, runs: Run[]) => void,
+  ) {
+    this.#bus = bus;
+    this.#store = store;
+    this.#rowOf = rowOf;
+    this.#onWriteError = onWriteError;
+  }
+
+  /** Publishes an event, after the pending writes when there is a store. */
+  event<T extends EventType>(type: T, data: SequenceEvents[T], at: number): void {
+    if (!this.#store) {
+      this.#bus.publish(type, data, at);
+      return;
+    }
+    this.#events.push({ type, data, at });
+    this.#schedule();
+  }
+
+  /** Marks a run as changed; its latest state is written with the next batch. */
+  touch(run: Run): void {
+    if (!this.#store) return;
+    this.#dirty.add(run);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(this.flush);
+  }
+
+  /** Writes the changed runs in one transaction, then publishes the held events. */
+  readonly flush = (): void => {
+    this.#scheduled = false;
+    const runs = [...this.#dirty];
+    const events = this.#events;
+    this.#dirty = new Set();
+    this.#events = [];
+    if (this.#store && runs.length > 0) {
+      const started = performance.now();
+      try {
+        for (const run of runs) this.#store.queueRun(this.#rowOf(run));
+        this.#store.flush();
+        this.lastFlushMs = performance.now() - started;
+        this.lastBatchSize = runs.length;
+      } catch (error) {
+        this.#onWriteError(error, runs);
+      }
+    }
+    for (const e of events) this.#bus.publish(e.type, e.data, e.at);
+  };
+}

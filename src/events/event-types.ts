@@ -1,0 +1,82 @@
+/**
+ * The typed map of events on the wire (SPEC section 8): event name -> payload. The engine is the
+ * single source of these events; the WebSocket stream only forwards them.
+ */
+import type { RunStatus } from '../domain/progress.ts';
+
+/** Identifies the run an event is about. */
+export interface RunRef {
+  sequence_id: string;
+  run_id: string;
+}
+
+export interface SequenceEvents {
+  /** A run has started (first event of every run). */
+  sequence_started: RunRef & { total_steps: number; description: string | null; rule_id: string | null; rule_name: string | null; mode: string };
+  /** Every transition of a run's statechart. */
+  sequence_state: RunRef & { state: string; previous_state: string; event: string; current_step: number; status: RunStatus };
+  /** A step is starting, completed, failed or about to be retried. */
+  sequence_step: RunRef & {
+    status: 'starting' | 'completed' | 'failed' | 'retrying';
+    phase: 'steps' | 'cleanup';
+    step: number;
+    step_name: string;
+    total_steps: number;
+    progress_percent: number;
+    success: boolean | null;
+    message: string;
+    duration_ms: number | null;
+    error_code: number | null;
+    attempt: number;
+  };
+  /** A run was paused. */
+  sequence_paused: RunRef & { current_step: number };
+  /** A paused run goes on. */
+  sequence_resumed: RunRef & { current_step: number };
+  /** A run was cancelled (its cleanup follows). */
+  sequence_cancelled: RunRef & { reason: string };
+  /** A run failed or timed out (its cleanup follows). */
+  sequence_error: RunRef & { error_code: number; message: string };
+  /** A run ended, whatever its status; always its last event. */
+  sequence_completed: RunRef & {
+    status: RunStatus;
+    success: boolean;
+    duration_seconds: number;
+    steps_completed: number;
+    steps_failed: number;
+    error: string | null;
+    error_code: number | null;
+  };
+  /** A `notification` action with the websocket channel. */
+  notification: Partial<RunRef> & { title: string; message: string; severity: 'info' | 'warning' | 'critical'; step_name: string | null };
+  /** The emergency stop was tripped or cleared. */
+  emergency_stop: { active: boolean; reason: string | null; runs_cancelled: number; actuators_off: number };
+}
+
+/** Name of an event on the wire. */
+export type EventType = keyof SequenceEvents;
+
+/** Every event type, for schema and filter validation. */
+export const EVENT_TYPES: readonly EventType[] = [
+  'sequence_started',
+  'sequence_state',
+  'sequence_step',
+  'sequence_paused',
+  'sequence_resumed',
+  'sequence_cancelled',
+  'sequence_error',
+  'sequence_completed',
+  'notification',
+  'emergency_stop',
+];
+
+/** The envelope of every message on the stream. */
+export interface EventEnvelope<T extends EventType = EventType> {
+  type: T;
+  /** Per-server counter, one more for every event. */
+  seq: number;
+  /** Unix seconds with a millisecond fraction: when the event happened. */
+  timestamp: number;
+  data: SequenceEvents[T];
+  correlation_id?: string;
+}
