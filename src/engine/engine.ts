@@ -53,8 +53,12 @@ export interface EngineOptions {
   store?: RunStore | null;
   /** Fills templates named by nested `sequence` actions. */
   templates?: TemplateResolver;
-  /** Admits a start (the start rate limit); false answers 429/5641. */
-  admitStart?: () => boolean;
+  /** Admits a start or throws the SequencerError that refuses it (rate limit 5641, emergency stop 5642). */
+  admitStart?: () => void;
+  /** A top-level run ended (leases are released here). */
+  onRunEnded?: (run: Run) => void;
+  /** A terminal run left memory after its retention. */
+  onRunDropped?: (runId: string) => void;
   /** Extra inspection observer (the Stately inspector). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /** Reports internal errors (a failed write, a listener that threw). */
@@ -153,9 +157,7 @@ export class Engine {
   /** Starts a run of a definition that passed validation. */
   startValidated(definition: SequenceDefinition, options: StartOptions = {}): StartResult {
     if (this.#closed) throw new SequencerError(Codes.TASK_CREATION_FAILED, 'The server is shutting down', [], 503);
-    if (this.#options.admitStart && !this.#options.admitStart()) {
-      throw new SequencerError(Codes.RATE_LIMITED, 'Start rate limit exceeded');
-    }
+    this.#options.admitStart?.();
     const sequenceId = definition.sequence_id ?? this.#newSequenceId();
     const active = this.#active.get(sequenceId) ?? [];
     const mode = definition.mode;
@@ -300,6 +302,7 @@ export class Engine {
       if ((run.endedAt ?? now) + this.limits.retentionMs > now) break;
       this.#ended.delete(runId);
       this.#host.runs.delete(runId);
+      this.#options.onRunDropped?.(runId);
       dropped++;
     }
     return dropped;
@@ -415,6 +418,7 @@ export class Engine {
       error_code: ctx?.errorCode ?? null,
     });
     this.#ended.set(run.runId, run);
+    this.#options.onRunEnded?.(run);
     const active = this.#active.get(run.sequenceId);
     if (active) {
       const i = active.indexOf(run);

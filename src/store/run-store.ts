@@ -71,8 +71,11 @@ export interface RunStore {
   stats(sinceMs: number): RunStats;
   /** Every run whose status is not terminal, oldest first (for recovery). */
   activeRuns(): StoredRun[];
-  /** Deletes runs that ended before `beforeMs`; returns how many. */
-  pruneEndedBefore(beforeMs: number): number;
+  /**
+   * Deletes terminal runs that ended before `beforeMs`, at most `maxRows` of them (default: all);
+   * returns how many. `pruneInChunks` calls it chunk by chunk to keep the event loop free.
+   */
+  pruneEndedBefore(beforeMs: number, maxRows?: number): number;
   getTemplate(name: string): StoredTemplate | undefined;
   /** Stores a template, bumping its version; returns the stored row. */
   putTemplate(name: string, body: unknown, now: number): StoredTemplate;

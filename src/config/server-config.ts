@@ -1,0 +1,69 @@
+/**
+ * The resolved configuration of a Sequencer server (SPEC section 12): one interface, every field
+ * with its default, resolved once at start-up from flags, environment and the `--config` file.
+ */
+import type { SafetyPolicyConfig } from '../safety/safety-policy.ts';
+
+/** A bearer token and what it may do (SPEC 7). */
+export interface TokenConfig {
+  token: string;
+  role: 'viewer' | 'operator';
+}
+
+/** Everything a server needs to know. */
+export interface ServerConfig {
+  /** Address to listen on (default 127.0.0.1; another address needs a token). */
+  host: string;
+  /** Port (default 8000; 0 picks a free one). */
+  port: number;
+  /** SQLite file (default ./data/sequencer.db), or ':memory:'. */
+  db: string;
+  /** Actuator driver (default sim). */
+  driver: 'sim' | 'mqtt';
+  /** Answer delay of simulated nodes in ms (default 20). */
+  simLatencyMs: number;
+  /** External MQTT broker; null runs the embedded broker on 127.0.0.1:mqttPort. */
+  mqttUrl: string | null;
+  /** Port of the embedded broker (default 1883). */
+  mqttPort: number;
+  mqtt: { username?: string; password?: string; caFile?: string; certFile?: string; keyFile?: string; clientId?: string; kaiserId: string };
+  /** Bearer tokens; empty: no auth, loopback only. */
+  tokens: TokenConfig[];
+  /** What happens to runs found unfinished at start (default resume). */
+  recovery: 'resume' | 'abort';
+  /** Start the Stately inspector relay (default false). */
+  inspect: boolean;
+  limits: {
+    max_concurrent: number;
+    max_steps: number;
+    max_duration_seconds: number;
+    retention_seconds: number;
+    history_days: number;
+  };
+  rate_limits: {
+    starts_per_second: number;
+    commands_per_second: number;
+    commands_per_esp_per_second: number;
+  };
+  safety: SafetyPolicyConfig;
+}
+
+/** The defaults of SPEC 12. */
+export function defaultConfig(): ServerConfig {
+  return {
+    host: '127.0.0.1',
+    port: 8000,
+    db: './data/sequencer.db',
+    driver: 'sim',
+    simLatencyMs: 20,
+    mqttUrl: null,
+    mqttPort: 1883,
+    mqtt: { kaiserId: 'god' },
+    tokens: [],
+    recovery: 'resume',
+    inspect: false,
+    limits: { max_concurrent: 1000, max_steps: 50, max_duration_seconds: 3600, retention_seconds: 3600, history_days: 7 },
+    rate_limits: { starts_per_second: 200, commands_per_second: 100, commands_per_esp_per_second: 20 },
+    safety: { actuators: [] },
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * The safety system of SPEC section 10 as the engine meets it: every actuator command passes the
+ * emergency latch, the safety policy, the actuator leases and the rate limits before it leaves,
+ * and the safe-state step turns OFF what a run that ended early still holds.
+ */
+import { Codes, SequencerError } from '../domain/errors.ts';
+import type { ActuatorCommand, ActuatorDriver } from '../drivers/actuator-driver.ts';
+import type { ActuatorSafety } from '../executors/actuator.executor.ts';
+import type { ExecutionContext, Executor } from '../executors/executor.ts';
+import { SAFE_STATE_ACTION } from '../engine/plan.ts';
+import { EmergencyLatch, type LatchState } from './emergency-latch.ts';
+import { LeaseTable, leaseKey } from './lease-table.ts';
+import { CommandRateLimiter } from './rate-limiter.ts';
+import type { SafetyPolicy } from './safety-policy.ts';
+
+/** Options of the safety system, resolved once. */
+export interface SafetySystemOptions {
+  driver: ActuatorDriver;
+  policy: SafetyPolicy;
+  /** Commands per second in total and per ESP; 0 = no limit. */
+  commandsPerSecond: number;
+  commandsPerEspPerSecond: number;
+  /** The emergency-stop latch as stored, and where to store its changes. */
+  latch?: LatchState;
+  onLatchChange?: (state: LatchState) => void;
+  /** Time budget of one safe-state OFF (default 10 s). */
+  offTimeoutMs?: number;
+}
+
+/** What turning actuators OFF achieved. */
+export interface OffReport {
+  off: string[];
+  failed: string[];
+}
+
+export class SafetySystem implements ActuatorSafety {
+  readonly leases = new LeaseTable();
+  readonly latch: EmergencyLatch;
+  readonly limiter: CommandRateLimiter;
+  readonly #policy: SafetyPolicy;
+  readonly #driver: ActuatorDriver;
+  readonly #offTimeoutMs: number;
+  /** Actuators a run asked to leave on (`leave_on`), by run: the safe state skips them. */
+  readonly #leaveOn = new Map<string, Set<string>>();
+
+  constructor(options: SafetySystemOptions) {
+    this.#driver = options.driver;
+    this.#policy = options.policy;
+    this.#offTimeoutMs = options.offTimeoutMs ?? 10_000;
+    this.latch = new EmergencyLatch({ initial: options.latch, onChange: options.onLatchChange });
+    this.limiter = new CommandRateLimiter({
+      commandsPerSecond: options.commandsPerSecond,
+      commandsPerEspPerSecond: options.commandsPerEspPerSecond,
+    });
+  }
+
+  /** Throws 5642 while the emergency stop is active (starts are refused too). */
+  assertNotStopped(what: string): void {
+    const state = this.latch.state();
+    if (state.active) {
+      throw new SequencerError(Codes.SAFETY_BLOCKED, `${what} blocked: emergency stop is active (${state.reason ?? 'no reason'})`);
+    }
+  }
+
+  async beforeSend(command: ActuatorCommand, context: ExecutionContext): Promise<void> {
+    if (command.command !== 'OFF') this.assertNotStopped(`${command.command} to ${leaseKey(command.esp_id, command.gpio)}`);
+    const violation = this.#policy.check(command);
+    if (violation) throw new SequencerError(Codes.SAFETY_BLOCKED, violation.message);
+    const maxOn = this.#policy.maxOnSeconds(command.esp_id, command.gpio);
+    // The device switches itself off after the longest allowed ON time, even if this server dies.
+    if (maxOn !== null && command.command !== 'OFF' && command.duration_seconds === 0) command.duration_seconds = maxOn;
+    const key = leaseKey(command.esp_id, command.gpio);
+    const lease = this.leases.acquire(key, { runId: context.rootRunId, priority: context.priority });
+    if (!lease.ok) {
+      const why = lease.reason === 'taken_over' ? 'was taken over by' : 'is held by';
+      throw new SequencerError(
+        Codes.ACTUATOR_LOCKED,
+        `Actuator ${key} ${why} run ${lease.holder.runId} (priority ${lease.holder.priority})`,
+      );
+    }
+    await this.limiter.acquire(command.esp_id, { signal: context.signal, deadline: context.deadline });
+  }
+
+  afterSend(command: ActuatorCommand, context: ExecutionContext, leaveOn: boolean): void {
+    const key = leaseKey(command.esp_id, command.gpio);
+    const runId = context.rootRunId;
+    if (command.command === 'OFF') {
+      this.leases.release(key, runId);
+      this.#leaveOn.get(runId)?.delete(key);
+      return;
+    }
+    if (leaveOn) {
+      const keys = this.#leaveOn.get(runId) ?? new Set<string>();
+      keys.add(key);
+      this.#leaveOn.set(runId, keys);
+    }
+  }
+
+  /** The executor of the safe-state step: OFF for every actuator the run still holds (but `leave_on`). */
+  safeStateExecutor(): Executor {
+    return {
+      type: SAFE_STATE_ACTION,
+      internal: true,
+      schema: undefined as never,
+      execute: async (_action, context) => {
+        const leaveOn = this.#leaveOn.get(context.rootRunId) ?? new Set<string>();
+        const keys = this.leases.releaseAll(context.rootRunId).filter((key) => !leaveOn.has(key));
+        this.#leaveOn.delete(context.rootRunId);
+        if (keys.length === 0) return 'No actuator held';
+        const report = await this.turnOff(keys);
+        if (report.failed.length > 0) {
+          throw new SequencerError(Codes.STEP_FAILED, `Could not turn off ${report.failed.join('; ')}`);
+        }
+        return `Turned off ${report.off.join(', ')}`;
+      },
+    };
+  }
+
+  /** A run ended: whatever it holds is released (a completed run leaves its actuators as it set them). */
+  runEnded(runId: string): void {
+    this.leases.releaseAll(runId);
+    this.#leaveOn.delete(runId);
+  }
+
+  /** A run left memory: forget that it ever touched anything. */
+  runDropped(runId: string): void {
+    this.leases.forget(runId);
+  }
+
+  /**
+   * Sends OFF to each actuator key (`esp:gpio`) at once, past the rate limits and the latch: making
+   * things safe must not wait behind the commands that made them unsafe.
+   */
+  async turnOff(keys: Iterable<string>): Promise<OffReport> {
+    const report: OffReport = { off: [], failed: [] };
+    await Promise.all(
+      [...keys].map(async (key) => {
+        const split = key.lastIndexOf(':');
+        const command: ActuatorCommand = {
+          esp_id: key.slice(0, split),
+          gpio: Number(key.slice(split + 1)),
+          command: 'OFF',
+          value: 0,
+          duration_seconds: 0,
+          correlation_id: crypto.randomUUID(),
+        };
+        try {
+          const answer = await this.#driver.send(command, { signal: AbortSignal.timeout(this.#offTimeoutMs), timeoutMs: this.#offTimeoutMs });
+          if (answer.success) report.off.push(key);
+          else report.failed.push(`${key}: ${answer.message}`);
+        } catch (error) {
+          report.failed.push(`${key}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }),
+    );
+    return report;
+  }
+
+  /** Every actuator any run held since it was last forgotten (what an emergency stop turns OFF). */
+  touched(): Set<string> {
+    return this.leases.allTouched();
+  }
+
+  /** Stops the rate limiter's waiters. Idempotent. */
+  close(): void {
+    this.limiter.close();
+  }
+}

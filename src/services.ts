@@ -1,0 +1,121 @@
+/**
+ * The composition root: builds the driver, the store, the safety system and the engine from a
+ * resolved configuration, wires them together, and closes them in order. The HTTP app and the CLI
+ * both stand on it.
+ */
+import type { ServerConfig } from './config/server-config.ts';
+import { Codes, SequencerError } from './domain/errors.ts';
+import type { ActuatorDriver } from './drivers/actuator-driver.ts';
+import { SimDriver } from './drivers/sim.driver.ts';
+import { Engine } from './engine/engine.ts';
+import { builtinExecutors } from './executors/builtin-executors.ts';
+import type { LatchState } from './safety/emergency-latch.ts';
+import { StartRateLimiter } from './safety/rate-limiter.ts';
+import { SafetyPolicy } from './safety/safety-policy.ts';
+import { SafetySystem } from './safety/safety-system.ts';
+import type { RunStore } from './store/run-store.ts';
+
+/** Everything a running server holds. */
+export interface Services {
+  config: ServerConfig;
+  engine: Engine;
+  driver: ActuatorDriver;
+  /** The simulated nodes, when the driver is `sim`. */
+  sim: SimDriver | null;
+  safety: SafetySystem;
+  store: RunStore | null;
+  /** Cancels every run, turns OFF every actuator runs touched, blocks commands and starts. */
+  emergencyStop(reason: string): Promise<{ runs_cancelled: number; actuators_off: number }>;
+  /** Lifts the emergency stop. */
+  clearEmergencyStop(): void;
+  /** Idempotent: stops the engine, the safety system, the driver and the store, in that order. */
+  close(): Promise<void>;
+}
+
+/** Hooks for what the services report. */
+export interface ServiceHooks {
+  onError?: (error: unknown, message: string) => void;
+  /** Opens the store (the durability layer); null keeps everything in memory. */
+  openStore?: (config: ServerConfig) => RunStore | null;
+  /** Builds the driver for `mqtt` (the MQTT layer). */
+  createDriver?: (config: ServerConfig) => Promise<ActuatorDriver>;
+}
+
+const LATCH_KEY = 'emergency_stop';
+
+/** Builds and starts the services of a server. */
+export async function createServices(config: ServerConfig, hooks: ServiceHooks = {}): Promise<Services> {
+  const store = hooks.openStore?.(config) ?? null;
+  const sim = config.driver === 'sim' ? new SimDriver(config.simLatencyMs) : null;
+  const driver: ActuatorDriver = sim ?? (await requireDriver(config, hooks));
+  await driver.start();
+  const safety = new SafetySystem({
+    driver,
+    policy: new SafetyPolicy(config.safety),
+    commandsPerSecond: config.rate_limits.commands_per_second,
+    commandsPerEspPerSecond: config.rate_limits.commands_per_esp_per_second,
+    latch: (store?.getSetting(LATCH_KEY) as LatchState | undefined) ?? undefined,
+    onLatchChange: (state) => store?.setSetting(LATCH_KEY, state),
+  });
+  const starts = new StartRateLimiter(config.rate_limits.starts_per_second);
+  const executors = builtinExecutors(driver, safety).register(safety.safeStateExecutor());
+  const engine = new Engine({
+    executors,
+    store,
+    limits: {
+      maxConcurrent: config.limits.max_concurrent,
+      maxSteps: config.limits.max_steps,
+      maxDurationSeconds: config.limits.max_duration_seconds,
+      retentionMs: config.limits.retention_seconds * 1000,
+    },
+    admitStart: () => {
+      safety.assertNotStopped('Start');
+      if (!starts.tryStart()) throw new SequencerError(Codes.RATE_LIMITED, `Start rate limit exceeded (${config.rate_limits.starts_per_second}/s)`);
+    },
+    onRunEnded: (run) => safety.runEnded(run.runId),
+    onRunDropped: (runId) => safety.runDropped(runId),
+    onError: hooks.onError,
+  });
+
+  let closed = false;
+  return {
+    config,
+    engine,
+    driver,
+    sim,
+    safety,
+    store,
+    async emergencyStop(reason) {
+      safety.latch.trip(reason, Date.now());
+      const runs = engine.activeRuns();
+      for (const run of runs) {
+        try {
+          engine.cancel(run.runId, `Emergency stop: ${reason}`);
+        } catch {
+          // A run already in cleanup is making itself safe; the OFF below covers it too.
+        }
+      }
+      const report = await safety.turnOff(safety.touched());
+      const result = { runs_cancelled: runs.length, actuators_off: report.off.length };
+      engine.events.publish('emergency_stop', { active: true, reason, ...result }, Date.now());
+      return result;
+    },
+    clearEmergencyStop() {
+      safety.latch.clear(Date.now());
+      engine.events.publish('emergency_stop', { active: false, reason: null, runs_cancelled: 0, actuators_off: 0 }, Date.now());
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await engine.close();
+      safety.close();
+      await driver.close();
+      store?.close();
+    },
+  };
+}
+
+async function requireDriver(config: ServerConfig, hooks: ServiceHooks): Promise<ActuatorDriver> {
+  if (!hooks.createDriver) throw new Error(`Driver '${config.driver}' is not available`);
+  return hooks.createDriver(config);
+}

@@ -1,0 +1,119 @@
+/**
+ * The schema of the SQLite store as an ordered list of migrations. `PRAGMA user_version` records
+ * the last one applied; each runs in its own transaction together with the version bump, so a
+ * crash mid-upgrade leaves the previous version intact. Append new migrations, never edit one that
+ * has shipped.
+ */
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Progress, RunStatus } from '../domain/progress.ts';
+import { derivedColumns } from './sqlite.rows.ts';
+
+/** One step of the schema: `up` brings a database at `version - 1` to `version`. */
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  up(db: BetterSqlite3.Database): void;
+}
+
+/** Every migration, in order; `version` is its 1-based position. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'runs, templates and settings',
+    up(db) {
+      db.exec(`
+        CREATE TABLE runs (
+          run_id      TEXT PRIMARY KEY,
+          sequence_id TEXT NOT NULL,
+          status      TEXT NOT NULL,
+          definition  TEXT NOT NULL,
+          progress    TEXT NOT NULL,
+          snapshot    TEXT,
+          created_at  INTEGER NOT NULL,
+          ended_at    INTEGER,
+          updated_at  INTEGER NOT NULL
+        );
+        -- Filters by status and the history page share the newest-first order, so one index
+        -- serves both without a sort.
+        CREATE INDEX runs_by_status ON runs (status, created_at, run_id);
+        CREATE INDEX runs_by_created ON runs (created_at, run_id);
+        CREATE INDEX runs_by_sequence ON runs (sequence_id, created_at, run_id);
+        CREATE INDEX runs_by_ended ON runs (ended_at);
+        CREATE TABLE templates (
+          name       TEXT PRIMARY KEY,
+          version    INTEGER NOT NULL,
+          body       TEXT NOT NULL,
+          updated_at INTEGER NOT NULL
+        );
+        CREATE TABLE settings (
+          key   TEXT PRIMARY KEY,
+          value TEXT NOT NULL
+        );
+      `);
+    },
+  },
+  {
+    version: 2,
+    description: 'stats columns: failed_step and duration_seconds, backfilled from progress',
+    up(db) {
+      db.exec(`
+        ALTER TABLE runs ADD COLUMN failed_step TEXT;
+        ALTER TABLE runs ADD COLUMN duration_seconds REAL;
+      `);
+      // Backfilled with the same derivation the store writes with, so old and new rows agree.
+      const rows = db
+        .prepare('SELECT run_id, status, progress, created_at, ended_at FROM runs WHERE ended_at IS NOT NULL')
+        .all() as { run_id: string; status: RunStatus; progress: string; created_at: number; ended_at: number }[];
+      const update = db.prepare('UPDATE runs SET failed_step = ?, duration_seconds = ? WHERE run_id = ?');
+      for (const row of rows) {
+        const derived = derivedColumns(JSON.parse(row.progress) as Progress, row.status, row.created_at, row.ended_at);
+        update.run(derived.failed_step, derived.duration_seconds, row.run_id);
+      }
+    },
+  },
+  {
+    version: 3,
+    description: 'definitions move out of the runs row, which every transition rewrites',
+    up(db) {
+      db.exec(`
+        CREATE TABLE run_definitions (
+          run_id     TEXT PRIMARY KEY,
+          definition TEXT NOT NULL
+        );
+        INSERT INTO run_definitions (run_id, definition) SELECT run_id, definition FROM runs;
+        ALTER TABLE runs DROP COLUMN definition;
+        -- Whoever deletes runs (retention, a future admin tool) cannot leave definitions behind.
+        CREATE TRIGGER runs_delete_definition AFTER DELETE ON runs
+        BEGIN
+          DELETE FROM run_definitions WHERE run_id = OLD.run_id;
+        END;
+      `);
+    },
+  },
+];
+
+/** The schema version this build writes; a database above it is refused. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The schema version recorded in a database (0 for a new one). */
+export function schemaVersion(db: BetterSqlite3.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Applies every migration above the database's version, each in one immediate transaction.
+ * Returns the versions applied. The caller has checked that the version is not newer than ours.
+ */
+export function migrate(db: BetterSqlite3.Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  const applied: number[] = [];
+  for (const migration of migrations) {
+    if (migration.version <= schemaVersion(db)) continue;
+    db.transaction(() => {
+      migration.up(db);
+      // PRAGMA takes no bound parameters; the version is a number from our own list.
+      db.pragma(`user_version = ${migration.version}`);
+    }).immediate();
+    applied.push(migration.version);
+  }
+  return applied;
+}
