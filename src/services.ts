@@ -12,6 +12,7 @@ import { builtinExecutors } from './executors/builtin-executors.ts';
 import type { LatchState } from './safety/emergency-latch.ts';
 import { StartRateLimiter } from './safety/rate-limiter.ts';
 import { SafetyPolicy } from './safety/safety-policy.ts';
+import { recoveredCommands } from './safety/recovered-commands.ts';
 import { SafetySystem } from './safety/safety-system.ts';
 import type { RunStore } from './store/run-store.ts';
 
@@ -74,8 +75,11 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     },
     onRunEnded: (run) => safety.runEnded(run.runId),
     onRunDropped: (runId) => safety.runDropped(runId),
+    onRunRecovered: (run, context) => safety.restore(run.runId, run.definition.priority, recoveredCommands(context)),
     onError: hooks.onError,
   });
+
+  engine.recover(config.recovery);
 
   let closed = false;
   return {

@@ -6,7 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
-import type { PlanAction, SequencePlan } from '../../machines/sequence.types.ts';
+import type { PlanAction, SequenceContext, SequencePlan } from '../../machines/sequence.types.ts';
 import { registryMachine } from '../../machines/registry.machine.ts';
 import { DEFAULT_LIMITS, type DefinitionLimits, type SequenceDefinition } from '../domain/definition.schema.ts';
 import { Codes, SequencerError } from '../domain/errors.ts';
@@ -59,6 +59,8 @@ export interface EngineOptions {
   onRunEnded?: (run: Run) => void;
   /** A terminal run left memory after its retention. */
   onRunDropped?: (runId: string) => void;
+  /** A run was restored from the store after a restart (before its actor starts): rebuild what it held. */
+  onRunRecovered?: (run: Run, context: SequenceContext) => void;
   /** Extra inspection observer (the Stately inspector). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /** Reports internal errors (a failed write, a listener that threw). */
@@ -288,6 +290,45 @@ export class Engine {
       };
     }
     return memoryStats(this.#topLevel(), since, this.runningCount);
+  }
+
+  /**
+   * Restores every run the store holds as unfinished (SPEC 11). `resume`: each goes on where it
+   * was (a wait that ended meanwhile ends at once; an action in flight fails with 5633 unless it
+   * is idempotent, then it is sent again). `abort`: each ends failed with 5633 after its safe state.
+   * Queued runs queue again. Call once, before taking requests.
+   */
+  recover(policy: 'resume' | 'abort'): { resumed: number; aborted: number; queued: number } {
+    const counts = { resumed: 0, aborted: 0, queued: 0 };
+    if (!this.#store) return counts;
+    for (const stored of this.#store.activeRuns()) {
+      const definition = stored.definition as SequenceDefinition;
+      const snapshot = stored.snapshot as { context?: { plan?: SequencePlan } } | null;
+      const plan = snapshot?.context?.plan ?? this.#plan(definition);
+      const run = this.#newRun(definition, plan, { context: stored.progress.context, template: stored.progress.template ?? undefined });
+      run.runId = stored.run_id;
+      run.createdAt = stored.created_at;
+      run.root = run;
+      this.#host.runs.set(run.runId, run);
+      if (!snapshot) {
+        const queue = this.#queues.get(run.sequenceId) ?? [];
+        queue.push(run);
+        this.#queues.set(run.sequenceId, queue);
+        counts.queued++;
+        continue;
+      }
+      if (snapshot.context) this.#options.onRunRecovered?.(run, snapshot.context as SequenceContext);
+      if (!this.#launch(run, snapshot)) continue;
+      if (policy === 'abort') {
+        this.#host.send(run, { type: 'ABORT', code: Codes.STATE_CORRUPTION, message: 'Run interrupted by a restart' });
+        counts.aborted++;
+      } else {
+        this.#host.send(run, { type: 'RECOVER' });
+        counts.resumed++;
+      }
+    }
+    for (const sequenceId of [...this.#queues.keys()]) if (!this.#active.has(sequenceId)) this.#drainQueue(sequenceId);
+    return counts;
   }
 
   /** Every top-level run that has not ended (for emergency stop and shutdown). */

@@ -27,6 +27,14 @@ export interface SafetySystemOptions {
   offTimeoutMs?: number;
 }
 
+/** An actuator command a run gave before a restart. */
+export interface RecoveredCommand {
+  esp_id: string;
+  gpio: number;
+  command: string;
+  leave_on: boolean;
+}
+
 /** What turning actuators OFF achieved. */
 export interface OffReport {
   off: string[];
@@ -120,6 +128,28 @@ export class SafetySystem implements ActuatorSafety {
   runEnded(runId: string): void {
     this.leases.releaseAll(runId);
     this.#leaveOn.delete(runId);
+  }
+
+  /**
+   * Rebuilds a recovered run's leases from what it commanded before the restart: the actuator
+   * commands of its successful steps, in order, plus the one that was in flight (it may have
+   * reached the device), so its safe state can still turn them OFF.
+   */
+  restore(runId: string, priority: number, commands: readonly RecoveredCommand[]): void {
+    for (const { esp_id, gpio, command, leave_on } of commands) {
+      const key = leaseKey(esp_id, gpio);
+      if (command === 'OFF') {
+        this.leases.release(key, runId);
+        this.#leaveOn.get(runId)?.delete(key);
+        continue;
+      }
+      this.leases.acquire(key, { runId, priority });
+      if (leave_on) {
+        const keys = this.#leaveOn.get(runId) ?? new Set<string>();
+        keys.add(key);
+        this.#leaveOn.set(runId, keys);
+      }
+    }
   }
 
   /** A run left memory: forget that it ever touched anything. */
