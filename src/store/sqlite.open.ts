@@ -26,8 +26,8 @@ export interface SqliteOpenOptions {
   exclusive?: boolean;
 }
 
-/** The path that means "no file": same code path, nothing on disk. */
-export const MEMORY_PATH = ':memory:';
+// The path that means "no file": same code path, nothing on disk.
+const MEMORY_PATH = ':memory:';
 
 /**
  * Opens, checks, configures and migrates the database at `path` (creating its directory).
@@ -51,8 +51,9 @@ export function openDatabase(path: string, options: Required<SqliteOpenOptions>)
     // In WAL mode NORMAL loses at most the last commits on power loss, never on a process crash.
     db.pragma('synchronous = NORMAL');
     migrate(db);
-    // Proves now, not at the first flush, that we can take the write lock and write the file.
-    db.exec('BEGIN IMMEDIATE; COMMIT');
+    // A real write (page 1, unchanged version) proves now, not at the first flush, that the write
+    // lock can be taken and the file written.
+    db.transaction(() => db.pragma(`user_version = ${SCHEMA_VERSION}`)).immediate();
     return db;
   } catch (error) {
     db.close();
@@ -102,8 +103,11 @@ function ensureDirectory(path: string): void {
 
 function checkIntegrity(db: BetterSqlite3.Database, path: string): void {
   // quick_check reads every page but skips the index-content cross-checks of integrity_check,
-  // which is what makes it affordable at every start.
-  const problems = (db.pragma('quick_check') as { quick_check: string }[]).map((row) => row.quick_check);
+  // which is what makes it affordable at every start. Problems are flattened to one line each so
+  // that the CLI prints a one-line message.
+  const problems = (db.pragma('quick_check') as { quick_check: string }[]).map((row) =>
+    row.quick_check.replace(/\s+/g, ' '),
+  );
   if (problems.length !== 1 || problems[0] !== 'ok') {
     throw new StoreOpenError('corrupt', path, corruptMessage(path, `quick_check: ${problems.slice(0, 3).join('; ')}`));
   }
@@ -125,7 +129,8 @@ function checkSchema(db: BetterSqlite3.Database, path: string): void {
       throw new StoreOpenError(
         'foreign',
         path,
-        `database ${path} is a SQLite database of another application; it was left untouched: point --db at another file`,
+        `database ${path} is a SQLite database of another application; it was left untouched: ` +
+          'point --db at another file',
       );
     }
   }

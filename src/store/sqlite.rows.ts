@@ -25,7 +25,7 @@ export interface RunRow {
   duration_seconds: number | null;
 }
 
-/** The columns computed from the progress object so that `stats()` stays one indexed query. */
+/** The columns computed from the progress object, so that `stats()` is indexed SQL, not JSON parsing. */
 export interface DerivedColumns {
   failed_step: string | null;
   duration_seconds: number | null;
@@ -62,6 +62,7 @@ export interface SerialisedRun {
 }
 
 // Every transition of a run carries the same definition object: serialise it once, not each time.
+// Keying by identity is safe because only the first write of a run's definition is kept anyway.
 const definitionCache = new WeakMap<object, string>();
 
 function definitionJson(definition: unknown): string {

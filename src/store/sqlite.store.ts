@@ -18,7 +18,6 @@ export interface SqliteStoreOptions extends SqliteOpenOptions {
   now?: () => number;
 }
 
-const DEFAULT_OPTIONS: Required<SqliteStoreOptions> = { busyTimeoutMs: 250, exclusive: false, now: Date.now };
 
 /** Rows deleted by one prune statement: small enough that one statement holds the loop briefly. */
 export const PRUNE_CHUNK_ROWS = 500;
@@ -29,8 +28,11 @@ export const PRUNE_CHUNK_ROWS = 500;
  * newer schema.
  */
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
-  const resolved = { ...DEFAULT_OPTIONS, ...options };
-  return new SqliteStore(openDatabase(path, resolved), resolved.now);
+  const db = openDatabase(path, {
+    busyTimeoutMs: options.busyTimeoutMs ?? 250,
+    exclusive: options.exclusive ?? false,
+  });
+  return new SqliteStore(db, options.now ?? Date.now);
 }
 
 // Keyed by every status so that the compiler flags a status added to `RunStatus` but not here.
@@ -76,7 +78,9 @@ function prepareStatements(db: BetterSqlite3.Database) {
       'INSERT INTO run_definitions (run_id, definition) VALUES (?, ?) ON CONFLICT (run_id) DO NOTHING',
     ),
     byRunId: db.prepare<[string], StoredRunRow>(`${SELECT_RUNS} WHERE run_id = ?`),
-    newestOfSequence: db.prepare<[string], StoredRunRow>(`${SELECT_RUNS} WHERE sequence_id = ? ${NEWEST_FIRST} LIMIT 1`),
+    newestOfSequence: db.prepare<[string], StoredRunRow>(
+      `${SELECT_RUNS} WHERE sequence_id = ? ${NEWEST_FIRST} LIMIT 1`,
+    ),
     pageAll: db.prepare<[number, number], string>(`SELECT progress FROM runs ${NEWEST_FIRST} LIMIT ? OFFSET ?`).pluck(),
     pageStatus: db
       .prepare<[RunStatus, number, number], string>(
@@ -91,7 +95,9 @@ function prepareStatements(db: BetterSqlite3.Database) {
     countAll: db.prepare<[], number>('SELECT count(*) FROM runs').pluck(),
     countStatus: db.prepare<[RunStatus], number>('SELECT count(*) FROM runs WHERE status = ?').pluck(),
     countActive: db.prepare<[], number>(`SELECT count(*) FROM runs WHERE status IN (${ACTIVE_SQL})`).pluck(),
-    countByStatus: db.prepare<[], { status: RunStatus; n: number }>('SELECT status, count(*) AS n FROM runs GROUP BY status'),
+    countByStatus: db.prepare<[], { status: RunStatus; n: number }>(
+      'SELECT status, count(*) AS n FROM runs GROUP BY status',
+    ),
     // `+status` keeps the planner off the status index: the ended_at range of a stats window is
     // narrow, while every terminal status together covers nearly the whole history.
     statsTotals: db.prepare<[number], { completed: number | null; failed: number | null; average: number | null }>(
@@ -119,7 +125,9 @@ function prepareStatements(db: BetterSqlite3.Database) {
       `DELETE FROM runs WHERE rowid IN
          (SELECT rowid FROM runs WHERE ended_at < ? AND +status IN (${TERMINAL_SQL}) LIMIT ?)`,
     ),
-    getTemplate: db.prepare<[string], TemplateRow>('SELECT name, version, body, updated_at FROM templates WHERE name = ?'),
+    getTemplate: db.prepare<[string], TemplateRow>(
+      'SELECT name, version, body, updated_at FROM templates WHERE name = ?',
+    ),
     putTemplate: db.prepare<[string, string, number], TemplateRow>(
       `INSERT INTO templates (name, version, body, updated_at) VALUES (?, 1, ?, ?)
        ON CONFLICT (name) DO UPDATE SET
@@ -162,7 +170,7 @@ export class SqliteStore implements RunStore {
   /** Takes over a database that `openDatabase` has opened and migrated. */
   constructor(
     private readonly db: BetterSqlite3.Database,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number,
   ) {
     this.statements = prepareStatements(db);
     this.writeQueue = db.transaction(() => {

@@ -1,0 +1,175 @@
+/**
+ * Throughput of the SQLite store's write path: `queueRun` + `flush` for many concurrent runs,
+ * in batches of about one engine tick, against a file database and `:memory:`.
+ * Run it with `npx tsx bench/store.bench.ts`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import type { Progress, RunStatus, StepResult } from '../src/domain/progress.ts';
+import type { StoredRun } from '../src/store/run-store.ts';
+import { openSqliteStore } from '../src/store/sqlite.store.ts';
+
+/** What to measure; every field has a default. */
+export interface StoreBenchOptions {
+  /** Concurrent runs. Default 10,000. */
+  runs?: number;
+  /** Transitions stored per run. Default 10. */
+  transitions?: number;
+  /** Rows queued per flush, about one engine tick. Default 1,000. */
+  batchRows?: number;
+  /** Databases to measure: file paths or ':memory:'. Default a temporary file, then ':memory:'. */
+  targets?: string[];
+}
+
+/** The measurements of one database. */
+export interface StoreBenchResult {
+  target: string;
+  rows: number;
+  /** Rows per second over queueRun + flush (building the run objects excluded). */
+  rowsPerSecond: number;
+  /** Latency of one flush (one transaction), in ms. */
+  flushP50Ms: number;
+  flushP99Ms: number;
+  /** Latency of one batch: queueing its rows (serialisation) plus the flush, in ms. */
+  batchP50Ms: number;
+  batchP99Ms: number;
+}
+
+const STEPS = 10;
+const definition = {
+  sequence_id: 'bench',
+  description: 'Water zone with a fan',
+  steps: Array.from({ length: STEPS }, (_, i) => ({
+    name: `Step ${i + 1}`,
+    action: { type: 'actuator_command', esp_id: 'ESP_12AB34CD', gpio: i % 40, command: i % 2 ? 'OFF' : 'ON' },
+    delay_after_seconds: 1,
+  })),
+};
+
+function stepResult(index: number): StepResult {
+  return {
+    step_index: index,
+    step_name: `Step ${index + 1}`,
+    success: true,
+    message: 'Actuator ESP_12AB34CD:5 ON',
+    error_code: null,
+    started_at: '2024-05-01T10:00:00.000Z',
+    completed_at: '2024-05-01T10:00:00.020Z',
+    duration_ms: 20,
+    retries: 0,
+  };
+}
+
+/** The run as stored after its `transition`-th transition (the last one completes it). */
+function runAt(index: number, transition: number, transitions: number): StoredRun {
+  const done = transition === transitions - 1;
+  const status: RunStatus = done ? 'completed' : 'running';
+  const steps = Math.min(transition, STEPS);
+  const progress: Progress = {
+    sequence_id: `seq-${index % 500}`,
+    run_id: `run-${index}`,
+    rule_id: 'rule-7',
+    rule_name: 'Morning watering',
+    description: definition.description,
+    status,
+    state: done ? 'completed' : 'running.executing',
+    current_step: steps,
+    total_steps: STEPS,
+    progress_percent: (steps / STEPS) * 100,
+    current_step_name: `Step ${steps + 1}`,
+    started_at: '2024-05-01T10:00:00.000Z',
+    completed_at: done ? '2024-05-01T10:00:10.000Z' : null,
+    duration_seconds: done ? 10 : null,
+    estimated_completion: null,
+    step_results: Array.from({ length: steps }, (_, i) => stepResult(i)),
+    cleanup_results: [],
+    error: null,
+    error_code: null,
+    context: { rule_id: 'rule-7', rule_name: 'Morning watering', triggered_by: 'rule', trigger_data: { moisture: 21 } },
+    mode: 'parallel',
+    template: null,
+  };
+  return {
+    run_id: progress.run_id,
+    sequence_id: progress.sequence_id,
+    status,
+    definition,
+    progress,
+    snapshot: done
+      ? null
+      : { status: 'active', value: { running: 'executing' }, context: { currentStep: steps, attempt: 1 } },
+    created_at: 1_714_557_600_000 + index,
+    ended_at: done ? 1_714_557_610_000 + index : null,
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function measure(target: string, runs: number, transitions: number, batchRows: number): StoreBenchResult {
+  const store = openSqliteStore(target);
+  const flushes: number[] = [];
+  const batches: number[] = [];
+  let busy = 0;
+  try {
+    for (let transition = 0; transition < transitions; transition += 1) {
+      for (let first = 0; first < runs; first += batchRows) {
+        const batch: StoredRun[] = [];
+        const last = Math.min(runs, first + batchRows);
+        for (let i = first; i < last; i += 1) batch.push(runAt(i, transition, transitions));
+        const started = performance.now();
+        for (const run of batch) store.queueRun(run);
+        const flushing = performance.now();
+        store.flush();
+        const ended = performance.now();
+        flushes.push(ended - flushing);
+        batches.push(ended - started);
+        busy += ended - started;
+      }
+    }
+  } finally {
+    store.close();
+  }
+  flushes.sort((a, b) => a - b);
+  batches.sort((a, b) => a - b);
+  const rows = runs * transitions;
+  return {
+    target,
+    rows,
+    rowsPerSecond: Math.round(rows / (busy / 1000)),
+    flushP50Ms: percentile(flushes, 50),
+    flushP99Ms: percentile(flushes, 99),
+    batchP50Ms: percentile(batches, 50),
+    batchP99Ms: percentile(batches, 99),
+  };
+}
+
+/** Measures every target in turn and returns one result per target. */
+export function runStoreBench(options: StoreBenchOptions = {}): StoreBenchResult[] {
+  const runs = options.runs ?? 10_000;
+  const transitions = options.transitions ?? 10;
+  const batchRows = options.batchRows ?? 1_000;
+  const dir = options.targets ? undefined : mkdtempSync(join(tmpdir(), 'sequencer-bench-'));
+  const targets = options.targets ?? [join(dir as string, 'bench.db'), ':memory:'];
+  try {
+    return targets.map((target) => measure(target, runs, transitions, batchRows));
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const ms = (value: number) => value.toFixed(2);
+  for (const result of runStoreBench()) {
+    const name = result.target === ':memory:' ? ':memory:' : 'file (WAL)';
+    console.log(
+      `${name.padEnd(11)} ${result.rows} rows  ${result.rowsPerSecond.toLocaleString('en')} rows/s  ` +
+        `flush p50 ${ms(result.flushP50Ms)} ms p99 ${ms(result.flushP99Ms)} ms  ` +
+        `batch (queue+flush) p50 ${ms(result.batchP50Ms)} ms p99 ${ms(result.batchP99Ms)} ms`,
+    );
+  }
+}
