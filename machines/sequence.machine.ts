@@ -118,6 +118,9 @@ const machineSetup = setup({
     hasHeld: ({ context }) => context.held !== null,
     mustRestartAttempt: ({ context }) => context.restartAttempt,
     lostInFlight: ({ context }) => context.resumeTo === 'executing' && context.held === null,
+    /** Paused while an attempt ran: only then can an answer of the current attempt be held. */
+    pausedInAttempt: ({ context, event }) =>
+      context.resumeTo === 'executing' && 'attemptId' in event && event.attemptId === context.attemptId,
   },
 });
 
@@ -428,8 +431,8 @@ export const sequenceMachine = machineSetup.createMachine({
             actions: [resumeDeadline, clearPause, 'forwardResume' as const],
           })),
         ],
-        STEP_DONE: { guard: 'isCurrentAttempt', actions: machineSetup.assign({ held: ({ event }) => event as HeldResult }) },
-        STEP_FAILED: { guard: 'isCurrentAttempt', actions: machineSetup.assign({ held: ({ event }) => event as HeldResult }) },
+        STEP_DONE: { guard: 'pausedInAttempt', actions: machineSetup.assign({ held: ({ event }) => event as HeldResult }) },
+        STEP_FAILED: { guard: 'pausedInAttempt', actions: machineSetup.assign({ held: ({ event }) => event as HeldResult }) },
         RECOVER: { guard: 'lostInFlight', actions: lostOnRestart },
         CANCEL: endEarly('cancelled'),
         TIMEOUT: endEarly('timeout'),

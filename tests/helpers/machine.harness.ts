@@ -1,0 +1,66 @@
+/**
+ * Runs the sequence machine alone: its effects are stubs that record their calls, and every
+ * event is sent with an explicit `now`, so a test drives time by hand.
+ */
+import { createActor } from 'xstate';
+import { sequenceMachine } from '../../machines/sequence.machine.ts';
+import type { RunActionParams, SequenceEvent, SequencePlan, StepEventParams } from '../../machines/sequence.types.ts';
+import { stateString } from '../../src/engine/run.ts';
+
+/** Counts of the effects that take no params. */
+export interface EffectCounts {
+  abortAction: number;
+  forwardPause: number;
+  forwardResume: number;
+}
+
+/** Starts an actor of the machine over `plan` with recording stubs for every effect. */
+export function machineHarness(plan: SequencePlan, depth?: number) {
+  const attempts: RunActionParams[] = [];
+  const steps: StepEventParams[] = [];
+  const counts: EffectCounts = { abortAction: 0, forwardPause: 0, forwardResume: 0 };
+  const machine = sequenceMachine.provide({
+    actions: {
+      runAction: (_, params) => {
+        attempts.push(params);
+      },
+      abortAction: () => {
+        counts.abortAction++;
+      },
+      emitStep: (_, params) => {
+        steps.push(params);
+      },
+      forwardPause: () => {
+        counts.forwardPause++;
+      },
+      forwardResume: () => {
+        counts.forwardResume++;
+      },
+    },
+  });
+  const actor = createActor(machine, { input: { plan, depth } });
+  actor.start();
+  const lastAttempt = (): RunActionParams => {
+    const last = attempts[attempts.length - 1];
+    if (!last) throw new Error('no attempt was started');
+    return last;
+  };
+  return {
+    actor,
+    attempts,
+    steps,
+    counts,
+    lastAttempt,
+    send: (event: SequenceEvent) => actor.send(event),
+    /** The state value as a dotted string (`running.executing`). */
+    state: () => stateString(actor.getSnapshot().value),
+    context: () => actor.getSnapshot().context,
+    /** Answers the latest attempt with success. */
+    succeed: (now: number, message = 'ok') => actor.send({ type: 'STEP_DONE', attemptId: lastAttempt().attemptId, now, message }),
+    /** Answers the latest attempt with a failure. */
+    fail: (now: number, code = 5614, message = 'device refused') =>
+      actor.send({ type: 'STEP_FAILED', attemptId: lastAttempt().attemptId, now, message, code }),
+    /** The statuses of the step events, in order (`starting`, `completed`, ...). */
+    stepStatuses: () => steps.map((s) => `${s.phase}:${s.stepIndex}:${s.status}`),
+  };
+}

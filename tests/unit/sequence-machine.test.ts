@@ -1,0 +1,579 @@
+import { describe, expect, it } from 'vitest';
+import { MachineCodes, retryDelayMs } from '../../machines/sequence.machine.ts';
+import type { StepOutcome } from '../../machines/sequence.types.ts';
+import { machineHarness } from '../helpers/machine.harness.ts';
+import { plan, planStep, waitStep } from '../helpers/definition.builder.ts';
+
+const T0 = 1_000_000;
+
+describe('sequence machine: starting and walking the steps', () => {
+  it('waits in idle with step 0 as the current step and runs nothing until START', () => {
+    const h = machineHarness(plan([planStep()]));
+    expect(h.state()).toBe('idle');
+    expect(h.context().currentStep).toBe(0);
+    expect(h.context().depth).toBe(1);
+    expect(h.attempts).toHaveLength(0);
+  });
+
+  it('keeps the nesting depth it was created with', () => {
+    expect(machineHarness(plan([planStep()]), 3).context().depth).toBe(3);
+  });
+
+  it('when started it runs the first action with a deadline of now plus the step timeout', () => {
+    const h = machineHarness(plan([planStep({ timeoutMs: 5000 })], [], 60_000));
+    h.send({ type: 'START', now: T0 });
+    expect(h.state()).toBe('running.executing');
+    expect(h.context()).toMatchObject({ startedAt: T0, runDeadline: T0 + 60_000, deadline: T0 + 5000, attemptId: 1 });
+    expect(h.lastAttempt()).toMatchObject({ attemptId: 1, phase: 'steps', stepIndex: 0, attempt: 0, deadline: T0 + 5000 });
+    expect(h.stepStatuses()).toEqual(['steps:0:starting']);
+  });
+
+  it('when the last step succeeds it completes with the results as output', () => {
+    const h = machineHarness(plan([planStep({ name: 'A' }), planStep({ name: 'B' })]));
+    h.send({ type: 'START', now: T0 });
+    h.succeed(T0 + 10, 'A done');
+    expect(h.context().currentStep).toBe(1);
+    h.succeed(T0 + 30, 'B done');
+    expect(h.state()).toBe('completed');
+    const snapshot = h.actor.getSnapshot();
+    expect(snapshot.status).toBe('done');
+    expect(snapshot.context.endedAt).toBe(T0 + 30);
+    expect(snapshot.output).toMatchObject({ outcome: null, error: null, errorCode: null });
+    expect((snapshot.output as { results: StepOutcome[] }).results.map((r) => [r.name, r.success, r.message, r.endedAt - r.startedAt])).toEqual([
+      ['A', true, 'A done', 10],
+      ['B', true, 'B done', 20],
+    ]);
+    expect(h.stepStatuses()).toEqual(['steps:0:starting', 'steps:0:completed', 'steps:1:starting', 'steps:1:completed']);
+  });
+
+  it('a pure wait step waits in delaying until WAKE at its deadline and ignores an early WAKE', () => {
+    const h = machineHarness(plan([waitStep(2000)]));
+    h.send({ type: 'START', now: T0 });
+    expect(h.state()).toBe('running.delaying');
+    expect(h.context().deadline).toBe(T0 + 2000);
+    h.send({ type: 'WAKE', now: T0 + 1999 });
+    expect(h.state()).toBe('running.delaying');
+    h.send({ type: 'WAKE', now: T0 + 2000 });
+    expect(h.state()).toBe('completed');
+    expect(h.context().results[0]).toMatchObject({ success: true, message: 'Waited 2 s' });
+    expect(h.attempts).toHaveLength(0);
+  });
+
+  it('a before-delay runs in beforeDelay and then starts the action', () => {
+    const h = machineHarness(plan([planStep({ beforeMs: 1000, timeoutMs: 500 })]));
+    h.send({ type: 'START', now: T0 });
+    expect(h.state()).toBe('running.beforeDelay');
+    expect(h.stepStatuses()).toEqual(['steps:0:starting']);
+    h.send({ type: 'WAKE', now: T0 + 999 });
+    expect(h.state()).toBe('running.beforeDelay');
+    h.send({ type: 'WAKE', now: T0 + 1000 });
+    expect(h.state()).toBe('running.executing');
+    expect(h.lastAttempt().deadline).toBe(T0 + 1500);
+    // The step's duration counts from its before-delay.
+    h.succeed(T0 + 1100);
+    expect(h.context().results[0]).toMatchObject({ startedAt: T0, endedAt: T0 + 1100 });
+  });
+
+  it('a before-delay on a wait step leads into delaying', () => {
+    const h = machineHarness(plan([waitStep(300, { beforeMs: 200 })]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'WAKE', now: T0 + 200 });
+    expect(h.state()).toBe('running.delaying');
+    expect(h.context().deadline).toBe(T0 + 500);
+    h.send({ type: 'WAKE', now: T0 + 500 });
+    expect(h.state()).toBe('completed');
+  });
+
+  it('an after-delay holds the run in afterDelay before the next step', () => {
+    const h = machineHarness(plan([planStep({ afterMs: 700 }), planStep({ name: 'B' })]));
+    h.send({ type: 'START', now: T0 });
+    h.succeed(T0 + 100);
+    expect(h.state()).toBe('running.afterDelay');
+    expect(h.context().deadline).toBe(T0 + 800);
+    h.send({ type: 'WAKE', now: T0 + 799 });
+    expect(h.state()).toBe('running.afterDelay');
+    h.send({ type: 'WAKE', now: T0 + 800 });
+    expect(h.state()).toBe('running.executing');
+    expect(h.context().currentStep).toBe(1);
+  });
+});
+
+describe('sequence machine: failure policy', () => {
+  it('when a step with abort fails it ends the run failed with the step error', () => {
+    const h = machineHarness(plan([planStep({ name: 'Valve' }), planStep()]));
+    h.send({ type: 'START', now: T0 });
+    h.fail(T0 + 5, 5614, 'device refused');
+    expect(h.state()).toBe('failed');
+    expect(h.context()).toMatchObject({ outcome: 'failed', errorCode: 5614, error: "Step 'Valve' failed: device refused", endedAt: T0 + 5 });
+    expect(h.context().results).toHaveLength(1);
+    expect(h.stepStatuses()).toEqual(['steps:0:starting', 'steps:0:failed']);
+    expect(h.steps[1]).toMatchObject({ success: false, errorCode: 5614, durationMs: 5 });
+  });
+
+  it('when a step with continue fails it records the failure and goes on to the next step', () => {
+    const h = machineHarness(plan([planStep({ onFailure: 'continue' }), planStep({ name: 'B' })]));
+    h.send({ type: 'START', now: T0 });
+    h.fail(T0 + 5);
+    expect(h.state()).toBe('running.executing');
+    expect(h.context().currentStep).toBe(1);
+    h.succeed(T0 + 10);
+    expect(h.state()).toBe('completed');
+    expect(h.context().results.map((r) => r.success)).toEqual([false, true]);
+  });
+
+  it('a continue step that fails still waits its after-delay', () => {
+    const h = machineHarness(plan([planStep({ onFailure: 'continue', afterMs: 100 }), planStep()]));
+    h.send({ type: 'START', now: T0 });
+    h.fail(T0);
+    expect(h.state()).toBe('running.afterDelay');
+  });
+
+  it('with retries it retries a failed attempt and completes when a later attempt succeeds', () => {
+    const h = machineHarness(plan([planStep({ retries: 3, retryDelayMs: 1000 })]));
+    h.send({ type: 'START', now: T0 });
+    h.fail(T0 + 10);
+    expect(h.state()).toBe('running.retrying');
+    expect(h.context()).toMatchObject({ attempt: 1, deadline: T0 + 1010 });
+    expect(h.steps[1]).toMatchObject({ status: 'retrying', attempt: 1, message: 'device refused', errorCode: 5614 });
+    h.send({ type: 'WAKE', now: T0 + 1009 });
+    expect(h.state()).toBe('running.retrying');
+    h.send({ type: 'WAKE', now: T0 + 1010 });
+    expect(h.state()).toBe('running.executing');
+    expect(h.lastAttempt()).toMatchObject({ attemptId: 2, attempt: 1 });
+    h.succeed(T0 + 1020);
+    expect(h.state()).toBe('completed');
+    expect(h.context().results[0]).toMatchObject({ success: true, retries: 1, startedAt: T0 });
+  });
+
+  it('after its retries are spent the step follows its policy and records how often it retried', () => {
+    const h = machineHarness(plan([planStep({ retries: 2, retryDelayMs: 100 })]));
+    h.send({ type: 'START', now: T0 });
+    let now = T0;
+    for (let i = 0; i < 2; i++) {
+      h.fail(now);
+      now += 100;
+      h.send({ type: 'WAKE', now });
+    }
+    h.fail(now);
+    expect(h.state()).toBe('failed');
+    expect(h.attempts).toHaveLength(3);
+    expect(h.context().results[0]).toMatchObject({ success: false, retries: 2, code: 5614 });
+    expect(h.stepStatuses()).toEqual(['steps:0:starting', 'steps:0:retrying', 'steps:0:retrying', 'steps:0:failed']);
+  });
+
+  it('with backoff the pauses between attempts are 1, 2 and 4 s', () => {
+    const h = machineHarness(plan([planStep({ retries: 3, retryDelayMs: 1000, backoff: true, onFailure: 'continue' })]));
+    h.send({ type: 'START', now: T0 });
+    const pauses: number[] = [];
+    let now = T0;
+    for (let i = 0; i < 3; i++) {
+      h.fail(now);
+      const deadline = h.context().deadline as number;
+      pauses.push(deadline - now);
+      now = deadline;
+      h.send({ type: 'WAKE', now });
+    }
+    expect(pauses).toEqual([1000, 2000, 4000]);
+    h.fail(now);
+    expect(h.state()).toBe('completed');
+  });
+
+  it('without backoff every pause is the retry delay', () => {
+    const step = planStep({ retryDelayMs: 1500 });
+    expect([1, 2, 3].map((n) => retryDelayMs(step, n))).toEqual([1500, 1500, 1500]);
+    expect([1, 2, 3].map((n) => retryDelayMs({ ...step, backoff: true }, n))).toEqual([1500, 3000, 6000]);
+  });
+});
+
+describe('sequence machine: step timeout', () => {
+  it('when a step times out it aborts the action, fails the step with 5615 and aborts the run', () => {
+    const h = machineHarness(plan([planStep({ timeoutMs: 2000 })]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'WAKE', now: T0 + 1999 });
+    expect(h.state()).toBe('running.executing');
+    expect(h.counts.abortAction).toBe(0);
+    h.send({ type: 'WAKE', now: T0 + 2000 });
+    expect(h.counts.abortAction).toBe(1);
+    expect(h.state()).toBe('failed');
+    expect(h.context().results[0]).toMatchObject({ success: false, code: MachineCodes.STEP_TIMEOUT, message: 'Step timed out' });
+    expect(h.context().errorCode).toBe(5615);
+  });
+
+  it('a timed-out attempt is retried with a fresh deadline', () => {
+    const h = machineHarness(plan([planStep({ timeoutMs: 2000, retries: 1, retryDelayMs: 500 })]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'WAKE', now: T0 + 2000 });
+    expect(h.state()).toBe('running.retrying');
+    h.send({ type: 'WAKE', now: T0 + 2500 });
+    expect(h.lastAttempt()).toMatchObject({ attemptId: 2, deadline: T0 + 4500 });
+  });
+
+  it('ignores a late STEP_DONE of an abandoned attempt and takes the answer of the current one', () => {
+    const h = machineHarness(plan([planStep({ timeoutMs: 2000, retries: 1, retryDelayMs: 500 })]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'WAKE', now: T0 + 2000 });
+    h.send({ type: 'STEP_DONE', attemptId: 1, now: T0 + 2100, message: 'late' });
+    expect(h.state()).toBe('running.retrying');
+    h.send({ type: 'WAKE', now: T0 + 2500 });
+    h.send({ type: 'STEP_DONE', attemptId: 1, now: T0 + 2600, message: 'late again' });
+    h.send({ type: 'STEP_FAILED', attemptId: 1, now: T0 + 2600, message: 'late', code: 5614 });
+    expect(h.state()).toBe('running.executing');
+    h.send({ type: 'STEP_DONE', attemptId: 2, now: T0 + 2700, message: 'fresh' });
+    expect(h.state()).toBe('completed');
+    expect(h.context().results[0]).toMatchObject({ success: true, message: 'fresh', retries: 1 });
+  });
+});
+
+describe('sequence machine: max duration', () => {
+  it('TIMEOUT fails the step in flight with 5616, aborts it and ends the run timeout with 5613', () => {
+    const h = machineHarness(plan([planStep({ name: 'Pump' }), planStep()], [], 10_000));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'TIMEOUT', now: T0 + 10_000 });
+    expect(h.state()).toBe('timeout');
+    expect(h.counts.abortAction).toBe(1);
+    expect(h.context()).toMatchObject({ outcome: 'timeout', errorCode: MachineCodes.TIMEOUT, error: 'Maximum sequence duration exceeded' });
+    expect(h.context().results).toEqual([expect.objectContaining({ name: 'Pump', success: false, code: MachineCodes.MAX_DURATION_EXCEEDED })]);
+    expect(h.stepStatuses()).toEqual(['steps:0:starting', 'steps:0:failed']);
+  });
+
+  it('counts pauses: the run deadline is not moved by PAUSE and RESUME, and TIMEOUT while paused ends it', () => {
+    const h = machineHarness(plan([waitStep(5000)], [], 10_000));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'PAUSE', now: T0 + 1000 });
+    h.send({ type: 'RESUME', now: T0 + 6000 });
+    expect(h.context().runDeadline).toBe(T0 + 10_000);
+    h.send({ type: 'PAUSE', now: T0 + 7000 });
+    h.send({ type: 'TIMEOUT', now: T0 + 10_000 });
+    expect(h.state()).toBe('timeout');
+    expect(h.context().results[0]).toMatchObject({ success: false, code: 5616 });
+    expect(h.context()).toMatchObject({ resumeTo: null, remainingMs: null });
+  });
+
+  it('does not record a second failure when the step in flight was already recorded', () => {
+    const h = machineHarness(plan([planStep({ afterMs: 5000 }), planStep()], [], 10_000));
+    h.send({ type: 'START', now: T0 });
+    h.succeed(T0 + 10);
+    expect(h.state()).toBe('running.afterDelay');
+    h.send({ type: 'TIMEOUT', now: T0 + 10_000 });
+    expect(h.context().results.map((r) => r.success)).toEqual([true]);
+  });
+});
+
+describe('sequence machine: cancel and abort', () => {
+  it('CANCEL aborts the action in flight and records the step as failed with 5612', () => {
+    const h = machineHarness(plan([planStep({ name: 'Fan' }), planStep()]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'CANCEL', now: T0 + 50, reason: 'operator' });
+    expect(h.state()).toBe('cancelled');
+    expect(h.counts.abortAction).toBe(1);
+    expect(h.context()).toMatchObject({ outcome: 'cancelled', errorCode: 5612, error: 'Cancelled: operator', endedAt: T0 + 50 });
+    expect(h.context().results).toEqual([expect.objectContaining({ name: 'Fan', code: 5612, message: 'Cancelled: operator', success: false })]);
+  });
+
+  it('CANCEL before START ends the run cancelled with no step results', () => {
+    const h = machineHarness(plan([planStep()]));
+    h.send({ type: 'CANCEL', now: T0, reason: 'never mind' });
+    expect(h.state()).toBe('cancelled');
+    expect(h.context().results).toEqual([]);
+    expect(h.context().errorCode).toBe(5612);
+  });
+
+  it('CANCEL during a delay records the wait step as cancelled', () => {
+    const h = machineHarness(plan([waitStep(10_000)]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'CANCEL', now: T0 + 3000, reason: 'stop' });
+    expect(h.context().results[0]).toMatchObject({ success: false, code: 5612, endedAt: T0 + 3000 });
+  });
+
+  it('CANCEL while paused cancels the run', () => {
+    const h = machineHarness(plan([waitStep(10_000)]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'PAUSE', now: T0 + 10 });
+    h.send({ type: 'CANCEL', now: T0 + 20, reason: 'stop' });
+    expect(h.state()).toBe('cancelled');
+  });
+
+  it('ABORT ends the run failed with the code it carries', () => {
+    const h = machineHarness(plan([planStep()]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'ABORT', now: T0 + 1, code: 5633, message: 'interrupted by a restart' });
+    expect(h.state()).toBe('failed');
+    expect(h.context()).toMatchObject({ errorCode: 5633, error: 'interrupted by a restart' });
+    expect(h.context().results[0]).toMatchObject({ code: 5633, message: 'interrupted by a restart' });
+  });
+
+  it('ABORT while paused ends the run failed', () => {
+    const h = machineHarness(plan([waitStep(1000)]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'PAUSE', now: T0 });
+    h.send({ type: 'ABORT', now: T0 + 1, code: 5631, message: 'store down' });
+    expect(h.state()).toBe('failed');
+    expect(h.context().errorCode).toBe(5631);
+  });
+});
+
+describe('sequence machine: pause and resume', () => {
+  it('PAUSE in a delay keeps the remaining time and RESUME waits only that long', () => {
+    const h = machineHarness(plan([waitStep(10_000)]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'PAUSE', now: T0 + 4000 });
+    expect(h.state()).toBe('paused');
+    expect(h.context()).toMatchObject({ resumeTo: 'delaying', remainingMs: 6000, deadline: null });
+    expect(h.counts.forwardPause).toBe(1);
+    h.send({ type: 'WAKE', now: T0 + 50_000 });
+    expect(h.state()).toBe('paused');
+    h.send({ type: 'RESUME', now: T0 + 60_000 });
+    expect(h.state()).toBe('running.delaying');
+    expect(h.context()).toMatchObject({ deadline: T0 + 66_000, resumeTo: null, remainingMs: null });
+    expect(h.counts.forwardResume).toBe(1);
+    h.send({ type: 'WAKE', now: T0 + 65_999 });
+    expect(h.state()).toBe('running.delaying');
+    h.send({ type: 'WAKE', now: T0 + 66_000 });
+    expect(h.state()).toBe('completed');
+  });
+
+  it.each([
+    ['beforeDelay', planStep({ beforeMs: 1000 }), () => {}],
+    ['afterDelay', planStep({ afterMs: 1000 }), (h: ReturnType<typeof machineHarness>) => h.succeed(T0)],
+    ['retrying', planStep({ retries: 1, retryDelayMs: 1000 }), (h: ReturnType<typeof machineHarness>) => h.fail(T0)],
+  ] as const)('PAUSE in %s resumes into the same substate with its remaining time', (substate, step, setup) => {
+    const h = machineHarness(plan([step, planStep()]));
+    h.send({ type: 'START', now: T0 });
+    setup(h);
+    expect(h.state()).toBe(`running.${substate}`);
+    h.send({ type: 'PAUSE', now: T0 + 400 });
+    expect(h.context().remainingMs).toBe(600);
+    h.send({ type: 'RESUME', now: T0 + 5000 });
+    expect(h.state()).toBe(`running.${substate}`);
+    expect(h.context().deadline).toBe(T0 + 5600);
+  });
+
+  it('PAUSE while an action runs keeps the rest of its attempt time and forwards the pause', () => {
+    const h = machineHarness(plan([planStep({ timeoutMs: 3000 })]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'PAUSE', now: T0 + 1000 });
+    expect(h.context()).toMatchObject({ resumeTo: 'executing', remainingMs: 2000 });
+    expect(h.counts.abortAction).toBe(0);
+    h.send({ type: 'RESUME', now: T0 + 9000 });
+    expect(h.state()).toBe('running.executing');
+    expect(h.context().deadline).toBe(T0 + 11_000);
+    expect(h.attempts).toHaveLength(1);
+  });
+
+  it('holds a STEP_DONE that arrives while paused and applies it on resume', () => {
+    const h = machineHarness(plan([planStep(), planStep({ name: 'B' })]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'PAUSE', now: T0 + 10 });
+    h.succeed(T0 + 20, 'done while paused');
+    expect(h.state()).toBe('paused');
+    expect(h.context().held).toMatchObject({ type: 'STEP_DONE', message: 'done while paused' });
+    expect(h.context().results).toHaveLength(0);
+    h.send({ type: 'RESUME', now: T0 + 100 });
+    expect(h.state()).toBe('running.executing');
+    expect(h.context().currentStep).toBe(1);
+    expect(h.context().results[0]).toMatchObject({ success: true, message: 'done while paused', endedAt: T0 + 20 });
+    expect(h.context().held).toBeNull();
+  });
+
+  it('holds a STEP_FAILED that arrives while paused and applies the failure policy on resume', () => {
+    const h = machineHarness(plan([planStep()]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'PAUSE', now: T0 + 10 });
+    h.fail(T0 + 20, 5640, 'locked');
+    expect(h.state()).toBe('paused');
+    h.send({ type: 'RESUME', now: T0 + 30 });
+    expect(h.state()).toBe('failed');
+    expect(h.context().errorCode).toBe(5640);
+  });
+
+  it('ignores a stale answer while paused', () => {
+    const h = machineHarness(plan([planStep()]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'PAUSE', now: T0 + 10 });
+    h.send({ type: 'STEP_DONE', attemptId: 99, now: T0 + 20, message: 'stale' });
+    expect(h.context().held).toBeNull();
+  });
+
+  it('does not hold a late answer of an abandoned attempt while paused between steps', () => {
+    const h = machineHarness(plan([planStep({ timeoutMs: 1000, onFailure: 'continue' }), waitStep(5000)]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'WAKE', now: T0 + 1000 });
+    expect(h.state()).toBe('running.delaying');
+    h.send({ type: 'PAUSE', now: T0 + 1100 });
+    h.send({ type: 'STEP_DONE', attemptId: 1, now: T0 + 1200, message: 'late' });
+    expect(h.context().held).toBeNull();
+    h.send({ type: 'RESUME', now: T0 + 2000 });
+    expect(h.state()).toBe('running.delaying');
+    expect(h.context().results).toHaveLength(1);
+  });
+
+  it('ignores PAUSE outside running and RESUME outside paused', () => {
+    const h = machineHarness(plan([waitStep(1000)]));
+    h.send({ type: 'PAUSE', now: T0 });
+    expect(h.state()).toBe('idle');
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'RESUME', now: T0 });
+    expect(h.state()).toBe('running.delaying');
+  });
+});
+
+describe('sequence machine: recovery after a restart', () => {
+  it('RECOVER in executing sends an idempotent action again with a new attempt', () => {
+    const h = machineHarness(plan([planStep({ action: { type: 'act', idempotent: true }, timeoutMs: 1000 })]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'RECOVER', now: T0 + 5000 });
+    expect(h.state()).toBe('running.executing');
+    expect(h.attempts.map((a) => a.attemptId)).toEqual([1, 2]);
+    expect(h.context().deadline).toBe(T0 + 6000);
+    h.send({ type: 'STEP_DONE', attemptId: 1, now: T0 + 5001, message: 'old' });
+    expect(h.state()).toBe('running.executing');
+  });
+
+  it('RECOVER in executing fails a non-idempotent action with 5633 and does not retry it', () => {
+    const h = machineHarness(plan([planStep({ retries: 3 })]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'RECOVER', now: T0 + 5000 });
+    expect(h.state()).toBe('failed');
+    expect(h.context().results[0]).toMatchObject({ code: 5633, message: 'Action was in flight when the server stopped' });
+    expect(h.attempts).toHaveLength(1);
+  });
+
+  it('RECOVER while paused in executing holds a 5633 failure for the resume', () => {
+    const h = machineHarness(plan([planStep()]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'PAUSE', now: T0 + 1 });
+    h.send({ type: 'RECOVER', now: T0 + 2 });
+    expect(h.context().held).toMatchObject({ type: 'STEP_FAILED', code: 5633 });
+    h.send({ type: 'RESUME', now: T0 + 3 });
+    expect(h.state()).toBe('failed');
+    expect(h.context().errorCode).toBe(5633);
+  });
+
+  it('RECOVER while paused in executing restarts an idempotent action on resume', () => {
+    const h = machineHarness(plan([planStep({ action: { type: 'act', idempotent: true } })]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'PAUSE', now: T0 + 1 });
+    h.send({ type: 'RECOVER', now: T0 + 2 });
+    expect(h.context().restartAttempt).toBe(true);
+    h.send({ type: 'RESUME', now: T0 + 3 });
+    expect(h.state()).toBe('running.executing');
+    expect(h.attempts.map((a) => a.attemptId)).toEqual([1, 2]);
+    expect(h.context().restartAttempt).toBe(false);
+    expect(h.counts.forwardResume).toBe(1);
+  });
+
+  it('RECOVER while paused in a delay changes nothing', () => {
+    const h = machineHarness(plan([waitStep(1000)]));
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'PAUSE', now: T0 + 100 });
+    h.send({ type: 'RECOVER', now: T0 + 200 });
+    expect(h.context()).toMatchObject({ held: null, restartAttempt: false });
+    h.send({ type: 'RESUME', now: T0 + 300 });
+    expect(h.context().deadline).toBe(T0 + 1200);
+  });
+});
+
+describe('sequence machine: cleanup steps', () => {
+  const cleanupPlan = () =>
+    plan([planStep({ name: 'Main' }), planStep()], [planStep({ name: 'Close valve' }), planStep({ name: 'Safe state', retries: 0 })]);
+
+  it('after a failure it runs the cleanup steps and then ends failed', () => {
+    const h = machineHarness(cleanupPlan());
+    h.send({ type: 'START', now: T0 });
+    h.fail(T0 + 1);
+    expect(h.state()).toBe('cleanup.executing');
+    expect(h.context()).toMatchObject({ phase: 'cleanup', currentStep: 0, outcome: 'failed' });
+    expect(h.lastAttempt()).toMatchObject({ phase: 'cleanup', stepIndex: 0, step: expect.objectContaining({ name: 'Close valve' }) });
+    h.succeed(T0 + 2);
+    h.succeed(T0 + 3);
+    expect(h.state()).toBe('failed');
+    expect(h.context().cleanupResults.map((r) => r.name)).toEqual(['Close valve', 'Safe state']);
+    expect(h.context().results).toHaveLength(1);
+    expect(h.context().endedAt).toBe(T0 + 1);
+  });
+
+  it('after a cancel it runs the cleanup steps and then ends cancelled', () => {
+    const h = machineHarness(cleanupPlan());
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'CANCEL', now: T0 + 1, reason: 'stop' });
+    expect(h.state()).toBe('cleanup.executing');
+    expect(h.context().results[0]).toMatchObject({ code: 5612 });
+    h.succeed(T0 + 2);
+    h.succeed(T0 + 3);
+    expect(h.state()).toBe('cancelled');
+  });
+
+  it('after a timeout it runs the cleanup steps and then ends timeout', () => {
+    const h = machineHarness(cleanupPlan());
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'TIMEOUT', now: T0 + 1 });
+    h.succeed(T0 + 2);
+    h.succeed(T0 + 3);
+    expect(h.state()).toBe('timeout');
+    expect(h.context().errorCode).toBe(5613);
+  });
+
+  it('after a cancel while paused it runs the cleanup steps', () => {
+    const h = machineHarness(cleanupPlan());
+    h.send({ type: 'START', now: T0 });
+    h.send({ type: 'PAUSE', now: T0 + 1 });
+    h.send({ type: 'CANCEL', now: T0 + 2, reason: 'stop' });
+    expect(h.state()).toBe('cleanup.executing');
+  });
+
+  it('a failing cleanup step never loops: the next cleanup step runs and the run still ends', () => {
+    const h = machineHarness(cleanupPlan());
+    h.send({ type: 'START', now: T0 });
+    h.fail(T0 + 1);
+    h.fail(T0 + 2, 5614, 'valve stuck');
+    expect(h.state()).toBe('cleanup.executing');
+    expect(h.context().currentStep).toBe(1);
+    h.send({ type: 'WAKE', now: T0 + 60_000 });
+    expect(h.state()).toBe('failed');
+    expect(h.context().cleanupResults.map((r) => [r.success, r.code])).toEqual([
+      [false, 5614],
+      [false, 5615],
+    ]);
+    expect(h.context().errorCode).toBe(5614);
+    expect(h.stepStatuses().filter((s) => s.startsWith('cleanup'))).toEqual([
+      'cleanup:0:starting',
+      'cleanup:0:failed',
+      'cleanup:1:starting',
+      'cleanup:1:failed',
+    ]);
+  });
+
+  it('ignores CANCEL, TIMEOUT and PAUSE while the cleanup runs', () => {
+    const h = machineHarness(cleanupPlan());
+    h.send({ type: 'START', now: T0 });
+    h.fail(T0 + 1);
+    h.send({ type: 'CANCEL', now: T0 + 2, reason: 'again' });
+    h.send({ type: 'TIMEOUT', now: T0 + 3 });
+    h.send({ type: 'PAUSE', now: T0 + 4 });
+    expect(h.state()).toBe('cleanup.executing');
+    expect(h.context().outcome).toBe('failed');
+    expect(h.counts.abortAction).toBe(0);
+  });
+
+  it('cleanup steps keep their own delays', () => {
+    const h = machineHarness(plan([planStep()], [waitStep(500, { beforeMs: 100, afterMs: 200 })]));
+    h.send({ type: 'START', now: T0 });
+    h.fail(T0);
+    expect(h.state()).toBe('cleanup.beforeDelay');
+    h.send({ type: 'WAKE', now: T0 + 100 });
+    expect(h.state()).toBe('cleanup.delaying');
+    h.send({ type: 'WAKE', now: T0 + 600 });
+    expect(h.state()).toBe('cleanup.afterDelay');
+    h.send({ type: 'WAKE', now: T0 + 800 });
+    expect(h.state()).toBe('failed');
+  });
+
+  it('a run that completes never runs its cleanup steps', () => {
+    const h = machineHarness(cleanupPlan());
+    h.send({ type: 'START', now: T0 });
+    h.succeed(T0 + 1);
+    h.succeed(T0 + 2);
+    expect(h.state()).toBe('completed');
+    expect(h.context().cleanupResults).toEqual([]);
+  });
+});
