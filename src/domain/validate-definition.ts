@@ -90,17 +90,26 @@ export function declaredWaitSeconds(step: Step): number {
  */
 export function validateDefinition(input: unknown, options: ValidateOptions): ValidationResult {
   const errors: ErrorDetail[] = [];
-  const estimated = validateAt(input, options, 1, '', errors);
-  if (errors.length > 0 || estimated === null) return { ok: false, errors };
-  const definition = definitionSchema(options.limits).parse(input);
+  const parsed = { value: undefined as SequenceDefinition | undefined };
+  const estimated = validateAt(input, options, 1, '', errors, parsed);
+  if (errors.length > 0 || estimated === null || !parsed.value) return { ok: false, errors };
+  const definition = parsed.value;
   definition.max_duration_seconds = effectiveMaxDuration(definition, options.limits);
   return { ok: true, definition, estimatedSeconds: estimated };
 }
 
 /** Validates one (possibly nested) definition; returns its estimated duration or null when invalid. */
-function validateAt(input: unknown, options: ValidateOptions, depth: number, prefix: string, errors: ErrorDetail[]): number | null {
+function validateAt(
+  input: unknown,
+  options: ValidateOptions,
+  depth: number,
+  prefix: string,
+  errors: ErrorDetail[],
+  out?: { value: SequenceDefinition | undefined },
+): number | null {
   const before = errors.length;
   const parsed = definitionSchema(options.limits).safeParse(input);
+  if (parsed.success && out) out.value = parsed.data;
   if (!parsed.success) errors.push(...issuesToDetails(parsed.error.issues, prefix));
   // Step-level checks also run on a definition that failed elsewhere, so one answer lists all.
   const raw = input as { steps?: unknown; cleanup_steps?: unknown } | null;
