@@ -139,8 +139,10 @@ export class Engine {
       },
       delays: { sweepInterval: this.limits.sweepIntervalMs },
     });
-    this.#registry = createActor(registry, { input: { maxConcurrent: this.limits.maxConcurrent }, inspect: this.#host.inspect });
-    if (options.inspect) this.#registry.system.inspect(options.inspect as Observer<InspectionEvent>);
+    this.#registry = createActor(registry, {
+      input: { maxConcurrent: this.limits.maxConcurrent },
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+    });
     this.#registry.start();
   }
 
@@ -331,9 +333,9 @@ export class Engine {
     return counts;
   }
 
-  /** Every top-level run that has not ended (for emergency stop and shutdown). */
+  /** Every top-level run that has not ended, queued ones included (for emergency stop and shutdown). */
   activeRuns(): Run[] {
-    return [...this.#active.values()].flat();
+    return [...this.#active.values(), ...this.#queues.values()].flat();
   }
 
   /** Drops terminal runs whose retention has passed (SPEC 3); the registry calls it on its timer. */
@@ -385,6 +387,7 @@ export class Engine {
       parent,
       depth: parent ? parent.depth + 1 : 1,
       actor: null,
+      lastEvent: 'xstate.init',
       state: 'idle',
       status: 'pending',
       snapshot: null,

@@ -1,10 +1,10 @@
 /**
  * Hosts the sequence actors: provides the machine's effects (running actions through executors,
- * aborting them, publishing step events), watches every transition through one system-wide
- * inspection hook, arms each run's single timer from the deadlines in its context, and persists
+ * aborting them, publishing step events), watches every transition through a subscription per
+ * run (the host knows which event it sent, so XState's inspection events are not needed), arms each run's single timer from the deadlines in its context, and persists
  * each transition before its events go out.
  */
-import type { Actor, InspectionEvent } from 'xstate';
+import type { Actor } from 'xstate';
 import { createActor } from 'xstate';
 import { sequenceMachine, type RunActionParams, type SequenceEvent, type StepEventParams } from '../../machines/sequence.machine.ts';
 import { Codes, SequencerError } from '../domain/errors.ts';
@@ -60,21 +60,26 @@ export class RunHost {
       ...(snapshot ? { snapshot: snapshot as never } : {}),
     });
     run.actor = actor;
+    run.lastEvent = 'xstate.init';
+    actor.subscribe({
+      next: (next) => this.#onSnapshot(run, next, run.lastEvent),
+      // A throwing action is a defect; the registry hears of it and fails the run.
+      error: () => {},
+    });
     return actor;
   }
 
   /** Sends an event to a run's actor with the current time. */
   send(run: Run, event: DistributiveOmit<SequenceEvent, 'now'>): void {
-    run.actor?.send({ ...event, now: this.#now() } as SequenceEvent);
+    this.#deliver(run, { ...event, now: this.#now() } as SequenceEvent);
   }
 
-  /** The system-wide inspection hook: sees every snapshot of every run. */
-  readonly inspect = (event: InspectionEvent): void => {
-    if (event.type !== '@xstate.snapshot') return;
-    const run = this.runs.get((event.actorRef as unknown as { id: string }).id);
-    if (!run || run.actor !== event.actorRef) return;
-    this.#onSnapshot(run, event.snapshot as Run['snapshot'], event.event.type);
-  };
+  /** Every event reaches a run through here, so its snapshot observer knows what caused a transition. */
+  #deliver(run: Run, event: SequenceEvent): void {
+    if (!run.actor) return;
+    run.lastEvent = event.type;
+    run.actor.send(event);
+  }
 
   /** Publishes an event about a run (nested runs stay quiet: their parent's step speaks for them). */
   emit<T extends EventType>(run: Run, type: T, data: SequenceEvents[T]): void {
@@ -147,7 +152,7 @@ export class RunHost {
     const now = this.#now();
     const bounded = run.state.startsWith('running') || run.status === 'paused';
     const timedOut = bounded && ctx.runDeadline !== null && now >= ctx.runDeadline;
-    run.actor.send({ type: timedOut ? 'TIMEOUT' : 'WAKE', now });
+    this.#deliver(run, { type: timedOut ? 'TIMEOUT' : 'WAKE', now });
     // A timer may fire a hair early; when nothing moved, arm again.
     if (run.timer === null && run.endedAt === null) this.#arm(run);
   };
@@ -206,12 +211,12 @@ export class RunHost {
     if (run.inFlight?.attemptId === attemptId) run.inFlight = null;
     const now = this.#now();
     if (typeof result === 'string') {
-      run.actor?.send({ type: 'STEP_DONE', attemptId, now, message: result });
+      this.#deliver(run, { type: 'STEP_DONE', attemptId, now, message: result });
       return;
     }
     const code = result instanceof SequencerError ? result.code : Codes.STEP_FAILED;
     const message = result instanceof Error ? result.message : String(result);
-    run.actor?.send({ type: 'STEP_FAILED', attemptId, now, message, code });
+    this.#deliver(run, { type: 'STEP_FAILED', attemptId, now, message, code });
   }
 
   #abort(runId: string): void {

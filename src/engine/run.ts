@@ -30,6 +30,8 @@ export interface Run {
   root: Run;
   depth: number;
   actor: Actor<SequenceMachine> | null;
+  /** Type of the last event sent to the actor (what a `sequence_state` event says caused it). */
+  lastEvent: string;
   /** The XState state value as a dotted string. */
   state: string;
   status: RunStatus;
