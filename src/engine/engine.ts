@@ -134,7 +134,8 @@ export class Engine {
         runCrashed: (_, { runId, error }) => this.#crashed(runId, error),
         sweep: () => this.sweep(),
         stopRuns: () => {
-          for (const run of this.#host.runs.values()) if (run.endedAt === null) this.#host.halt(run);
+          // Newest first: a nested run stops before its parent's aborted attempt could cancel it.
+          for (const run of [...this.#host.runs.values()].reverse()) if (run.endedAt === null) this.#host.halt(run);
         },
       },
       delays: { sweepInterval: this.limits.sweepIntervalMs },

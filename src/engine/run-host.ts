@@ -160,9 +160,12 @@ export class RunHost {
   /** Stops a run's actor and timer without ending the run (shutdown: it is recovered later). */
   halt(run: Run): void {
     this.#disarm(run);
+    // Stopped before the abort, so the aborted attempt's answer finds no actor to move. XState's
+    // stop() refuses actors that have a parent (the registry or a parent run); _stop() is what a
+    // parent uses to stop its child.
+    (run.actor as unknown as { _stop(): void } | null)?._stop();
     run.inFlight?.controller.abort(new SequencerError(Codes.CANCELLED, 'Server shutting down'));
     run.inFlight = null;
-    run.actor?.stop();
   }
 
   #runAction(runId: string, params: RunActionParams): void {

@@ -1,0 +1,44 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { actuatorStep, definition, delayStep } from '../helpers/definition.builder.ts';
+import { engineHarness } from '../helpers/engine.harness.ts';
+
+describe('engine: shutdown', () => {
+  let h: ReturnType<typeof engineHarness>;
+  beforeEach(() => {
+    vi.useFakeTimers();
+    h = engineHarness({ limits: { sweepIntervalMs: 1000 } });
+  });
+  afterEach(async () => {
+    await h.engine.close();
+    vi.useRealTimers();
+  });
+
+  it('close() stops the sweep and every run timer, and leaves the runs non-terminal', async () => {
+    const waiting = h.engine.start(definition([delayStep(60)]));
+    const acting = h.engine.start(definition([actuatorStep()]));
+    h.driver.configure('ESP_H', { hang: true });
+    const hanging = h.engine.start(definition([actuatorStep({}, 'ESP_H')]));
+    await vi.advanceTimersByTimeAsync(5);
+    expect(vi.getTimerCount()).toBeGreaterThan(1);
+    await h.engine.close();
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(120_000);
+    for (const { run_id } of [waiting, acting, hanging]) {
+      expect(h.engine.get(run_id)?.status).toBe('running');
+      expect(h.events.completed(run_id)).toBeUndefined();
+    }
+    expect(h.errors).toEqual([]);
+  });
+
+  it('close() can be called twice', async () => {
+    h.engine.start(definition([delayStep(60)]));
+    await h.engine.close();
+    await expect(h.engine.close()).resolves.toBeUndefined();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('after close a start is refused with 5630 and status 503', async () => {
+    await h.engine.close();
+    expect(() => h.engine.start(definition([delayStep(1)]))).toThrow(expect.objectContaining({ code: 5630, httpStatus: 503 }));
+  });
+});
