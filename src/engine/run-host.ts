@@ -174,7 +174,7 @@ export class RunHost {
     if (!run || !action) return;
     const executor = this.#executors.get(action.type);
     if (!executor?.execute) {
-      return this.#settle(run, params.attemptId, new SequencerError(Codes.EXECUTOR_NOT_FOUND, `No executor for action type '${action.type}'`));
+      return this.#settle(run, params.attemptId, new SequencerError(Codes.EXECUTOR_NOT_FOUND, `No executor for action type '${action.type}'`), false);
     }
     const controller = new AbortController();
     run.inFlight = { attemptId: params.attemptId, controller, control: null };
@@ -204,17 +204,18 @@ export class RunHost {
       pending = Promise.reject(error);
     }
     pending.then(
-      (message) => this.#settle(run, params.attemptId, message),
-      (error: unknown) => this.#settle(run, params.attemptId, error),
+      (message) => this.#settle(run, params.attemptId, message, true),
+      (error: unknown) => this.#settle(run, params.attemptId, error, false),
     );
   }
 
   /** Reports an attempt's end to its run, unless the run has moved on (a late or aborted answer). */
-  #settle(run: Run, attemptId: number, result: unknown): void {
+  #settle(run: Run, attemptId: number, result: unknown, ok: boolean): void {
     if (run.inFlight?.attemptId === attemptId) run.inFlight = null;
     const now = this.#now();
-    if (typeof result === 'string') {
-      this.#deliver(run, { type: 'STEP_DONE', attemptId, now, message: result });
+    // Decided by how the promise settled: an executor may reject with a bare string.
+    if (ok) {
+      this.#deliver(run, { type: 'STEP_DONE', attemptId, now, message: String(result) });
       return;
     }
     const code = result instanceof SequencerError ? result.code : Codes.STEP_FAILED;
