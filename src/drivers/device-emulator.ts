@@ -3,6 +3,7 @@
  * so the MQTT path can be tried end to end on one machine (`sequencer emulate`) and tested.
  */
 import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 
@@ -111,6 +112,8 @@ export class DeviceEmulator extends EventEmitter<DeviceEmulatorEvents> {
     });
     client.on('message', (topic, payload) => this.onCommand(topic, payload));
     client.on('connect', () => {
+      // Answers are tiny packets; Nagle's delay would dominate the emulated round trip.
+      (client.stream as Partial<Pick<Socket, 'setNoDelay'>>).setNoDelay?.(true);
       const topics = this.options.espIds.map((espId) => `kaiser/${this.kaiserId}/esp/${espId}/actuator/+/command`);
       client.subscribe(topics, { qos: 2 }, (err) => {
         if (err) return this.log(`emulator: subscribe failed: ${err.message}`);

@@ -31,6 +31,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
+    // Command, ack and answer are tiny packets; Nagle's delay would dominate every round trip.
+    socket.setNoDelay(true);
     socket.once('close', () => sockets.delete(socket));
     broker.handle(socket);
   });
