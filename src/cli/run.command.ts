@@ -1,5 +1,116 @@
-/** `sequencer run`. Placeholder until the command lands. */
-export async function runCommand(_args: string[]): Promise<number> {
-  process.stderr.write('sequencer run: not available yet\n');
-  return 1;
+/**
+ * `sequencer run <file.json> [--sim-latency-ms N] [--json]`: runs one sequence in this process
+ * against simulated ESP32 nodes, with no database, and shows its steps as they go. Exit 0 when
+ * the run completed, 1 when it ended otherwise, 2 for a file that cannot be read or a definition
+ * that is not valid, 130 after Ctrl-C (the run is cancelled and its safe state runs first).
+ */
+import { parseArgs } from 'node:util';
+import { defaultConfig } from '../config/server-config.ts';
+import { SequencerError } from '../domain/errors.ts';
+import type { SequenceDefinition } from '../domain/definition.schema.ts';
+import type { RunStatus } from '../domain/progress.ts';
+import type { EventEnvelope, SequenceEvents } from '../events/event-types.ts';
+import { createServices, type Services } from '../services.ts';
+import { createProgressView } from './progress-view.ts';
+import { fileArgument, formatProblems, readDefinition } from './validate.command.ts';
+
+const USAGE = `Usage: sequencer run <file.json> [--sim-latency-ms N] [--json]
+
+  --sim-latency-ms N  answer delay of the simulated nodes (default 20)
+  --json              print only the run's final progress object, as JSON
+`;
+
+/** Exit codes after a signal, as shells report them. */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** Runs `sequencer run`; returns the exit code. */
+export async function runCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { 'sim-latency-ms': { type: 'string' }, json: { type: 'boolean', default: false } },
+    });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const file = fileArgument(parsed.positionals, USAGE);
+  if (file === null) return 2;
+  const latency = Number(parsed.values['sim-latency-ms'] ?? defaultConfig().simLatencyMs);
+  if (!Number.isFinite(latency) || latency < 0) {
+    process.stderr.write(`--sim-latency-ms must be a number of ms >= 0\n`);
+    return 2;
+  }
+  const loaded = await readDefinition(file);
+  if (!loaded.ok) {
+    process.stderr.write(`sequencer run: ${loaded.message}\n`);
+    return 2;
+  }
+  const services = await createServices({ ...defaultConfig(), db: ':memory:', driver: 'sim', simLatencyMs: latency });
+  try {
+    const checked = services.engine.validate(loaded.value);
+    if (!checked.ok) {
+      process.stderr.write(`sequencer run: ${file} is not a valid sequence:\n${formatProblems(checked.errors)}`);
+      return 2;
+    }
+    return await runToEnd(services, checked.definition, parsed.values.json === true);
+  } finally {
+    await services.close();
+  }
+}
+
+/** Starts the run, shows its events until its last one, and turns its end into an exit code. */
+async function runToEnd(services: Services, definition: SequenceDefinition, json: boolean): Promise<number> {
+  const { engine } = services;
+  const view = json ? null : createProgressView({ out: process.stdout, bar: process.stdout.isTTY === true });
+  const say = (text: string) => (view ? view.notice(text) : process.stderr.write(`${text}\n`));
+  let runId: string | null = null;
+  // Without a store the first events are published inside start(), before its run_id is known.
+  const early: EventEnvelope[] = [];
+  let finish: (status: RunStatus) => void = () => {};
+  const ended = new Promise<RunStatus>((resolve) => (finish = resolve));
+  const deliver = (event: EventEnvelope) => {
+    if ((event.data as { run_id?: string }).run_id !== runId) return;
+    view?.show(event);
+    if (event.type === 'sequence_completed') finish((event.data as SequenceEvents['sequence_completed']).status);
+  };
+  const unsubscribe = engine.events.subscribe((event) => (runId === null ? early.push(event) : deliver(event)));
+
+  let signalled: keyof typeof SIGNAL_EXIT | null = null;
+  const onSignal = (signal: keyof typeof SIGNAL_EXIT) => {
+    if (signalled !== null || runId === null) {
+      view?.close();
+      process.stderr.write('quitting without waiting for the cleanup steps\n');
+      process.exit(SIGNAL_EXIT[signal]);
+    }
+    signalled = signal;
+    say('interrupted: cancelling the run (press Ctrl-C again to quit at once)');
+    try {
+      engine.cancel(runId, 'Interrupted from the command line');
+    } catch {
+      // Already in its cleanup steps: it is making itself safe and ends on its own.
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    try {
+      runId = engine.startValidated(definition).run_id;
+    } catch (error) {
+      process.stderr.write(`sequencer run: cannot start: ${error instanceof SequencerError ? `${error.message} (${error.code})` : String(error)}\n`);
+      return 1;
+    }
+    for (const event of early.splice(0)) deliver(event);
+    const status = await ended;
+    if (json) process.stdout.write(`${JSON.stringify(engine.get(runId), null, 2)}\n`);
+    if (signalled !== null) return SIGNAL_EXIT[signalled];
+    return status === 'completed' ? 0 : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    unsubscribe();
+    view?.close();
+  }
 }
