@@ -26,7 +26,7 @@ export interface Services {
   safety: SafetySystem;
   store: RunStore | null;
   /** Cancels every run, turns OFF every actuator runs touched, blocks commands and starts. */
-  emergencyStop(reason: string): Promise<{ runs_cancelled: number; actuators_off: number }>;
+  emergencyStop(reason: string): Promise<EmergencyStopResult>;
   /** Lifts the emergency stop. */
   clearEmergencyStop(): void;
   /** Idempotent: stops the engine, the safety system, the driver and the store, in that order. */
@@ -40,6 +40,16 @@ export interface ServiceHooks {
   openStore?: (config: ServerConfig) => RunStore | null;
   /** Builds the driver for `mqtt` (the MQTT layer). */
   createDriver?: (config: ServerConfig) => Promise<ActuatorDriver>;
+}
+
+/** What an emergency stop did. */
+export interface EmergencyStopResult {
+  /** Runs it cancelled (running, paused and queued; runs already in cleanup are not counted). */
+  runs_cancelled: number;
+  /** Actuators the devices confirmed OFF. */
+  actuators_off: number;
+  /** `esp:gpio: why` for every OFF that failed: these need a person. */
+  actuators_failed: string[];
 }
 
 const LATCH_KEY = 'emergency_stop';
@@ -56,7 +66,14 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     commandsPerSecond: config.rate_limits.commands_per_second,
     commandsPerEspPerSecond: config.rate_limits.commands_per_esp_per_second,
     latch: (store?.getSetting(LATCH_KEY) as LatchState | undefined) ?? undefined,
-    onLatchChange: (state) => store?.setSetting(LATCH_KEY, state),
+    onLatchChange: (state) => {
+      // An emergency stop must go on when the disk fails; the latch then holds until the restart.
+      try {
+        store?.setSetting(LATCH_KEY, state);
+      } catch (error) {
+        hooks.onError?.(error, 'emergency stop state could not be stored');
+      }
+    },
   });
   const starts = new StartRateLimiter(config.rate_limits.starts_per_second);
   const executors = builtinExecutors(driver, safety).register(safety.safeStateExecutor());
@@ -91,17 +108,20 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     store,
     async emergencyStop(reason) {
       safety.latch.trip(reason, Date.now());
-      const runs = engine.activeRuns();
-      for (const run of runs) {
+      let cancelled = 0;
+      for (const run of engine.activeRuns()) {
         try {
           engine.cancel(run.runId, `Emergency stop: ${reason}`);
+          cancelled++;
         } catch {
           // A run already in cleanup is making itself safe; the OFF below covers it too.
         }
       }
       const report = await safety.turnOff(safety.touched());
-      const result = { runs_cancelled: runs.length, actuators_off: report.off.length };
-      engine.events.publish('emergency_stop', { active: true, reason, ...result }, Date.now());
+      const result = { runs_cancelled: cancelled, actuators_off: report.off.length, actuators_failed: report.failed };
+      // A second press keeps the first reason in the latch; the event says what the latch says.
+      const latched = safety.latch.state().reason ?? reason;
+      engine.events.publish('emergency_stop', { active: true, reason: latched, runs_cancelled: cancelled, actuators_off: report.off.length }, Date.now());
       return result;
     },
     clearEmergencyStop() {

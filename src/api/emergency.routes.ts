@@ -1,8 +1,76 @@
 /**
- * Emergency stop routes (SPEC 7). Placeholder until the safety routes land; registered by buildApp.
+ * The emergency-stop routes of SPEC 7 and 10 under `/api/v1`: trip the stop (every run cancelled,
+ * every actuator runs touched driven OFF, commands and starts refused with 5642), clear it, and
+ * read its state. Only operators may POST (the auth hook refuses viewers with 403); the services
+ * own every rule, and their errors reach the shared error handler.
  */
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { Services } from '../services.ts';
+import { ErrorBodySchema } from './api.schemas.ts';
 
-/** Registers `POST /emergency-stop` and `POST /emergency-stop/clear` (under the API prefix). */
-export async function emergencyRoutes(_app: FastifyInstance, _options: { services: Services }): Promise<void> {}
+/** Options of the emergency routes. */
+export interface EmergencyRoutesOptions {
+  services: Services;
+}
+
+/** The body of `POST /emergency-stop`. */
+export const EmergencyStopBodySchema = z.strictObject({
+  reason: z.string().min(1).max(500).describe('Why the installation is being stopped; kept until the stop is cleared'),
+});
+
+/** The state of the latch as every emergency route answers it. */
+export const EmergencyStateSchema = z.object({
+  success: z.literal(true),
+  active: z.boolean().describe('True while actuator commands (except OFF) and starts are refused with 5642'),
+  reason: z.string().nullable().describe('Reason of the stop in force (the first one, if pressed again)'),
+  since: z.string().nullable().describe('When the current state began (ISO 8601)'),
+});
+
+/** What `POST /emergency-stop` did, besides the state. */
+export const EmergencyStopResponseSchema = EmergencyStateSchema.extend({
+  runs_cancelled: z.number().int().describe('Runs cancelled by this stop (running, paused and queued)'),
+  actuators_off: z.number().int().describe('Actuators the devices confirmed OFF'),
+  actuators_failed: z.array(z.string()).describe('`esp_id:gpio: reason` for every OFF that failed; these need a person'),
+});
+
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((status) => [status, ErrorBodySchema]));
+
+/** Registers `GET /emergency-stop`, `POST /emergency-stop` and `POST /emergency-stop/clear`. */
+export async function emergencyRoutes(app: FastifyInstance, { services }: EmergencyRoutesOptions): Promise<void> {
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['safety'];
+  const state = () => {
+    const latch = services.safety.latch.state();
+    return {
+      success: true as const,
+      active: latch.active,
+      reason: latch.reason,
+      since: latch.since === null ? null : new Date(latch.since).toISOString(),
+    };
+  };
+
+  api.get('/emergency-stop', {
+    schema: { tags, summary: 'Whether an emergency stop is in force, why and since when', response: { 200: EmergencyStateSchema, ...errors(401) } },
+  }, async () => state());
+
+  api.post('/emergency-stop', {
+    schema: {
+      tags,
+      summary: 'Cancel every run, turn OFF every actuator runs touched, refuse commands and starts until cleared',
+      body: EmergencyStopBodySchema,
+      response: { 200: EmergencyStopResponseSchema, ...errors(401, 403, 422) },
+    },
+  }, async (request) => {
+    const result = await services.emergencyStop(request.body.reason);
+    return { ...state(), ...result };
+  });
+
+  api.post('/emergency-stop/clear', {
+    schema: { tags, summary: 'Lift the emergency stop: commands and starts are allowed again', response: { 200: EmergencyStateSchema, ...errors(401, 403) } },
+  }, async () => {
+    services.clearEmergencyStop();
+    return state();
+  });
+}

@@ -78,6 +78,7 @@ export class SafetySystem implements ActuatorSafety {
     // The device switches itself off after the longest allowed ON time, even if this server dies.
     if (maxOn !== null && command.command !== 'OFF' && command.duration_seconds === 0) command.duration_seconds = maxOn;
     const key = leaseKey(command.esp_id, command.gpio);
+    const heldBefore = this.leases.holderOf(key)?.runId === context.rootRunId;
     const lease = this.leases.acquire(key, { runId: context.rootRunId, priority: context.priority });
     if (!lease.ok) {
       const why = lease.reason === 'taken_over' ? 'was taken over by' : 'is held by';
@@ -86,7 +87,14 @@ export class SafetySystem implements ActuatorSafety {
         `Actuator ${key} ${why} run ${lease.holder.runId} (priority ${lease.holder.priority})`,
       );
     }
-    await this.limiter.acquire(command.esp_id, { signal: context.signal, deadline: context.deadline });
+    try {
+      await this.limiter.acquire(command.esp_id, { signal: context.signal, deadline: context.deadline });
+    } catch (error) {
+      // Nothing was sent: a lease granted for this command alone must not block other runs, nor
+      // make this run's safe state switch off an actuator it never touched.
+      if (!heldBefore && !lease.previous) this.leases.release(key, context.rootRunId);
+      throw error;
+    }
   }
 
   afterSend(command: ActuatorCommand, context: ExecutionContext, leaveOn: boolean): void {
@@ -97,10 +105,13 @@ export class SafetySystem implements ActuatorSafety {
       this.#leaveOn.get(runId)?.delete(key);
       return;
     }
+    // The step that last switched the actuator decides whether the safe state leaves it on.
     if (leaveOn) {
       const keys = this.#leaveOn.get(runId) ?? new Set<string>();
       keys.add(key);
       this.#leaveOn.set(runId, keys);
+    } else {
+      this.#leaveOn.get(runId)?.delete(key);
     }
   }
 
@@ -117,7 +128,8 @@ export class SafetySystem implements ActuatorSafety {
         if (keys.length === 0) return 'No actuator held';
         const report = await this.turnOff(keys);
         if (report.failed.length > 0) {
-          throw new SequencerError(Codes.STEP_FAILED, `Could not turn off ${report.failed.join('; ')}`);
+          const done = report.off.length > 0 ? `Turned off ${report.off.join(', ')}; could` : 'Could';
+          throw new SequencerError(Codes.STEP_FAILED, `${done} not turn off ${report.failed.join('; ')}`);
         }
         return `Turned off ${report.off.join(', ')}`;
       },
@@ -148,6 +160,8 @@ export class SafetySystem implements ActuatorSafety {
         const keys = this.#leaveOn.get(runId) ?? new Set<string>();
         keys.add(key);
         this.#leaveOn.set(runId, keys);
+      } else {
+        this.#leaveOn.get(runId)?.delete(key);
       }
     }
   }

@@ -1,0 +1,122 @@
+/**
+ * Services with the sim driver for the safety tests: starts them from `defaultConfig()` plus
+ * overrides, records every event, and lets a test wait for a run's end or any event it names.
+ */
+import { vi } from 'vitest';
+import { defaultConfig, type ServerConfig } from '../../src/config/server-config.ts';
+import type { Progress } from '../../src/domain/progress.ts';
+import type { EventEnvelope, EventType, SequenceEvents } from '../../src/events/event-types.ts';
+import { createServices, type ServiceHooks, type Services } from '../../src/services.ts';
+import type { SimDriver } from '../../src/drivers/sim.driver.ts';
+
+/** Config fields a test may override; nested blocks are merged over the defaults. */
+export interface ConfigOverrides extends Partial<Omit<ServerConfig, 'limits' | 'rate_limits'>> {
+  limits?: Partial<ServerConfig['limits']>;
+  rate_limits?: Partial<ServerConfig['rate_limits']>;
+}
+
+/** Running services and what they published. */
+export interface SafetyHarness {
+  services: Services;
+  sim: SimDriver;
+  /** Every event published so far, in order. */
+  events: EventEnvelope[];
+  /** Resolves with the first event (already published or future) of `type` that `match` accepts. */
+  next<T extends EventType>(type: T, match?: (data: SequenceEvents[T]) => boolean): Promise<SequenceEvents[T]>;
+  /** Resolves with a run's progress once its `sequence_completed` event is out. */
+  ended(runId: string): Promise<Progress>;
+  /** Starts a definition and returns its run_id. */
+  start(definition: Record<string, unknown>): string;
+  close(): Promise<void>;
+}
+
+/** A config of the SPEC defaults with `overrides`, in memory, sim nodes answering after 1 ms. */
+export function testConfig(overrides: ConfigOverrides = {}): ServerConfig {
+  const base = defaultConfig();
+  return {
+    ...base,
+    db: ':memory:',
+    simLatencyMs: 1,
+    ...overrides,
+    limits: { ...base.limits, ...overrides.limits },
+    rate_limits: { ...base.rate_limits, ...overrides.rate_limits },
+  };
+}
+
+/** Starts services with the sim driver and records their events. */
+export async function startHarness(overrides: ConfigOverrides = {}, hooks: ServiceHooks = {}): Promise<SafetyHarness> {
+  const services = await createServices(testConfig(overrides), hooks);
+  const sim = services.sim;
+  if (!sim) throw new Error('the safety tests need the sim driver');
+  const events: EventEnvelope[] = [];
+  const waiters = new Set<(event: EventEnvelope) => void>();
+  services.engine.events.subscribe((event) => {
+    events.push(event);
+    for (const waiter of [...waiters]) waiter(event);
+  });
+
+  const next = <T extends EventType>(type: T, match: (data: SequenceEvents[T]) => boolean = () => true) =>
+    new Promise<SequenceEvents[T]>((resolve) => {
+      const accepts = (event: EventEnvelope) => event.type === type && match(event.data as SequenceEvents[T]);
+      const seen = events.find(accepts);
+      if (seen) return resolve(seen.data as SequenceEvents[T]);
+      const waiter = (event: EventEnvelope) => {
+        if (!accepts(event)) return;
+        waiters.delete(waiter);
+        resolve(event.data as SequenceEvents[T]);
+      };
+      waiters.add(waiter);
+    });
+
+  return {
+    services,
+    sim,
+    events,
+    next,
+    async ended(runId) {
+      await next('sequence_completed', (data) => data.run_id === runId);
+      return services.engine.get(runId) as Progress;
+    },
+    start: (definition) => services.engine.start(definition).run_id,
+    close: () => services.close(),
+  };
+}
+
+/** An `actuator_command` step. */
+export function actuator(esp: string, gpio: number, command: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const { name, timeout_seconds, on_failure, retry_count, ...action } = extra;
+  return {
+    name: name ?? `${command} ${esp}:${gpio}`,
+    action: { type: 'actuator_command', esp_id: esp, gpio, command, ...action },
+    ...(timeout_seconds === undefined ? {} : { timeout_seconds }),
+    ...(on_failure === undefined ? {} : { on_failure }),
+    ...(retry_count === undefined ? {} : { retry_count }),
+  };
+}
+
+/** A pure delay step. */
+export function wait(seconds: number): Record<string, unknown> {
+  return { name: `Wait ${seconds} s`, delay_seconds: seconds };
+}
+
+/**
+ * With fake timers installed: fires timers one after the other (each followed by its microtasks)
+ * until `promise` settles, and returns its value. Throws when no timer is left to fire.
+ */
+export async function drive<T>(promise: Promise<T>, maxTimers = 100_000): Promise<T> {
+  let settled = false;
+  const tracked = promise.finally(() => {
+    settled = true;
+  });
+  await vi.advanceTimersByTimeAsync(0);
+  for (let fired = 0; !settled; fired++) {
+    if (fired >= maxTimers || vi.getTimerCount() === 0) throw new Error('nothing left to wait for, and the promise is still pending');
+    await vi.advanceTimersToNextTimerAsync();
+  }
+  return tracked;
+}
+
+/** Fake clocks for the engine: timers and Date; microtasks and setImmediate stay real. */
+export function useEngineFakeTimers(): void {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+}
