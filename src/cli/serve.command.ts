@@ -1,5 +1,59 @@
-/** `sequencer serve`. Placeholder until the command lands. */
-export async function serveCommand(_args: string[]): Promise<number> {
-  process.stderr.write('sequencer serve: not available yet\n');
-  return 1;
+/**
+ * `sequencer serve` (SPEC 12): resolves the configuration, starts the server, prints
+ * `listening on http://HOST:PORT`, and on SIGINT or SIGTERM shuts down gracefully and returns 0.
+ * A bad configuration prints why on stderr and returns 2 before anything starts.
+ */
+import { ConfigError, loadConfig, SERVE_USAGE } from '../config/load-config.ts';
+import type { ServerConfig } from '../config/server-config.ts';
+import { startServer } from '../server.ts';
+
+/** How long shutdown may take before the process gives up waiting (SPEC: exit within 5 s). */
+const CLOSE_DEADLINE_MS = 4_500;
+
+/** Runs the server until a signal; returns the exit code. */
+export async function serveCommand(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(SERVE_USAGE);
+    return 0;
+  }
+  let config: ServerConfig;
+  try {
+    config = loadConfig(args, process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`sequencer: ${error.message}\n`);
+    return 2;
+  }
+  const server = await startServer(config, {
+    onError: (error, message) => process.stderr.write(`sequencer: ${message}: ${error instanceof Error ? error.message : String(error)}\n`),
+  });
+  process.stdout.write(`listening on ${server.url}\n`);
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  // A second signal while draining means "now": the person has stopped waiting.
+  const again = () => process.exit(130);
+  process.once('SIGINT', again);
+  process.once('SIGTERM', again);
+  process.stderr.write(`sequencer: ${signal}, shutting down\n`);
+
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), CLOSE_DEADLINE_MS);
+  });
+  const outcome = await Promise.race([server.close().then(() => 'closed' as const), deadline]).catch((error: unknown) => {
+    process.stderr.write(`sequencer: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 'failed' as const;
+  });
+  clearTimeout(timer);
+  if (outcome === 'timeout') {
+    process.stderr.write(`sequencer: shutdown took longer than ${CLOSE_DEADLINE_MS} ms; exiting anyway\n`);
+    process.exit(1);
+  }
+  const code = outcome === 'closed' ? 0 : 1;
+  // Everything is closed; a handle some library forgot must not keep the process past the deadline.
+  setTimeout(() => process.exit(code), 500).unref();
+  return code;
 }

@@ -1,0 +1,182 @@
+/**
+ * zod schemas of the REST API (SPEC 7): requests and responses. They validate requests, shape
+ * responses and generate the OpenAPI document at `/docs`. Definitions reuse the domain schemas, so
+ * what `/docs` shows is what the engine checks.
+ */
+import { z } from 'zod';
+import { definitionSchema, RunContextSchema, type DefinitionLimits } from '../domain/definition.schema.ts';
+
+/** One problem, located by its JSON path. */
+export const ErrorDetailSchema = z.object({
+  path: z.string(),
+  code: z.number().int(),
+  message: z.string(),
+});
+
+/** The one error body of SPEC 4. */
+export const ErrorBodySchema = z
+  .object({
+    success: z.literal(false),
+    error: z.object({
+      code: z.number().int().describe('56xx code (SPEC 4)'),
+      name: z.string().describe('Name of the code, e.g. SEQ_INVALID_DELAY'),
+      message: z.string(),
+      details: z.array(ErrorDetailSchema),
+    }),
+  })
+  .describe('Every HTTP error answers with this body');
+
+const RUN_STATUSES = ['pending', 'running', 'paused', 'completed', 'failed', 'cancelled', 'timeout'] as const;
+
+/** Status of a run (SPEC 5). */
+export const RunStatusSchema = z.enum(RUN_STATUSES);
+
+const StepResultSchema = z.object({
+  step_index: z.number().int(),
+  step_name: z.string(),
+  success: z.boolean(),
+  message: z.string(),
+  error_code: z.number().int().nullable(),
+  started_at: z.string(),
+  completed_at: z.string(),
+  duration_ms: z.number(),
+  retries: z.number().int(),
+});
+
+/** The progress object of SPEC 5. */
+export const ProgressSchema = z.object({
+  sequence_id: z.string(),
+  run_id: z.string(),
+  rule_id: z.string().nullable(),
+  rule_name: z.string().nullable(),
+  description: z.string().nullable(),
+  status: RunStatusSchema,
+  state: z.string().describe('The XState state value as a dotted string, e.g. running.executing'),
+  current_step: z.number().int(),
+  total_steps: z.number().int(),
+  progress_percent: z.number(),
+  current_step_name: z.string().nullable(),
+  started_at: z.string().nullable(),
+  completed_at: z.string().nullable(),
+  duration_seconds: z.number().nullable(),
+  estimated_completion: z.string().nullable(),
+  step_results: z.array(StepResultSchema),
+  cleanup_results: z.array(StepResultSchema),
+  error: z.string().nullable(),
+  error_code: z.number().int().nullable(),
+  context: z.object({
+    rule_id: z.string().nullable(),
+    rule_name: z.string().nullable(),
+    triggered_by: z.string().nullable(),
+    trigger_data: z.unknown(),
+  }),
+  mode: z.string(),
+  template: z.object({ name: z.string(), version: z.number().int() }).nullable(),
+});
+
+/**
+ * The body of `POST /sequences` as documented: a definition plus an optional `context`. The route
+ * hands the body to the engine unparsed, so definition problems come back with the engine's codes
+ * (5601..5618) and paths rather than a generic schema error.
+ */
+export function startBodySchema(limits: DefinitionLimits) {
+  return definitionSchema(limits).extend({ context: RunContextSchema.optional() });
+}
+
+/** 202 answer of `POST /sequences`. */
+export const StartResponseSchema = z.object({
+  success: z.literal(true),
+  sequence_id: z.string(),
+  run_id: z.string(),
+  total_steps: z.number().int(),
+  status: z.enum(['running', 'pending']).describe('pending: waiting behind a run of the same sequence_id (mode queued or restart)'),
+});
+
+/** Answer of `POST /sequences/validate`. */
+export const ValidateResponseSchema = z.object({
+  valid: z.boolean(),
+  errors: z.array(ErrorDetailSchema),
+  total_steps: z.number().int(),
+  estimated_duration_seconds: z.number().nullable(),
+});
+
+/** `true` / `false` / `1` / `0` in a query string. */
+const queryBoolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+/** Query of `GET /sequences`. */
+export const ListQuerySchema = z.strictObject({
+  running_only: queryBoolean.optional().describe('Only runs that have not ended'),
+  status: RunStatusSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+
+/** Answer of `GET /sequences`: newest first, history included. */
+export const ListResponseSchema = z.object({
+  success: z.literal(true),
+  sequences: z.array(ProgressSchema),
+  total: z.number().int().describe('Runs matching the query (all pages)'),
+  running: z.number().int(),
+  completed: z.number().int(),
+  failed: z.number().int(),
+  limit: z.number().int(),
+  offset: z.number().int(),
+});
+
+/** Answer of `GET /sequences/stats`. */
+export const StatsResponseSchema = z.object({
+  success: z.literal(true),
+  total_sequences: z.number().int(),
+  running: z.number().int(),
+  completed_last_hour: z.number().int(),
+  failed_last_hour: z.number().int(),
+  average_duration_seconds: z.number().nullable(),
+  longest_sequence_id: z.string().nullable(),
+  most_common_failure_step: z.string().nullable(),
+});
+
+/** Path parameter: a sequence_id or a run_id. */
+export const IdParamsSchema = z.object({ id: z.string().min(1).max(200) });
+
+/** Body of `POST /sequences/{id}/cancel` (the reason may come as `?reason=` instead). */
+export const CancelBodySchema = z.strictObject({ reason: z.string().max(500).optional() }).nullish();
+
+/** Query of `POST /sequences/{id}/cancel`. */
+export const CancelQuerySchema = z.strictObject({ reason: z.string().max(500).optional() });
+
+/** Answer of a cancel. */
+export const CancelResponseSchema = z.object({ success: z.literal(true), message: z.string(), reason: z.string() });
+
+/** The persisted XState snapshot of a run, as XState serialises it. */
+export const SnapshotSchema = z.unknown().describe('The persisted XState snapshot (status, value, context, ...)');
+
+/** Path parameter of a simulated node. */
+export const EspParamsSchema = z.object({ esp_id: z.string().min(1).max(64) });
+
+/** Body of `PUT /sim/devices/{esp_id}` (SPEC 9). */
+export const SimBehaviourSchema = z.strictObject({
+  latency_ms: z.number().int().min(0).max(600_000).optional(),
+  fail: z.boolean().optional().describe('Answer every command with success:false'),
+  hang: z.boolean().optional().describe('Never answer'),
+});
+
+/** A simulated node. */
+export const SimDeviceSchema = z.object({
+  esp_id: z.string(),
+  latency_ms: z.number(),
+  fail: z.boolean(),
+  hang: z.boolean(),
+  commands: z.number().int(),
+  actuators: z.array(
+    z.object({ gpio: z.number().int(), on: z.boolean(), value: z.number(), last_command: z.string(), updated_at: z.string() }),
+  ),
+});
+
+/** Answer of `GET /health`. */
+export const HealthSchema = z.object({
+  status: z.enum(['ok', 'starting', 'draining']),
+  uptime_seconds: z.number(),
+  runs_running: z.number().int(),
+  driver: z.object({ kind: z.string(), ok: z.boolean(), detail: z.string() }),
+  emergency_stop: z.boolean(),
+});

@@ -1,0 +1,53 @@
+/**
+ * Bearer-token auth of the REST API (SPEC 7): a viewer may read (GET, HEAD), an operator may do
+ * everything. 401 without a valid token, 403 for a viewer that tries to control; both in the
+ * SPEC 4 body with code 5600 (the request is malformed for this caller). `/health` and `/docs`
+ * stay open (load balancers and people reading the API); the WebSocket routes check `?token=`
+ * themselves so that a refused socket gets close code 4001 rather than an HTTP answer.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { TokenConfig } from '../config/server-config.ts';
+import { roleOf } from './auth.ts';
+import { malformed, sendError } from './error-handler.ts';
+
+/** Options of the auth hook. */
+export interface AuthPluginOptions {
+  tokens: readonly TokenConfig[];
+}
+
+/** Routes anyone may call. */
+const OPEN_ROUTES = new Set(['/health']);
+/** Routes that authenticate their own callers (the WebSocket stream). */
+const SELF_AUTH_ROUTES = new Set(['/api/v1/ws', '/ws/realtime/:client_id']);
+const READ_METHODS = new Set(['GET', 'HEAD']);
+
+function isOpen(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url;
+  if (route === undefined) return false;
+  return OPEN_ROUTES.has(route) || SELF_AUTH_ROUTES.has(route) || route === '/docs' || route.startsWith('/docs/');
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerToken(header: string | undefined): string | null {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match ? (match[1] as string) : null;
+}
+
+async function auth(app: FastifyInstance, options: AuthPluginOptions): Promise<void> {
+  if (options.tokens.length === 0) return;
+  app.addHook('onRequest', async (request, reply) => {
+    if (isOpen(request)) return;
+    const role = roleOf(options.tokens, bearerToken(request.headers.authorization));
+    if (role === null) {
+      reply.header('www-authenticate', 'Bearer');
+      return sendError(reply, malformed(401, 'Missing or invalid bearer token', 'headers.authorization'));
+    }
+    if (role === 'viewer' && !READ_METHODS.has(request.method)) {
+      return sendError(reply, malformed(403, `A viewer token may only read; ${request.method} needs an operator token`, 'headers.authorization'));
+    }
+  });
+}
+
+/** The auth hook, applied to every route of the app (not encapsulated). */
+export const authPlugin = fp(auth, { name: 'sequencer-auth' });

@@ -1,0 +1,98 @@
+/**
+ * Builds the HTTP app of a server (SPEC 7 and 8) on top of its services, without listening:
+ * zod validation and serialisation, the OpenAPI UI, auth, one error shape, the routes under
+ * `/api/v1`, the WebSocket stream, `/health` and `/metrics`. `server.ts` listens; tests inject.
+ */
+import Fastify, { type FastifyBodyParser, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import packageJson from '../../package.json' with { type: 'json' };
+import { Codes, SequencerError } from '../domain/errors.ts';
+import type { Services } from '../services.ts';
+import { authPlugin } from './auth.plugin.ts';
+import { emergencyRoutes } from './emergency.routes.ts';
+import { frameworkErrors, registerErrorHandling, sendError } from './error-handler.ts';
+import { healthRoutes, type Lifecycle } from './health.routes.ts';
+import { metricsRoutes } from './metrics.routes.ts';
+import { registerOpenApi } from './openapi.ts';
+import { sequenceRoutes } from './sequences.routes.ts';
+import { simRoutes } from './sim.routes.ts';
+import { templateRoutes } from './templates.routes.ts';
+import { wsPlugin } from './ws.plugin.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The app's phase; `server.ts` sets `draining` when it starts to shut down. */
+    lifecycle: Lifecycle;
+  }
+}
+
+/** Options of the app; every field has a default. */
+export interface BuildAppOptions {
+  /** Fastify logger: false (default), true, or pino options. */
+  logger?: boolean | object;
+  /** Largest request body in bytes (default 1 MiB: a 50-step definition is a few KiB). */
+  bodyLimit?: number;
+}
+
+/** Default largest request body. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** Base path of the REST API. */
+export const API_PREFIX = '/api/v1';
+
+const READ_METHODS = new Set(['GET', 'HEAD']);
+
+/** JSON bodies as Fastify parses them (prototype poisoning refused), but an empty body is no body. */
+function jsonOrNothing(app: FastifyInstance): FastifyBodyParser<string> {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  return (request, body, done) => (body.length === 0 ? done(null, undefined) : parse(request, body, done));
+}
+
+/** Builds the app. Nothing listens until the caller does. */
+export async function buildApp(services: Services, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    frameworkErrors,
+    // The health route answers 503 `draining` itself, in the one body shape.
+    return503OnClosing: false,
+  });
+  const lifecycle: Lifecycle = { phase: 'starting', startedAt: Date.now() };
+  app.decorate('lifecycle', lifecycle);
+  app.addHook('onReady', async () => {
+    lifecycle.phase = 'ready';
+  });
+  app.addHook('preClose', async () => {
+    lifecycle.phase = 'draining';
+  });
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // JSON only: anything else is a 415 rather than a string the routes would have to reject.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonOrNothing(app));
+  registerErrorHandling(app);
+
+  // Stop intake while draining: reads go on, anything that would change state is refused.
+  app.addHook('onRequest', async (request, reply) => {
+    if (lifecycle.phase === 'draining' && !READ_METHODS.has(request.method)) {
+      return sendError(reply, new SequencerError(Codes.TASK_CREATION_FAILED, 'The server is shutting down', [], 503));
+    }
+  });
+  await app.register(authPlugin, { tokens: services.config.tokens });
+  await registerOpenApi(app, packageJson.version);
+
+  await app.register(healthRoutes, { services, lifecycle });
+  await app.register(metricsRoutes, { metrics: services.metrics });
+  await app.register(
+    async (api) => {
+      await api.register(sequenceRoutes, { services });
+      if (services.sim) await api.register(simRoutes, { sim: services.sim });
+      await api.register(templateRoutes, { services });
+      await api.register(emergencyRoutes, { services });
+    },
+    { prefix: API_PREFIX },
+  );
+  await app.register(wsPlugin, { services });
+  return app;
+}

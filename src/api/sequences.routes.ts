@@ -1,0 +1,179 @@
+/**
+ * The sequence routes of SPEC 7 under `/api/v1`: start, validate, list, stats, get, snapshot,
+ * cancel, pause, resume. They only translate HTTP to engine calls; the engine owns every rule,
+ * and its SequencerErrors become the SPEC 4 body in the error handler.
+ */
+import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
+import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { ZodType } from 'zod';
+import { RunContextSchema } from '../domain/definition.schema.ts';
+import { Codes, SequencerError, type ErrorDetail } from '../domain/errors.ts';
+import { formatPath } from '../domain/validate-definition.ts';
+import type { Services } from '../services.ts';
+import {
+  CancelBodySchema,
+  CancelQuerySchema,
+  CancelResponseSchema,
+  ErrorBodySchema,
+  IdParamsSchema,
+  ListQuerySchema,
+  ListResponseSchema,
+  ProgressSchema,
+  SnapshotSchema,
+  StartResponseSchema,
+  startBodySchema,
+  StatsResponseSchema,
+  ValidateResponseSchema,
+} from './api.schemas.ts';
+
+/** Options of the sequence routes. */
+export interface SequenceRoutesOptions {
+  services: Services;
+}
+
+/**
+ * Validates every part with zod except the body, which goes to the engine as sent: its validator
+ * reports every definition problem with the right 56xx code and path, which a schema error cannot.
+ */
+function definitionBodyToEngine<T>(route: FastifyRouteSchemaDef<T>): ReturnType<FastifySchemaCompiler<T>> {
+  if (route.httpPart === 'body') return (data: unknown) => ({ value: data });
+  return validatorCompiler(route as unknown as FastifyRouteSchemaDef<ZodType>);
+}
+
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((status) => [status, ErrorBodySchema]));
+
+/** Splits `context` off a start body; the rest is the definition. */
+function splitBody(body: unknown): { definition: unknown; context: unknown } {
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || !('context' in body)) {
+    return { definition: body, context: undefined };
+  }
+  const { context, ...definition } = body as Record<string, unknown>;
+  return { definition, context };
+}
+
+function contextErrors(context: unknown): ErrorDetail[] {
+  const parsed = RunContextSchema.optional().safeParse(context);
+  if (parsed.success) return [];
+  return parsed.error.issues.map((issue) => ({
+    path: formatPath(['context', ...issue.path]),
+    code: Codes.INVALID_DEFINITION,
+    message: issue.message,
+  }));
+}
+
+function invalid(details: ErrorDetail[]): SequencerError {
+  const first = details[0] as ErrorDetail;
+  const where = first.path ? ` (${first.path})` : '';
+  return new SequencerError(first.code, `Invalid sequence definition: ${first.message}${where}`, details, 422);
+}
+
+function notFound(id: string, why = 'not found'): SequencerError {
+  return new SequencerError(Codes.NOT_FOUND, `Sequence '${id}' ${why}`);
+}
+
+/** Registers the sequence routes. */
+export async function sequenceRoutes(app: FastifyInstance, { services }: SequenceRoutesOptions): Promise<void> {
+  const { engine } = services;
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['sequences'];
+
+  api.post('/sequences', {
+    schema: {
+      tags,
+      summary: 'Start a run of a sequence definition (answers at once)',
+      body: startBodySchema(engine.limits),
+      response: { 202: StartResponseSchema, ...errors(409, 422, 429, 403) },
+    },
+    validatorCompiler: definitionBodyToEngine,
+  }, async (request, reply) => {
+    const { definition, context } = splitBody(request.body as unknown);
+    const result = engine.validate(definition);
+    const problems = [...(result.ok ? [] : result.errors), ...contextErrors(context)];
+    if (problems.length > 0 || !result.ok) throw invalid(problems);
+    const started = engine.startValidated(result.definition, { context: RunContextSchema.optional().parse(context) ?? undefined });
+    return reply.code(202).send(started);
+  });
+
+  api.post('/sequences/validate', {
+    schema: {
+      tags,
+      summary: 'Check a definition without starting it; every problem with its code and path',
+      body: startBodySchema(engine.limits),
+      response: { 200: ValidateResponseSchema },
+    },
+    validatorCompiler: definitionBodyToEngine,
+  }, async (request) => {
+    const { definition, context } = splitBody(request.body as unknown);
+    const result = engine.validate(definition);
+    const problems = [...(result.ok ? [] : result.errors), ...contextErrors(context)];
+    return {
+      valid: problems.length === 0,
+      errors: problems,
+      total_steps: result.ok ? result.definition.steps.length : 0,
+      estimated_duration_seconds: result.ok ? result.estimatedSeconds : null,
+    };
+  });
+
+  api.get('/sequences', {
+    schema: {
+      tags,
+      summary: 'Runs, newest first, history included',
+      querystring: ListQuerySchema,
+      response: { 200: ListResponseSchema, ...errors(422) },
+    },
+  }, async (request) => {
+    const { limit, offset, status, running_only } = request.query;
+    const page = engine.list({ limit, offset, status, running_only });
+    return { success: true as const, sequences: page.items, total: page.total, running: page.running, completed: page.completed, failed: page.failed, limit, offset };
+  });
+
+  api.get('/sequences/stats', {
+    schema: { tags, summary: 'Aggregates over the last hour', response: { 200: StatsResponseSchema } },
+  }, async () => ({ success: true as const, ...engine.stats() }));
+
+  api.get('/sequences/:id', {
+    schema: {
+      tags,
+      summary: 'Progress of a run, by run_id or sequence_id (newest run)',
+      params: IdParamsSchema,
+      response: { 200: ProgressSchema, ...errors(404) },
+    },
+  }, async (request) => {
+    const progress = engine.get(request.params.id);
+    if (!progress) throw notFound(request.params.id);
+    return progress;
+  });
+
+  api.get('/sequences/:id/snapshot', {
+    schema: {
+      tags,
+      summary: "The run actor's persisted XState snapshot",
+      params: IdParamsSchema,
+      response: { 200: SnapshotSchema, ...errors(404) },
+    },
+  }, async (request) => {
+    const snapshot = engine.snapshot(request.params.id);
+    if (snapshot === null || snapshot === undefined) throw notFound(request.params.id, 'has no snapshot (it ended, or has not started yet)');
+    return snapshot as Record<string, unknown>;
+  });
+
+  api.post('/sequences/:id/cancel', {
+    schema: {
+      tags,
+      summary: 'Cancel a run; its cleanup steps and safe state follow',
+      params: IdParamsSchema,
+      querystring: CancelQuerySchema,
+      body: CancelBodySchema,
+      response: { 200: CancelResponseSchema, ...errors(404, 409) },
+    },
+  }, async (request) => engine.cancel(request.params.id, request.body?.reason ?? request.query.reason));
+
+  api.post('/sequences/:id/pause', {
+    schema: { tags, summary: 'Pause a running run', params: IdParamsSchema, response: { 200: ProgressSchema, ...errors(404, 409) } },
+  }, async (request) => engine.pause(request.params.id));
+
+  api.post('/sequences/:id/resume', {
+    schema: { tags, summary: 'Resume a paused run', params: IdParamsSchema, response: { 200: ProgressSchema, ...errors(404, 409) } },
+  }, async (request) => engine.resume(request.params.id));
+}

@@ -1,0 +1,41 @@
+/**
+ * The simulated-device routes of SPEC 9 under `/api/v1`: see every simulated node and its
+ * actuators, and make a node slow, failing or hanging. Registered only with the sim driver.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { SimDriver } from '../drivers/sim.driver.ts';
+import { EspParamsSchema, ErrorBodySchema, SimBehaviourSchema, SimDeviceSchema } from './api.schemas.ts';
+
+/** Options of the sim routes. */
+export interface SimRoutesOptions {
+  sim: SimDriver;
+}
+
+/** Registers `GET /sim/devices` and `PUT /sim/devices/:esp_id`. */
+export async function simRoutes(app: FastifyInstance, { sim }: SimRoutesOptions): Promise<void> {
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['sim'];
+
+  api.get('/sim/devices', {
+    schema: {
+      tags,
+      summary: 'Every simulated node with its actuators (on/off, value) and behaviour',
+      response: { 200: z.object({ success: z.literal(true), devices: z.array(SimDeviceSchema) }) },
+    },
+  }, async () => ({ success: true as const, devices: sim.devices() }));
+
+  api.put('/sim/devices/:esp_id', {
+    schema: {
+      tags,
+      summary: "Change a simulated node's behaviour (created if new)",
+      params: EspParamsSchema,
+      body: SimBehaviourSchema,
+      response: { 200: z.object({ success: z.literal(true), device: SimDeviceSchema }), 422: ErrorBodySchema },
+    },
+  }, async (request) => {
+    const change = Object.fromEntries(Object.entries(request.body).filter(([, value]) => value !== undefined));
+    return { success: true as const, device: sim.configure(request.params.esp_id, change) };
+  });
+}

@@ -1,0 +1,170 @@
+/**
+ * Prometheus metrics of one server (issue 3): runs started and ended by status, runs running now,
+ * step durations, actuator commands by result, WebSocket clients and event lag. Each server has its
+ * own registry (tests build many servers in one process); the engine's events feed it through one
+ * subscription, and the actuator driver is wrapped once so every command is counted, whoever sends it.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ActuatorCommand, ActuatorDriver, ActuatorResponse, SendOptions } from '../drivers/actuator-driver.ts';
+import type { EventBus } from '../events/event-bus.ts';
+
+/** What the metrics read from the engine. */
+export interface MetricsSource {
+  events: EventBus;
+  /** Runs spawned and not yet ended, read at scrape time. */
+  readonly runningCount: number;
+}
+
+/** The result label of `sequencer_actuator_commands_total`. */
+export type CommandResult = 'ok' | 'failed' | 'error' | 'aborted';
+
+/** The instruments of one server. */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly runsStarted: Counter;
+  readonly runsEnded: Counter<'status'>;
+  readonly stepDuration: Histogram<'phase' | 'result'>;
+  readonly actuatorCommands: Counter<'result'>;
+  /** Connected WebSocket clients: the stream plugin calls `inc()` on connect and `dec()` on close. */
+  readonly wsClients: Gauge;
+  /** Seconds from an event happening to its hand-over to a WebSocket client (the stream observes it). */
+  readonly eventLagSeconds: Histogram;
+  /** Seconds from an event happening to its publication on the bus (write-ahead batching shows here). */
+  readonly publishLagSeconds: Histogram;
+  /** Subscribes to the engine's events and reads its running count; returns the unsubscribe. */
+  watch(source: MetricsSource): () => void;
+  /** Wraps a driver so that every command it sends is counted by result. */
+  countCommands(driver: ActuatorDriver): ActuatorDriver;
+  /** The Prometheus text exposition. */
+  render(): Promise<string>;
+  /** The content type of `render()`. */
+  readonly contentType: string;
+}
+
+const LAG_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+const STEP_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 3600];
+
+/** Creates the instruments in a fresh registry. Nothing is counted until `watch` / `countCommands`. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  let source: MetricsSource | null = null;
+  const runsStarted = new Counter({ name: 'sequencer_runs_started_total', help: 'Runs started', registers });
+  const runsEnded = new Counter({
+    name: 'sequencer_runs_ended_total',
+    help: 'Runs ended, by final status',
+    labelNames: ['status'] as const,
+    registers,
+  });
+  new Gauge({
+    name: 'sequencer_runs_running',
+    help: 'Runs spawned and not yet ended (paused runs included)',
+    registers,
+    collect() {
+      this.set(source?.runningCount ?? 0);
+    },
+  });
+  const stepDuration = new Histogram({
+    name: 'sequencer_step_duration_seconds',
+    help: 'Duration of ended steps, by phase (steps, cleanup) and result (success, failure)',
+    labelNames: ['phase', 'result'] as const,
+    buckets: STEP_BUCKETS,
+    registers,
+  });
+  const actuatorCommands = new Counter({
+    name: 'sequencer_actuator_commands_total',
+    help: 'Actuator commands sent, by result (ok, failed: device said no, error: not delivered, aborted)',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const wsClients = new Gauge({ name: 'sequencer_ws_clients', help: 'Connected WebSocket clients', registers });
+  const eventLagSeconds = new Histogram({
+    name: 'sequencer_event_lag_seconds',
+    help: 'Seconds from an event happening to its hand-over to a WebSocket client',
+    buckets: LAG_BUCKETS,
+    registers,
+  });
+  const publishLagSeconds = new Histogram({
+    name: 'sequencer_event_publish_lag_seconds',
+    help: 'Seconds from an event happening to its publication on the event bus',
+    buckets: LAG_BUCKETS,
+    registers,
+  });
+  // Pre-create the usual label sets so a scrape shows zeros rather than missing series.
+  for (const result of ['ok', 'failed', 'error', 'aborted']) actuatorCommands.inc({ result }, 0);
+
+  return {
+    registry,
+    runsStarted,
+    runsEnded,
+    stepDuration,
+    actuatorCommands,
+    wsClients,
+    eventLagSeconds,
+    publishLagSeconds,
+    contentType: registry.contentType,
+    watch(next) {
+      source = next;
+      return next.events.subscribe((event) => {
+        publishLagSeconds.observe(Math.max(0, Date.now() / 1000 - event.timestamp));
+        switch (event.type) {
+          case 'sequence_started':
+            runsStarted.inc();
+            break;
+          case 'sequence_completed':
+            runsEnded.inc({ status: (event.data as { status: string }).status });
+            break;
+          case 'sequence_step': {
+            const step = event.data as { status: string; phase: string; duration_ms: number | null };
+            if ((step.status === 'completed' || step.status === 'failed') && step.duration_ms !== null) {
+              stepDuration.observe({ phase: step.phase, result: step.status === 'completed' ? 'success' : 'failure' }, step.duration_ms / 1000);
+            }
+            break;
+          }
+        }
+      });
+    },
+    countCommands(driver) {
+      return new CountingDriver(driver, (result) => actuatorCommands.inc({ result }));
+    },
+    render: () => registry.metrics(),
+  };
+}
+
+/** A driver that counts what the driver it wraps does with each command. */
+class CountingDriver implements ActuatorDriver {
+  readonly #inner: ActuatorDriver;
+  readonly #count: (result: CommandResult) => void;
+
+  constructor(inner: ActuatorDriver, count: (result: CommandResult) => void) {
+    this.#inner = inner;
+    this.#count = count;
+  }
+
+  get kind(): ActuatorDriver['kind'] {
+    return this.#inner.kind;
+  }
+
+  start(): Promise<void> {
+    return this.#inner.start();
+  }
+
+  async send(command: ActuatorCommand, options: SendOptions): Promise<ActuatorResponse> {
+    try {
+      const response = await this.#inner.send(command, options);
+      this.#count(response.success ? 'ok' : 'failed');
+      return response;
+    } catch (error) {
+      this.#count(options.signal.aborted ? 'aborted' : 'error');
+      throw error;
+    }
+  }
+
+  health() {
+    return this.#inner.health();
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+}

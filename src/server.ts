@@ -1,0 +1,62 @@
+/**
+ * Starts a listening server from a resolved configuration, and shuts it down gracefully (SPEC 12):
+ * health turns 503 `draining`, intake stops, sockets close, runs are persisted and timers stop,
+ * all within a few seconds. It prints nothing: the CLI decides what a person sees.
+ */
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './api/build-app.ts';
+import { assertReachableSafely } from './config/load-config.ts';
+import type { ServerConfig } from './config/server-config.ts';
+import { createServices, type ServiceHooks, type Services } from './services.ts';
+
+/** Hooks of a server: those of its services, plus the HTTP logger. */
+export interface ServerHooks extends ServiceHooks {
+  /** Fastify logger: false (default), true, or pino options. */
+  logger?: boolean | object;
+}
+
+/** A listening server. */
+export interface RunningServer {
+  app: FastifyInstance;
+  services: Services;
+  /** `http://HOST:PORT` with the port actually bound. */
+  url: string;
+  /** Drains and stops everything; idempotent (a second call waits for the first). */
+  close(): Promise<void>;
+}
+
+/** Builds the services and the app and listens on `config.host:config.port` (port 0 picks one). */
+export async function startServer(config: ServerConfig, hooks: ServerHooks = {}): Promise<RunningServer> {
+  assertReachableSafely(config);
+  const services = await createServices(config, hooks);
+  let app: FastifyInstance | null = null;
+  try {
+    app = await buildApp(services, { logger: hooks.logger });
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await app?.close();
+    await services.close();
+    throw error;
+  }
+  const listening = app;
+  const address = listening.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | null = null;
+  return {
+    app: listening,
+    services,
+    url: `http://${host}:${address.port}`,
+    close() {
+      closing ??= (async () => {
+        listening.lifecycle.phase = 'draining';
+        try {
+          await listening.close();
+        } finally {
+          await services.close();
+        }
+      })();
+      return closing;
+    },
+  };
+}
