@@ -49,13 +49,14 @@ export interface Run {
 /** The dotted form of a state value: `{ running: 'executing' }` -> `running.executing`. */
 export function stateString(value: unknown): string {
   if (typeof value === 'string') return value;
-  const [key, child] = Object.entries(value as Record<string, unknown>)[0] ?? ['', ''];
-  return `${key}.${stateString(child)}`;
+  for (const key in value as Record<string, unknown>) return `${key}.${stateString((value as Record<string, unknown>)[key])}`;
+  return '';
 }
 
 /** The SPEC 5 status of a state. Cleanup still counts as running: actuators are being made safe. */
 export function statusOf(state: string): RunStatus {
-  const top = state.split('.', 1)[0];
+  const dot = state.indexOf('.');
+  const top = dot < 0 ? state : state.slice(0, dot);
   switch (top) {
     case 'idle':
       return 'pending';
