@@ -1,13 +1,243 @@
 /**
- * The WebSocket event stream (SPEC 8). Placeholder until the stream lands; registered by buildApp.
+ * The WebSocket event stream (SPEC 8) on `/api/v1/ws` and `/ws/realtime/:client_id`. It forwards
+ * the engine's one EventBus through the replay buffer (EventHub): every message is an event
+ * envelope, filtered per client, replayed from `since` and then live with no gap and no duplicate.
+ * A client whose unsent data passes the limit is closed with 1013, a peer that stops answering
+ * pings is dropped, and the app's close closes every socket with 1001.
  */
-import type { FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { errorBody } from '../domain/errors.ts';
+import { EventHub, type HubEntry } from '../events/event-hub.ts';
+import { ALL_EVENTS, compileFilter, filtersFromQuery, NO_EVENTS, parseClientMessage, type StreamFilter } from '../events/stream-filter.ts';
 import type { Services } from '../services.ts';
+import { roleOf } from './auth.ts';
 
 /** Options of the stream plugin. */
 export interface WsPluginOptions {
   services: Services;
+  /** Replay buffer (default `services.hub`). */
+  hub?: EventHub;
+  /** Unsent bytes after which a client is closed with 1013 (default 4 MiB). */
+  maxBufferedBytes?: number;
+  /** Bytes a replay sends before it waits for them to be flushed (default 64 KiB). */
+  replayChunkBytes?: number;
+  /** Interval of the ping that drops dead peers (default 30 s). */
+  pingIntervalMs?: number;
+  /** How long the app's close waits for sockets to finish closing before it cuts them (default 1 s). */
+  closeGraceMs?: number;
+}
+
+/** Close codes of the stream. */
+export const CloseCodes = {
+  /** Missing or unknown token. */
+  UNAUTHORIZED: 4001,
+  /** The client read too slowly (SPEC 8). */
+  TRY_AGAIN_LATER: 1013,
+  /** The server is shutting down. */
+  GOING_AWAY: 1001,
+  /** Invalid `since` or filters in the connect URL. */
+  POLICY: 1008,
+} as const;
+
+interface Limits {
+  maxBufferedBytes: number;
+  replayChunkBytes: number;
 }
 
 /** Registers `/api/v1/ws` and `/ws/realtime/:client_id`. */
-export async function wsPlugin(_app: FastifyInstance, _options: WsPluginOptions): Promise<void> {}
+export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): Promise<void> {
+  const { services } = options;
+  const hub = options.hub ?? services.hub;
+  const { metrics } = services;
+  const limits: Limits = {
+    maxBufferedBytes: options.maxBufferedBytes ?? 4 * 1024 * 1024,
+    replayChunkBytes: options.replayChunkBytes ?? 64 * 1024,
+  };
+  const closeGraceMs = options.closeGraceMs ?? 1000;
+  /** Clients that receive events. */
+  const clients = new Set<StreamClient>();
+  /** Every open or closing socket, so shutdown can wait for (or cut) each one. */
+  const sockets = new Set<WebSocket>();
+
+  if (!app.hasDecorator('websocketServer')) {
+    await app.register(websocket, { options: { maxPayload: 64 * 1024 }, preClose: (done) => done() });
+  }
+
+  const stopFanOut = hub.subscribe((entry) => {
+    metrics.eventLagSeconds.observe(Math.max(0, Date.now() / 1000 - entry.event.timestamp));
+    for (const client of clients) client.offer(entry);
+  });
+  // One timer for every client: a peer that did not answer the last ping is gone.
+  const heartbeat = setInterval(() => {
+    for (const client of clients) client.heartbeat();
+  }, options.pingIntervalMs ?? 30_000);
+  heartbeat.unref();
+
+  const handler = (socket: WebSocket, request: FastifyRequest): void => {
+    const query = request.query as Record<string, string | undefined>;
+    if (roleOf(services.config.tokens, query.token) === null) {
+      socket.close(CloseCodes.UNAUTHORIZED, 'Unauthorized');
+      return;
+    }
+    const filters = filtersFromQuery(query);
+    const since = query.since === undefined ? null : /^\d{1,15}$/.test(query.since) ? Number(query.since) : NaN;
+    if (filters === null || Number.isNaN(since)) {
+      socket.close(CloseCodes.POLICY, 'Invalid since or filters');
+      return;
+    }
+    sockets.add(socket);
+    metrics.wsClients.inc();
+    const client = new StreamClient(socket, hub, limits, compileFilter(filters), () => clients.delete(client));
+    clients.add(client);
+    socket.on('close', () => {
+      clients.delete(client);
+      sockets.delete(socket);
+      metrics.wsClients.dec();
+    });
+    socket.on('message', (data) => client.command(data.toString()));
+    if (since !== null) client.replay(since);
+  };
+  app.get('/api/v1/ws', { websocket: true }, handler);
+  app.get('/ws/realtime/:client_id', { websocket: true }, handler);
+
+  app.addHook('preClose', async () => {
+    clearInterval(heartbeat);
+    stopFanOut();
+    const closed = [...sockets].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
+    for (const client of clients) client.close(CloseCodes.GOING_AWAY, 'Server shutting down');
+    clients.clear();
+    // A peer that does not answer the close handshake would hold the server open for 30 s.
+    const grace = setTimeout(() => {
+      for (const socket of sockets) socket.terminate();
+    }, closeGraceMs);
+    await Promise.all(closed);
+    clearTimeout(grace);
+  });
+}
+
+/**
+ * One client of the stream. `cursor` is the `seq` of the last event it has been offered (sent or
+ * filtered out). Live events go out at once; while it replays, live events only grow the buffer
+ * and the replay reads on from the cursor until it is level with the newest event, then the
+ * client turns live, so no event is missed or sent twice.
+ */
+class StreamClient {
+  readonly #socket: WebSocket;
+  readonly #hub: EventHub;
+  readonly #limits: Limits;
+  readonly #onGone: () => void;
+  #filter: StreamFilter;
+  #cursor: number;
+  #replaying = false;
+  #alive = true;
+  #gone = false;
+
+  constructor(socket: WebSocket, hub: EventHub, limits: Limits, filter: StreamFilter, onGone: () => void) {
+    this.#socket = socket;
+    this.#hub = hub;
+    this.#limits = limits;
+    this.#filter = filter;
+    this.#onGone = onGone;
+    this.#cursor = hub.lastSeq;
+    socket.on('pong', () => {
+      this.#alive = true;
+    });
+  }
+
+  /** A live event. */
+  offer(entry: HubEntry): void {
+    if (this.#replaying) {
+      // The buffer is about to overwrite the next event this replay needs: the client is too slow.
+      if (entry.event.seq - this.#hub.capacity > this.#cursor) this.#tooSlow();
+      return;
+    }
+    this.#cursor = entry.event.seq;
+    if (this.#filter.matches(entry.event)) this.#send(entry.json);
+  }
+
+  /** A message from the client; a malformed one is answered with the SPEC 4 error body. */
+  command(raw: string): void {
+    const message = parseClientMessage(raw);
+    if (message instanceof Error) {
+      this.#send(JSON.stringify(errorBody(message)));
+      return;
+    }
+    if (message.action === 'subscribe') this.#filter = compileFilter(message.filters);
+    else if (message.action === 'unsubscribe') this.#filter = NO_EVENTS;
+    else this.replay(message.since);
+  }
+
+  /**
+   * Sends every buffered event after `since`, then goes on live. A `since` beyond the newest event
+   * comes from before a server restart (seq starts again at 1), so everything buffered is sent.
+   */
+  replay(since: number): void {
+    const last = this.#hub.lastSeq;
+    this.#cursor = since > last ? 0 : since;
+    if (this.#cursor < this.#hub.firstSeq - 1) this.#cursor = this.#hub.firstSeq - 1;
+    if (this.#replaying) return;
+    this.#replaying = true;
+    this.#pump();
+  }
+
+  /** Pings the peer, or drops it when it did not answer the previous ping. */
+  heartbeat(): void {
+    if (!this.#alive) {
+      this.#leave();
+      this.#socket.terminate();
+      return;
+    }
+    this.#alive = false;
+    this.#socket.ping();
+  }
+
+  /** Closes the socket with a code and stops sending. */
+  close(code: number, reason: string): void {
+    this.#leave();
+    this.#socket.close(code, reason);
+  }
+
+  /** Sends replay chunks; each next chunk waits until the previous one left for the kernel. */
+  readonly #pump = (): void => {
+    if (this.#gone) return;
+    let bytes = 0;
+    while (this.#cursor < this.#hub.lastSeq) {
+      const entry = this.#hub.at(this.#cursor + 1);
+      if (!entry) {
+        this.#tooSlow();
+        return;
+      }
+      this.#cursor = entry.event.seq;
+      if (!this.#filter.matches(entry.event)) continue;
+      bytes += entry.json.length;
+      if (bytes < this.#limits.replayChunkBytes) {
+        this.#send(entry.json);
+        continue;
+      }
+      this.#send(entry.json, () => this.#pump());
+      return;
+    }
+    this.#replaying = false;
+  };
+
+  #send(json: string, flushed?: () => void): void {
+    if (this.#gone) return;
+    if (this.#socket.bufferedAmount + json.length > this.#limits.maxBufferedBytes) {
+      this.#tooSlow();
+      return;
+    }
+    this.#socket.send(json, flushed && ((error) => error || flushed()));
+  }
+
+  #tooSlow(): void {
+    this.close(CloseCodes.TRY_AGAIN_LATER, `Too slow: over ${this.#limits.maxBufferedBytes} bytes unsent`);
+  }
+
+  #leave(): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#onGone();
+  }
+}
