@@ -15,6 +15,7 @@ import { SafetyPolicy } from './safety/safety-policy.ts';
 import { recoveredCommands } from './safety/recovered-commands.ts';
 import { SafetySystem } from './safety/safety-system.ts';
 import type { RunStore } from './store/run-store.ts';
+import { TemplateService } from './templates/template-service.ts';
 
 /** Everything a running server holds. */
 export interface Services {
@@ -25,6 +26,8 @@ export interface Services {
   sim: SimDriver | null;
   safety: SafetySystem;
   store: RunStore | null;
+  /** Stored sequence templates (SPEC 7); also resolves nested template calls for the engine. */
+  templates: TemplateService;
   /** Cancels every run, turns OFF every actuator runs touched, blocks commands and starts. */
   emergencyStop(reason: string): Promise<EmergencyStopResult>;
   /** Lifts the emergency stop. */
@@ -77,9 +80,12 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   });
   const starts = new StartRateLimiter(config.rate_limits.starts_per_second);
   const executors = builtinExecutors(driver, safety).register(safety.safeStateExecutor());
+  // The engine validates templates at PUT, and templates fill the engine's nested calls: each needs the other.
+  const templates: TemplateService = new TemplateService({ store, validate: (definition) => engine.validate(definition) });
   const engine = new Engine({
     executors,
     store,
+    templates,
     limits: {
       maxConcurrent: config.limits.max_concurrent,
       maxSteps: config.limits.max_steps,
@@ -106,6 +112,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     sim,
     safety,
     store,
+    templates,
     async emergencyStop(reason) {
       safety.latch.trip(reason, Date.now());
       let cancelled = 0;

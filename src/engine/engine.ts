@@ -187,7 +187,9 @@ export class Engine {
       this.#queues.set(sequenceId, queue);
       this.#out.touch(run);
     } else {
-      // restart: the new run waits until the old ones have made their actuators safe.
+      // restart: the new run waits until the old ones have made their actuators safe; a run still
+      // waiting from an earlier restart is superseded, or it would run after this one.
+      for (const waiting of queue.filter((q) => q.definition.mode === 'restart')) this.#cancelQueued(waiting, 'restarted');
       queue.unshift(run);
       this.#queues.set(sequenceId, queue);
       this.#out.touch(run);
@@ -486,8 +488,10 @@ export class Engine {
 
   #cancelQueued(run: Run, reason: string, status: 'cancelled' | 'failed' = 'cancelled'): void {
     const queue = this.#queues.get(run.sequenceId);
-    if (queue) {
-      queue.splice(queue.indexOf(run), 1);
+    const index = queue ? queue.indexOf(run) : -1;
+    // A run whose launch failed was already taken off its queue: splice(-1) would drop another.
+    if (queue && index >= 0) {
+      queue.splice(index, 1);
       if (queue.length === 0) this.#queues.delete(run.sequenceId);
     }
     this.#host.runs.set(run.runId, run);
