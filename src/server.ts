@@ -9,6 +9,7 @@ import { buildApp } from './api/build-app.ts';
 import { assertReachableSafely } from './config/load-config.ts';
 import type { ServerConfig } from './config/server-config.ts';
 import { createServices, type ServiceHooks, type Services } from './services.ts';
+import { openSqliteStore } from './store/sqlite.store.ts';
 
 /** Hooks of a server: those of its services, plus the HTTP logger. */
 export interface ServerHooks extends ServiceHooks {
@@ -29,7 +30,10 @@ export interface RunningServer {
 /** Builds the services and the app and listens on `config.host:config.port` (port 0 picks one). */
 export async function startServer(config: ServerConfig, hooks: ServerHooks = {}): Promise<RunningServer> {
   assertReachableSafely(config);
-  const services = await createServices(config, hooks);
+  // The SQLite store by default (`:memory:` takes the same path without a file); held exclusively
+  // so a second server on the same file cannot recover the same runs and drive the same actuators.
+  const openStore = hooks.openStore ?? ((c: ServerConfig) => openSqliteStore(c.db, { exclusive: c.db !== ':memory:' }));
+  const services = await createServices(config, { ...hooks, openStore });
   let app: FastifyInstance | null = null;
   try {
     app = await buildApp(services, { logger: hooks.logger });

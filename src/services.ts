@@ -8,12 +8,16 @@ import { Codes, SequencerError } from './domain/errors.ts';
 import type { ActuatorDriver } from './drivers/actuator-driver.ts';
 import { SimDriver } from './drivers/sim.driver.ts';
 import { Engine } from './engine/engine.ts';
+import { EventHub } from './events/event-hub.ts';
+import { startInspector, type Inspector } from './events/inspector.ts';
 import { builtinExecutors } from './executors/builtin-executors.ts';
+import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import type { LatchState } from './safety/emergency-latch.ts';
 import { StartRateLimiter } from './safety/rate-limiter.ts';
 import { SafetyPolicy } from './safety/safety-policy.ts';
 import { recoveredCommands } from './safety/recovered-commands.ts';
 import { SafetySystem } from './safety/safety-system.ts';
+import { pruneInChunks } from './store/history.retention.ts';
 import type { RunStore } from './store/run-store.ts';
 import { TemplateService } from './templates/template-service.ts';
 
@@ -28,6 +32,12 @@ export interface Services {
   store: RunStore | null;
   /** Stored sequence templates (SPEC 7); also resolves nested template calls for the engine. */
   templates: TemplateService;
+  /** Prometheus instruments of this server (the driver above counts its commands into them). */
+  metrics: Metrics;
+  /** The last events of the engine, for the WebSocket stream's replay. */
+  hub: EventHub;
+  /** The Stately inspector, when `config.inspect`. */
+  inspector: Inspector | null;
   /** Cancels every run, turns OFF every actuator runs touched, blocks commands and starts. */
   emergencyStop(reason: string): Promise<EmergencyStopResult>;
   /** Lifts the emergency stop. */
@@ -43,6 +53,8 @@ export interface ServiceHooks {
   openStore?: (config: ServerConfig) => RunStore | null;
   /** Builds the driver for `mqtt` (the MQTT layer). */
   createDriver?: (config: ServerConfig) => Promise<ActuatorDriver>;
+  /** Port of the Stately inspector relay when `config.inspect` (default 8080; 0 picks a free one). */
+  inspectPort?: number;
 }
 
 /** What an emergency stop did. */
@@ -56,12 +68,14 @@ export interface EmergencyStopResult {
 }
 
 const LATCH_KEY = 'emergency_stop';
+const DAY_MS = 86_400_000;
 
 /** Builds and starts the services of a server. */
 export async function createServices(config: ServerConfig, hooks: ServiceHooks = {}): Promise<Services> {
   const store = hooks.openStore?.(config) ?? null;
   const sim = config.driver === 'sim' ? new SimDriver(config.simLatencyMs) : null;
-  const driver: ActuatorDriver = sim ?? (await requireDriver(config, hooks));
+  const metrics = createMetrics();
+  const driver = metrics.countCommands(sim ?? (await requireDriver(config, hooks)));
   await driver.start();
   const safety = new SafetySystem({
     driver,
@@ -82,8 +96,10 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   const executors = builtinExecutors(driver, safety).register(safety.safeStateExecutor());
   // The engine validates templates at PUT, and templates fill the engine's nested calls: each needs the other.
   const templates: TemplateService = new TemplateService({ store, validate: (definition) => engine.validate(definition) });
+  const inspector = config.inspect ? await startInspector({ port: hooks.inspectPort }) : null;
   const engine = new Engine({
     executors,
+    inspect: inspector?.inspect,
     store,
     templates,
     limits: {
@@ -98,10 +114,18 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     },
     onRunEnded: (run) => safety.runEnded(run.runId),
     onRunDropped: (runId) => safety.runDropped(runId),
+    onSweep: (now) => {
+      if (!store) return;
+      const before = now - config.limits.history_days * DAY_MS;
+      pruneInChunks(store, before).catch((error: unknown) => hooks.onError?.(error, 'history prune failed'));
+    },
     onRunRecovered: (run, context) => safety.restore(run.runId, run.definition.priority, recoveredCommands(context)),
     onError: hooks.onError,
   });
 
+  metrics.watch(engine);
+  const hub = new EventHub();
+  hub.attach(engine.events);
   engine.recover(config.recovery);
 
   let closed = false;
@@ -113,6 +137,9 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     safety,
     store,
     templates,
+    metrics,
+    hub,
+    inspector,
     async emergencyStop(reason) {
       safety.latch.trip(reason, Date.now());
       let cancelled = 0;
@@ -139,6 +166,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
       if (closed) return;
       closed = true;
       await engine.close();
+      await inspector?.close();
       safety.close();
       await driver.close();
       store?.close();

@@ -6,6 +6,10 @@
 import { ConfigError, loadConfig, SERVE_USAGE } from '../config/load-config.ts';
 import type { ServerConfig } from '../config/server-config.ts';
 import { startServer } from '../server.ts';
+import { StoreOpenError, type StoreOpenReason } from '../store/store-open.error.ts';
+
+/** Exit codes of a database that cannot be used, one per reason, so scripts can tell them apart. */
+const STORE_EXIT_CODES: Record<StoreOpenReason, number> = { corrupt: 3, locked: 4, full: 5, io: 6, 'newer-schema': 7, foreign: 8 };
 
 /** How long shutdown may take before the process gives up waiting (SPEC: exit within 5 s). */
 const CLOSE_DEADLINE_MS = 4_500;
@@ -24,9 +28,17 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.stderr.write(`sequencer: ${error.message}\n`);
     return 2;
   }
-  const server = await startServer(config, {
-    onError: (error, message) => process.stderr.write(`sequencer: ${message}: ${error instanceof Error ? error.message : String(error)}\n`),
-  });
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(config, {
+      onError: (error, message) => process.stderr.write(`sequencer: ${message}: ${error instanceof Error ? error.message : String(error)}\n`),
+    });
+  } catch (error) {
+    if (!(error instanceof StoreOpenError)) throw error;
+    // The database is never overwritten or replaced: a person must look at it.
+    process.stderr.write(`sequencer: cannot use the database (${error.reason}): ${error.message}\n`);
+    return STORE_EXIT_CODES[error.reason];
+  }
   process.stdout.write(`listening on ${server.url}\n`);
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -59,6 +59,8 @@ export interface EngineOptions {
   onRunEnded?: (run: Run) => void;
   /** A terminal run left memory after its retention. */
   onRunDropped?: (runId: string) => void;
+  /** The periodic sweep ran (the store prunes its history here). */
+  onSweep?: (now: number) => void;
   /** A run was restored from the store after a restart (before its actor starts): rebuild what it held. */
   onRunRecovered?: (run: Run, context: SequenceContext) => void;
   /** Extra inspection observer (the Stately inspector). */
@@ -351,6 +353,7 @@ export class Engine {
       this.#options.onRunDropped?.(runId);
       dropped++;
     }
+    this.#options.onSweep?.(now);
     return dropped;
   }
 
