@@ -1,0 +1,317 @@
+/**
+ * Engine benchmark: N concurrent runs in one process, each `actuator ON, delay 1 s, actuator ON,
+ * delay 1 s, actuator OFF` against simulated nodes that answer at once (latency 0), no store and
+ * no safety system (its default rate limits would throttle the workload, not the engine). The
+ * same workload then runs on a plain async/await executor (`baseline-executor.ts`) and the
+ * ratios are printed. Each is measured in a fresh child process. Run with
+ * `npx tsx bench/engine.bench.ts [--runs N] [--delay-ms N] [--only engine|baseline]` (`--only`
+ * measures in this process, e.g. under `node --cpu-prof --import tsx`).
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { SimDriver } from '../src/drivers/sim.driver.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { builtinExecutors } from '../src/executors/builtin-executors.ts';
+import { baselineRun, type StepRecorder, type WorkloadStep } from './baseline-executor.ts';
+
+/** What to measure; every field has a default. */
+export interface EngineBenchOptions {
+  /** Concurrent runs. Default 10,000. */
+  runs?: number;
+  /** Length of each of the two waits, in ms. Default 1000. */
+  delayMs?: number;
+  /** Measure only one of the two, in this process (for profiling). Default both, each in a child process. */
+  only?: 'engine' | 'baseline';
+}
+
+/** The numbers of one executor over the workload. */
+export interface WorkloadResult {
+  label: string;
+  runs: number;
+  /** Runs that ended successfully (must equal `runs`). */
+  completed: number;
+  /** Time to start all runs, and the resulting start rate. */
+  startMs: number;
+  startsPerSecond: number;
+  /** Heap and RSS growth per running run, measured after a forced GC while every run waits. */
+  heapPerRunBytes: number;
+  rssPerRunBytes: number;
+  /** Step lateness in ms: actual start of a step minus its planned start. */
+  latenessP50Ms: number;
+  latenessP99Ms: number;
+  latenessMaxMs: number;
+  /** From the first start to the last run's end. */
+  wallMs: number;
+  /** User + system CPU time over the same span, the forced GC excluded. */
+  cpuMs: number;
+}
+
+/** Both executors' numbers. */
+export interface EngineBenchResult {
+  engine: WorkloadResult | null;
+  baseline: WorkloadResult | null;
+  /** Whether heap figures come after a forced GC (they always do unless V8 refuses the flag). */
+  gcForced: boolean;
+}
+
+/** The five steps of every run. */
+function workload(delayMs: number): WorkloadStep[] {
+  return [
+    { kind: 'command', command: 'ON' },
+    { kind: 'wait', ms: delayMs },
+    { kind: 'command', command: 'ON' },
+    { kind: 'wait', ms: delayMs },
+    { kind: 'command', command: 'OFF' },
+  ];
+}
+
+/** The actuator a run commands: runs are spread over 100 nodes of 40 GPIOs. */
+function targetOf(run: number): { esp_id: string; gpio: number } {
+  return { esp_id: `ESP_BENCH_${run % 100}`, gpio: Math.floor(run / 100) % 40 };
+}
+
+/** The workload as a sequence definition. */
+function definitionOf(run: number, steps: readonly WorkloadStep[]): unknown {
+  const target = targetOf(run);
+  return {
+    sequence_id: `b-${run}`,
+    steps: steps.map((step) =>
+      step.kind === 'wait'
+        ? { delay_seconds: step.ms / 1000 }
+        : { action: { type: 'actuator_command', ...target, command: step.command } },
+    ),
+  };
+}
+
+/** Step start and end times of every run, preallocated so recording does not disturb the heap. */
+class StepTimes implements StepRecorder {
+  readonly #starts: Float64Array;
+  readonly #ends: Float64Array;
+  readonly #steps: number;
+  startedCount: number[];
+
+  constructor(runs: number, steps: number) {
+    this.#steps = steps;
+    this.#starts = new Float64Array(runs * steps).fill(Number.NaN);
+    this.#ends = new Float64Array(runs * steps).fill(Number.NaN);
+    this.startedCount = new Array<number>(steps).fill(0);
+  }
+
+  started(run: number, step: number, at: number): void {
+    this.#starts[run * this.#steps + step] = at;
+    this.startedCount[step] = (this.startedCount[step] ?? 0) + 1;
+  }
+
+  ended(run: number, step: number, at: number): void {
+    this.#ends[run * this.#steps + step] = at;
+  }
+
+  /** Lateness of every step after the first: planned start = previous end, or previous start + wait. */
+  lateness(steps: readonly WorkloadStep[]): Float64Array {
+    const runs = this.#starts.length / this.#steps;
+    const out = new Float64Array(runs * (this.#steps - 1));
+    let n = 0;
+    for (let run = 0; run < runs; run++) {
+      for (let i = 1; i < this.#steps; i++) {
+        const previous = steps[i - 1] as WorkloadStep;
+        const base = run * this.#steps;
+        const planned =
+          previous.kind === 'wait' ? (this.#starts[base + i - 1] as number) + previous.ms : (this.#ends[base + i - 1] as number);
+        out[n++] = (this.#starts[base + i] as number) - planned;
+      }
+    }
+    return out.sort();
+  }
+}
+
+/** A forced full GC, if V8 lets us have one. */
+function gcFunction(): (() => void) | null {
+  const existing = (globalThis as { gc?: () => void }).gc;
+  if (existing) return existing;
+  try {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  } catch {
+    return null;
+  }
+}
+
+const percentile = (sorted: Float64Array, p: number): number =>
+  sorted.length === 0 ? Number.NaN : (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number);
+
+const cpuMsNow = (): number => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
+/** What a measured executor must do: start run i, and say when every run has ended. */
+interface Subject {
+  label: string;
+  start(run: number): void;
+  done: Promise<number>;
+}
+
+/** Starts every run of a subject, measures memory while they wait, and collects the numbers. */
+async function measure(runs: number, steps: readonly WorkloadStep[], times: StepTimes, gc: (() => void) | null, subject: Subject): Promise<WorkloadResult> {
+  gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const rssBefore = process.memoryUsage().rss;
+  const cpuBefore = cpuMsNow();
+  const began = performance.now();
+  for (let run = 0; run < runs; run++) subject.start(run);
+  const startMs = performance.now() - began;
+  // Every run is in its first wait once the first commands have been answered.
+  while ((times.startedCount[1] ?? 0) < runs) await nextTurn();
+  const gcCpuBefore = cpuMsNow();
+  gc?.();
+  const memory = process.memoryUsage();
+  const gcCpuMs = cpuMsNow() - gcCpuBefore;
+  const completed = await subject.done;
+  const wallMs = performance.now() - began;
+  const cpuMs = cpuMsNow() - cpuBefore - gcCpuMs;
+  const lateness = times.lateness(steps);
+  return {
+    label: subject.label,
+    runs,
+    completed,
+    startMs,
+    startsPerSecond: runs / (startMs / 1000),
+    heapPerRunBytes: (memory.heapUsed - heapBefore) / runs,
+    rssPerRunBytes: (memory.rss - rssBefore) / runs,
+    latenessP50Ms: percentile(lateness, 50),
+    latenessP99Ms: percentile(lateness, 99),
+    latenessMaxMs: percentile(lateness, 100),
+    wallMs,
+    cpuMs,
+  };
+}
+
+/** The engine over the workload. */
+async function measureEngine(runs: number, steps: readonly WorkloadStep[], gc: (() => void) | null): Promise<WorkloadResult> {
+  const times = new StepTimes(runs, steps.length);
+  const driver = new SimDriver(0);
+  const engine = new Engine({ executors: builtinExecutors(driver), store: null, limits: { maxConcurrent: runs } });
+  let ended = 0;
+  let succeeded = 0;
+  let finish: (completed: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (finish = resolve));
+  engine.events.subscribe((event) => {
+    if (event.type === 'sequence_step') {
+      const data = event.data as { sequence_id: string; step: number; status: string; phase: string };
+      if (data.phase !== 'steps') return;
+      const run = Number(data.sequence_id.slice(2));
+      if (data.status === 'starting') times.started(run, data.step, performance.now());
+      else if (data.status === 'completed') times.ended(run, data.step, performance.now());
+    } else if (event.type === 'sequence_completed') {
+      if ((event.data as { success: boolean }).success) succeeded++;
+      if (++ended === runs) finish(succeeded);
+    }
+  });
+  try {
+    return await measure(runs, steps, times, gc, { label: 'engine', start: (run) => engine.start(definitionOf(run, steps)), done });
+  } finally {
+    await engine.close();
+  }
+}
+
+/** The plain async/await baseline over the same workload. */
+async function measureBaseline(runs: number, steps: readonly WorkloadStep[], gc: (() => void) | null): Promise<WorkloadResult> {
+  const times = new StepTimes(runs, steps.length);
+  const driver = new SimDriver(0);
+  const pending: Promise<boolean>[] = [];
+  let finish: (completed: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (finish = resolve));
+  const start = (run: number) => {
+    pending.push(baselineRun(run, steps, driver, targetOf(run), times).then(() => true, () => false));
+    if (pending.length === runs) void Promise.all(pending).then((all) => finish(all.filter(Boolean).length));
+  };
+  return measure(runs, steps, times, gc, { label: 'baseline', start, done });
+}
+
+/** Measures one executor in this process. */
+async function measureHere(which: 'engine' | 'baseline', runs: number, delayMs: number): Promise<EngineBenchResult> {
+  const gc = gcFunction();
+  const measureOne = which === 'engine' ? measureEngine : measureBaseline;
+  // A small round first, so the numbers are of optimised code rather than of the JIT warming up.
+  await measureOne(Math.min(500, runs), workload(10), gc);
+  const result = await measureOne(runs, workload(delayMs), gc);
+  return { engine: which === 'engine' ? result : null, baseline: which === 'baseline' ? result : null, gcForced: gc !== null };
+}
+
+/** Measures one executor in a fresh process, so neither sees the other's heap, RSS or JIT state. */
+async function measureApart(which: 'engine' | 'baseline', runs: number, delayMs: number): Promise<EngineBenchResult> {
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--only', which, '--runs', String(runs), '--delay-ms', String(delayMs), '--json'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  const [code] = (await once(child, 'close')) as [number | null];
+  if (code !== 0) throw new Error(`the ${which} measurement exited with ${code}`);
+  return JSON.parse(out) as EngineBenchResult;
+}
+
+/** Runs the workload on the engine, then on the baseline, each in its own process. */
+export async function runEngineBench(options: EngineBenchOptions = {}): Promise<EngineBenchResult> {
+  const runs = options.runs ?? 10_000;
+  const delayMs = options.delayMs ?? 1000;
+  if (options.only) return measureHere(options.only, runs, delayMs);
+  const engine = await measureApart('engine', runs, delayMs);
+  const baseline = await measureApart('baseline', runs, delayMs);
+  return { engine: engine.engine, baseline: baseline.baseline, gcForced: engine.gcForced && baseline.gcForced };
+}
+
+/** The result as a Markdown table with the ratios and the targets. */
+export function formatEngineBench({ engine: e, baseline: b, gcForced }: EngineBenchResult): string {
+  const f1 = (n: number) => n.toFixed(1);
+  const kb = (n: number) => `${(n / 1024).toFixed(2)} KB`;
+  const rate = (n: number) => `${Math.round(n).toLocaleString('en')} runs/s`;
+  const rows: [string, (r: WorkloadResult) => number, (n: number) => string, boolean, string][] = [
+    ['runs completed', (r) => r.completed, String, false, 'all of 10,000 concurrent'],
+    ['start all runs', (r) => r.startMs, (n) => `${f1(n)} ms`, true, ''],
+    ['start rate', (r) => r.startsPerSecond, rate, false, ''],
+    ['heap per running run', (r) => r.heapPerRunBytes, kb, true, '< 16 KB'],
+    ['RSS per running run', (r) => r.rssPerRunBytes, kb, false, ''],
+    ['step lateness p50', (r) => r.latenessP50Ms, (n) => `${f1(n)} ms`, false, ''],
+    ['step lateness p99', (r) => r.latenessP99Ms, (n) => `${f1(n)} ms`, false, '< 20 ms'],
+    ['step lateness max', (r) => r.latenessMaxMs, (n) => `${f1(n)} ms`, false, ''],
+    ['wall time', (r) => r.wallMs, (n) => `${f1(n)} ms`, true, ''],
+    ['CPU time (user+sys)', (r) => r.cpuMs, (n) => `${f1(n)} ms`, true, '<= 3x baseline'],
+  ];
+  const lines = [
+    `runs: ${(e ?? b)?.runs ?? 0}`,
+    '',
+    '| measure | engine | baseline | engine/baseline | target |',
+    '|---|---:|---:|---:|---|',
+    ...rows.map(([name, pick, show, ratio, target]) => {
+      const x = e ? show(pick(e)) : '-';
+      const y = b ? show(pick(b)) : '-';
+      const r = ratio && e && b && pick(b) > 0 ? `${(pick(e) / pick(b)).toFixed(2)}x` : '';
+      return `| ${name} | ${x} | ${y} | ${r} | ${target} |`;
+    }),
+  ];
+  if (!gcForced) lines.push('', 'Heap figures without a forced GC (V8 refused --expose-gc): they include garbage.');
+  return lines.join('\n');
+}
+
+function argument(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+
+function numberArgument(name: string): number | undefined {
+  const value = Number(argument(name));
+  return Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const only = argument('only');
+  const result = await runEngineBench({
+    runs: numberArgument('runs'),
+    delayMs: numberArgument('delay-ms'),
+    only: only === 'engine' || only === 'baseline' ? only : undefined,
+  });
+  console.log(process.argv.includes('--json') ? JSON.stringify(result) : formatEngineBench(result));
+}

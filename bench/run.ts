@@ -1,0 +1,48 @@
+/**
+ * `npm run bench`: the engine benchmark, then the HTTP, store and MQTT benchmarks when their
+ * files are present, each with its defaults. `--runs N` sets the engine's concurrent runs;
+ * `--bench engine,store` picks which to run.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { formatEngineBench, runEngineBench } from './engine.bench.ts';
+
+/** The optional benchmarks: file, the function that runs it with defaults, its formatter if any. */
+const OTHERS = [
+  { name: 'http', file: 'http.bench.ts', run: 'runHttpBench', format: 'formatHttpBench' },
+  { name: 'store', file: 'store.bench.ts', run: 'runStoreBench', format: 'formatStoreBench' },
+  { name: 'mqtt', file: 'mqtt.bench.ts', run: 'runMqttBench', format: 'formatMqttBench' },
+] as const;
+
+function argument(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+
+const chosen = new Set((argument('bench') ?? 'engine,http,store,mqtt').split(','));
+const runs = Number(argument('runs'));
+
+if (chosen.has('engine')) {
+  console.log('## engine\n');
+  console.log(formatEngineBench(await runEngineBench({ runs: Number.isFinite(runs) && runs > 0 ? runs : undefined })));
+}
+
+for (const bench of OTHERS) {
+  if (!chosen.has(bench.name)) continue;
+  const path = join(import.meta.dirname, bench.file);
+  if (!existsSync(path)) {
+    console.log(`\n## ${bench.name}: skipped (bench/${bench.file} is not there)`);
+    continue;
+  }
+  const module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  const run = module[bench.run];
+  if (typeof run !== 'function') {
+    console.log(`\n## ${bench.name}: skipped (bench/${bench.file} exports no ${bench.run})`);
+    continue;
+  }
+  console.log(`\n## ${bench.name}\n`);
+  const result: unknown = await run();
+  const format = module[bench.format];
+  console.log(typeof format === 'function' ? format(result) : JSON.stringify(result, null, 2));
+}
