@@ -111,3 +111,19 @@ describe('POST /api/v1/emergency-stop', () => {
     expect((await app.inject({ url: '/api/v1/emergency-stop' })).statusCode).toBe(401);
   });
 });
+
+describe('POST /api/v1/sequences over the start rate limit', () => {
+  it('answers 429 with code 5641', async () => {
+    await app.close();
+    await h.close();
+    h = await startHarness({ rate_limits: { starts_per_second: 1 } });
+    app = await buildApp(h.services);
+
+    const first = await app.inject({ method: 'POST', url: '/api/v1/sequences', payload: { steps: [wait(1)] } });
+    const second = await app.inject({ method: 'POST', url: '/api/v1/sequences', payload: { steps: [wait(1)] } });
+
+    expect(first.statusCode).toBe(202);
+    expect(second.statusCode).toBe(429);
+    expect(second.json().error).toMatchObject({ code: Codes.RATE_LIMITED, name: 'SEQ_RATE_LIMITED', message: 'Start rate limit exceeded (1/s)' });
+  });
+});

@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Codes } from '../../src/domain/errors.ts';
+import { openSqliteStore } from '../../src/store/sqlite.store.ts';
+import { actuator, startHarness, wait, type ConfigOverrides, type SafetyHarness } from './safety-harness.ts';
+
+let dir: string;
+let path: string;
+const open: SafetyHarness[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sequencer-safety-recovery-'));
+  path = join(dir, 'sequencer.db');
+});
+
+afterEach(async () => {
+  for (const h of open.splice(0)) await h.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function server(overrides: ConfigOverrides = {}): Promise<SafetyHarness> {
+  const h = await startHarness({ db: path, ...overrides }, { openStore: () => openSqliteStore(path) });
+  open.push(h);
+  return h;
+}
+
+/** Starts a run that switches the pump on and waits, and stops the server while it waits. */
+async function pumpRunInterruptedByRestart(): Promise<string> {
+  const before = await server();
+  const runId = before.start({ steps: [actuator('ESP_R', 5, 'ON'), wait(600)] });
+  await before.next('sequence_step', (d) => d.run_id === runId && d.step === 0 && d.status === 'completed');
+  await before.close();
+  open.splice(open.indexOf(before), 1);
+  return runId;
+}
+
+describe('leases after a restart', () => {
+  it('a resumed run still holds its pump: another run gets 5640, and cancelling it turns the pump OFF', async () => {
+    const runId = await pumpRunInterruptedByRestart();
+    const after = await server({ recovery: 'resume' });
+    expect(after.services.engine.get(runId)?.status).toBe('running');
+
+    const rival = await after.ended(after.start({ steps: [actuator('ESP_R', 5, 'ON')] }));
+    expect(rival.error_code).toBe(Codes.ACTUATOR_LOCKED);
+    expect(rival.step_results[0]?.message).toBe(`Actuator ESP_R:5 is held by run ${runId} (priority 100)`);
+
+    after.services.engine.cancel(runId);
+    const ended = await after.ended(runId);
+    expect(ended.status).toBe('cancelled');
+    expect(ended.cleanup_results.map((r) => r.message)).toEqual(['Turned off ESP_R:5']);
+    expect(after.sim.actuator('ESP_R', 5)?.on).toBe(false);
+    expect(after.services.safety.leases.size).toBe(0);
+  });
+
+  it('with --recovery abort the run ends failed with 5633 after its safe state turned the pump OFF', async () => {
+    const runId = await pumpRunInterruptedByRestart();
+    const after = await server({ recovery: 'abort' });
+
+    const ended = await after.ended(runId);
+
+    expect([ended.status, ended.error_code]).toEqual(['failed', Codes.STATE_CORRUPTION]);
+    expect(ended.cleanup_results.map((r) => [r.step_name, r.success, r.message])).toEqual([['Safe state', true, 'Turned off ESP_R:5']]);
+    expect(after.sim.actuator('ESP_R', 5)?.on).toBe(false);
+  });
+});
