@@ -10,7 +10,7 @@ import { Codes, SequencerError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
 import { authPlugin } from './auth.plugin.ts';
 import { emergencyRoutes } from './emergency.routes.ts';
-import { frameworkErrors, registerErrorHandling, sendError } from './error-handler.ts';
+import { frameworkErrors, malformed, registerErrorHandling, sendError } from './error-handler.ts';
 import { healthRoutes, type Lifecycle } from './health.routes.ts';
 import { metricsRoutes } from './metrics.routes.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -42,10 +42,35 @@ export const API_PREFIX = '/api/v1';
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
-/** JSON bodies as Fastify parses them (prototype poisoning refused), but an empty body is no body. */
+/** Deepest nesting of a JSON body: a definition needs about 20, and deeper values break serialisers later. */
+export const MAX_JSON_DEPTH = 64;
+
+/** True when a parsed JSON value nests deeper than `max` (iterative: deep input must not blow the stack here). */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/**
+ * JSON bodies as Fastify parses them (prototype poisoning refused), except that an empty body is no
+ * body and a body nested deeper than MAX_JSON_DEPTH is refused with 400.
+ */
 function jsonOrNothing(app: FastifyInstance): FastifyBodyParser<string> {
   const parse = app.getDefaultJsonParser('error', 'error');
-  return (request, body, done) => (body.length === 0 ? done(null, undefined) : parse(request, body, done));
+  return (request, body, done) => {
+    if (body.length === 0) return done(null, undefined);
+    parse(request, body, (error, value) => {
+      if (error) return done(error, undefined);
+      if (nestsDeeperThan(value, MAX_JSON_DEPTH)) return done(malformed(400, `Request body is nested deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+      done(null, value);
+    });
+  };
 }
 
 /** Builds the app. Nothing listens until the caller does. */

@@ -1,0 +1,175 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, isLoopback, loadConfig } from '../../src/config/load-config.ts';
+import { defaultConfig } from '../../src/config/server-config.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'sequencer-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let files = 0;
+function file(content: unknown): string {
+  const path = join(dir, `file-${files++}.json`);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+/** The message of the ConfigError that loading throws. */
+function failure(argv: string[], env: NodeJS.ProcessEnv = {}): string {
+  try {
+    loadConfig(argv, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('loadConfig did not throw');
+}
+
+describe('loadConfig', () => {
+  it('gives the SPEC 12 defaults without flags, environment or file', () => {
+    expect(loadConfig([], {})).toEqual(defaultConfig());
+  });
+
+  it('reads every flag, as "--flag value" and as "--flag=value"', () => {
+    const config = loadConfig(
+      [
+        '--port', '0', '--host=localhost', '--db', ':memory:', '--driver', 'mqtt', '--mqtt-url', 'mqtt://broker:1883',
+        '--mqtt-port=1884', '--token', 'op-secret', '--recovery', 'abort', '--max-concurrent', '5', '--sim-latency-ms', '3', '--inspect',
+      ],
+      {},
+    );
+    expect(config).toMatchObject({
+      port: 0,
+      host: 'localhost',
+      db: ':memory:',
+      driver: 'mqtt',
+      mqttUrl: 'mqtt://broker:1883',
+      mqttPort: 1884,
+      tokens: [{ token: 'op-secret', role: 'operator' }],
+      recovery: 'abort',
+      simLatencyMs: 3,
+      inspect: true,
+      limits: { max_concurrent: 5 },
+    });
+  });
+
+  it('reads the environment, and flags win over it', () => {
+    const env = { PORT: '9000', HOST: '127.0.0.2', SEQUENCER_DB: '/tmp/x.db', SEQUENCER_DRIVER: 'mqtt', MQTT_URL: 'mqtt://m', SEQUENCER_TOKEN: 'env-token', SEQUENCER_MAX_CONCURRENT: '7' };
+    expect(loadConfig([], env)).toMatchObject({
+      port: 9000, host: '127.0.0.2', db: '/tmp/x.db', driver: 'mqtt', mqttUrl: 'mqtt://m', tokens: [{ token: 'env-token', role: 'operator' }], limits: { max_concurrent: 7 },
+    });
+    expect(loadConfig(['--port', '9001', '--max-concurrent', '8'], env)).toMatchObject({ port: 9001, limits: { max_concurrent: 8 } });
+  });
+
+  it('ignores empty environment variables', () => {
+    expect(loadConfig([], { PORT: '', SEQUENCER_TOKEN: '' })).toMatchObject({ port: 8000, tokens: [] });
+  });
+
+  it.each([
+    [['--port', '70000'], '--port must be an integer from 0 to 65535'],
+    [['--port', '12abc'], "--port must be an integer from 0 to 65535 (got '12abc')"],
+    [['--max-concurrent', '0'], '--max-concurrent must be an integer from 1'],
+    [['--driver', 'zigbee'], '--driver must be one of sim, mqtt'],
+    [['--recovery', 'later'], '--recovery must be one of resume, abort'],
+    [['--mqtt-url', 'not a url'], '--mqtt-url must be a URL'],
+    [['--port'], '--port needs a value'],
+    [['--port', '--host', 'x'], '--port needs a value'],
+    [['--colour', 'blue'], 'Unknown option --colour'],
+    [['serve-now'], "Unexpected argument 'serve-now'"],
+    [['--token', ''], '--token must be a non-empty token'],
+  ])('refuses %j: %s', (argv, message) => {
+    expect(failure(argv)).toContain(message);
+  });
+
+  it('names the environment variable of a bad value', () => {
+    expect(failure([], { SEQUENCER_MAX_CONCURRENT: 'many' })).toContain('SEQUENCER_MAX_CONCURRENT must be an integer');
+  });
+
+  describe('--config file', () => {
+    const full = {
+      limits: { max_concurrent: 10, max_steps: 20, max_duration_seconds: 600, retention_seconds: 60, history_days: 2 },
+      rate_limits: { starts_per_second: 5, commands_per_second: 0, commands_per_esp_per_second: 3 },
+      safety: { actuators: [{ match: 'ESP_12AB34CD:5', allow: ['ON', 'OFF'], pwm_max: 0.8, max_on_seconds: 600 }] },
+      tokens: [{ token: 'viewer-1', role: 'viewer' }],
+      mqtt: { username: 'u', password: 'p', kaiser_id: 'k1', url: 'mqtts://broker:8883' },
+    };
+
+    it('applies limits, rate limits, safety policy, tokens and mqtt details', () => {
+      const config = loadConfig(['--config', file(full)], {});
+      expect(config.limits).toEqual(full.limits);
+      expect(config.rate_limits).toEqual(full.rate_limits);
+      expect(config.safety.actuators[0]).toMatchObject({ match: 'ESP_12AB34CD:5', pwm_max: 0.8 });
+      expect(config.tokens).toEqual([{ token: 'viewer-1', role: 'viewer' }]);
+      expect(config.mqtt).toMatchObject({ username: 'u', password: 'p', kaiserId: 'k1' });
+      expect(config.mqttUrl).toBe('mqtts://broker:8883');
+    });
+
+    it('keeps defaults for keys the file leaves out', () => {
+      const config = loadConfig(['--config', file({ limits: { max_steps: 10 } })], {});
+      expect(config.limits).toEqual({ ...defaultConfig().limits, max_steps: 10 });
+    });
+
+    it('lets flags and environment win over the file, and adds tokens from every source', () => {
+      const config = loadConfig(['--config', file(full), '--max-concurrent', '99', '--token', 'op-1'], { SEQUENCER_TOKEN: 'op-env' });
+      expect(config.limits.max_concurrent).toBe(99);
+      expect(config.tokens).toEqual([
+        { token: 'viewer-1', role: 'viewer' },
+        { token: 'op-env', role: 'operator' },
+        { token: 'op-1', role: 'operator' },
+      ]);
+    });
+
+    it.each([
+      [{ limits: { max_concurrent: 0 } }, 'limits.max_concurrent:'],
+      [{ limits: { max_concurrent: 'lots' } }, 'limits.max_concurrent:'],
+      [{ limits: { max_concurent: 5 } }, 'limits.max_concurent: unknown key'],
+      [{ colour: 'blue' }, 'colour: unknown key'],
+      [{ rate_limits: { starts_per_second: -1 } }, 'rate_limits.starts_per_second:'],
+      [{ safety: { actuators: [{ match: 'ESP_1:5', pwm_max: 2 }] } }, 'safety.actuators[0].pwm_max:'],
+      [{ safety: { actuators: [{ match: 'nonsense' }] } }, 'safety.actuators[0].match:'],
+      [{ tokens: [{ token: 'x', role: 'admin' }] }, 'tokens[0].role:'],
+      [[], '(root):'],
+    ])('stops with the path of a bad key: %j', (content, message) => {
+      const path = file(content);
+      const text = failure(['--config', path]);
+      expect(text).toContain(`Invalid config file ${path}`);
+      expect(text).toContain(message);
+    });
+
+    it('stops when the file is missing or not JSON', () => {
+      expect(failure(['--config', join(dir, 'missing.json')])).toContain('Cannot read config file');
+      expect(failure(['--config', file('{ "limits": ')])).toContain('is not valid JSON');
+    });
+  });
+
+  describe('--tokens-file', () => {
+    it('adds viewer and operator tokens', () => {
+      const path = file([{ token: 'v', role: 'viewer' }, { token: 'o', role: 'operator' }]);
+      expect(loadConfig(['--tokens-file', path], {}).tokens).toEqual([
+        { token: 'v', role: 'viewer' },
+        { token: 'o', role: 'operator' },
+      ]);
+    });
+
+    it('stops with the path of a bad entry', () => {
+      expect(failure(['--tokens-file', file([{ token: 'has space', role: 'viewer' }])])).toContain('tokens[0].token:');
+    });
+  });
+
+  describe('without a token', () => {
+    it('refuses an address other than loopback', () => {
+      expect(failure(['--host', '0.0.0.0'])).toContain('Refusing to listen on 0.0.0.0 without a token');
+      expect(failure([], { HOST: '192.168.1.20' })).toContain('Refusing to listen on 192.168.1.20');
+    });
+
+    it('allows any address once a token is configured', () => {
+      expect(loadConfig(['--host', '0.0.0.0', '--token', 't'], {}).host).toBe('0.0.0.0');
+    });
+
+    it('knows which addresses are loopback', () => {
+      expect(['127.0.0.1', '127.1.2.3', 'localhost', '::1'].every(isLoopback)).toBe(true);
+      expect(['0.0.0.0', '10.0.0.1', '::', 'example.com'].some(isLoopback)).toBe(false);
+    });
+  });
+});
