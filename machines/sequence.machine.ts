@@ -47,10 +47,11 @@ const machineSetup = setup({
     forwardResume: () => {},
   },
   guards: {
-    /** A result of the attempt in flight (older attempts' late answers are ignored). */
-    isCurrentAttempt: ({ context, event }) => 'attemptId' in event && event.attemptId === context.attemptId,
     /** Paused while an action was in flight that a restart lost. */
     lostInFlight: ({ context }) => context.resumeTo === 'executing' && context.held === null,
+    /** Paused while an attempt ran: only then is an answer of the current attempt held for the resume. */
+    pausedInAttempt: ({ context, event }) =>
+      context.resumeTo === 'executing' && 'attemptId' in event && event.attemptId === context.attemptId,
   },
 });
 
@@ -151,8 +152,8 @@ export const sequenceMachine = machineSetup.createMachine({
     paused: {
       on: {
         RESUME: via('resume', (context, event: { now: number }) => moves.resume(context, event.now)),
-        STEP_DONE: { guard: 'isCurrentAttempt', actions: machineSetup.assign({ held: ({ event }) => event as HeldResult }) },
-        STEP_FAILED: { guard: 'isCurrentAttempt', actions: machineSetup.assign({ held: ({ event }) => event as HeldResult }) },
+        STEP_DONE: { guard: 'pausedInAttempt', actions: machineSetup.assign({ held: ({ event }) => event as HeldResult }) },
+        STEP_FAILED: { guard: 'pausedInAttempt', actions: machineSetup.assign({ held: ({ event }) => event as HeldResult }) },
         RECOVER: { guard: 'lostInFlight', actions: machineSetup.assign(({ context, event }) => lostWhilePaused(context, event.now)) },
         CANCEL: endEarly,
         TIMEOUT: endEarly,
