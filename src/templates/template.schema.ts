@@ -73,9 +73,9 @@ export type ParamSpec = z.infer<typeof ParamSpecSchema>;
 export function boundsProblem(spec: Pick<ParamSpec, 'min' | 'max'>, value: ParamValue): string | null {
   if (typeof value === 'boolean') return null;
   const measure = typeof value === 'string' ? value.length : value;
-  const unit = typeof value === 'string' ? ' characters long' : '';
-  if (spec.min !== undefined && measure < spec.min) return `must be at least ${spec.min}${unit}, got ${JSON.stringify(value)}`;
-  if (spec.max !== undefined && measure > spec.max) return `must be at most ${spec.max}${unit}, got ${JSON.stringify(value)}`;
+  const bound = (n: number) => (typeof value === 'string' ? `${n} character${n === 1 ? '' : 's'} long` : `${n}`);
+  if (spec.min !== undefined && measure < spec.min) return `must be at least ${bound(spec.min)}, got ${JSON.stringify(value)}`;
+  if (spec.max !== undefined && measure > spec.max) return `must be at most ${bound(spec.max)}, got ${JSON.stringify(value)}`;
   return null;
 }
 

@@ -132,7 +132,7 @@ describe('mode queued', () => {
     await h.api('POST', `/sequences/${first.body.run_id}/cancel`);
     expect((await h.ended(third.body.run_id)).status).toBe('completed');
     expect(h.typesOf(second.body.run_id)).toEqual(['sequence_completed']);
-    expect(h.events.find((e) => e.type === 'sequence_completed' && e.data.run_id === second.body.run_id)?.data).toMatchObject({
+    expect(h.events[indexOf('sequence_completed', second.body.run_id)]?.data).toMatchObject({
       status: 'cancelled',
       error: 'not needed',
       error_code: Codes.CANCELLED,
@@ -152,7 +152,7 @@ describe('mode restart', () => {
     // What the device showed at the moment the new run started.
     let stateAtStart: boolean | undefined;
     const unsubscribe = h.services.engine.events.subscribe((event) => {
-      if (event.type === 'sequence_started' && event.data.sequence_id === 'vent') stateAtStart = h.sim.actuator('ESP_VENT', 4)?.on;
+      if (event.type === 'sequence_started' && (event.data as { sequence_id: string }).sequence_id === 'vent') stateAtStart = h.sim.actuator('ESP_VENT', 4)?.on;
     });
     const fresh = await start(vent);
     expect(fresh.status).toBe(202);
