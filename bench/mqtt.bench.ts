@@ -3,18 +3,12 @@
  * through Mosquitto when it is installed, else through the embedded broker.
  * Run with `tsx bench/mqtt.bench.ts [--count N] [--window N] [--broker auto|mosquitto|embedded]`.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { DeviceEmulator } from '../src/drivers/device-emulator.ts';
 import { startEmbeddedBroker } from '../src/drivers/embedded-broker.ts';
 import { MqttDriver } from '../src/drivers/mqtt.driver.ts';
+import { findMosquitto, MOSQUITTO_MISSING, startMosquitto } from '../tests/helpers/mosquitto.ts';
 
 /** Options of the benchmark; all have defaults. */
 export interface MqttBenchOptions {
@@ -46,56 +40,13 @@ interface RunningBroker {
   close(): Promise<void>;
 }
 
-function findMosquitto(): string | null {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin'].filter(Boolean);
-  for (const dir of dirs) {
-    try {
-      accessSync(join(dir, 'mosquitto'), constants.X_OK);
-      return join(dir, 'mosquitto');
-    } catch {
-      // not in this directory
-    }
-  }
-  return null;
-}
-
-async function startMosquitto(bin: string): Promise<RunningBroker> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  const dir = mkdtempSync(join(tmpdir(), 'sequencer-bench-'));
-  const config = join(dir, 'mosquitto.conf');
-  // The two tunings docs/mqtt.md recommends: mosquitto < 2.0.13 stalls QoS 2 bursts beyond the
-  // inflight window, and without TCP_NODELAY a lone command waits ~40 ms for a delayed ACK.
-  const settings = ['allow_anonymous true', 'log_dest stderr', 'max_inflight_messages 0', 'set_tcp_nodelay true'];
-  writeFileSync(config, [`listener ${port} 127.0.0.1`, ...settings, ''].join('\n'));
-  const child: ChildProcess = spawn(bin, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (/mosquitto version (\S+) running/.test(output)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`mosquitto exited (${code}): ${output}`)));
-  });
-  const version = /mosquitto version (\S+) running/.exec(output)?.[1] ?? '?';
-  return {
-    name: `mosquitto ${version}`,
-    url: `mqtt://127.0.0.1:${port}`,
-    close: async () => {
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 async function startBroker(choice: MqttBenchOptions['broker']): Promise<RunningBroker> {
   const bin = choice === 'embedded' ? null : findMosquitto();
-  if (bin) return startMosquitto(bin);
-  if (choice === 'mosquitto') throw new Error('mosquitto binary not found (PATH, /usr/sbin, /usr/local/sbin)');
+  if (bin) {
+    const mosquitto = await startMosquitto(bin);
+    return { name: `mosquitto ${mosquitto.version}`, url: mosquitto.url, close: () => mosquitto.close() };
+  }
+  if (choice === 'mosquitto') throw new Error(MOSQUITTO_MISSING);
   const broker = await startEmbeddedBroker({ port: 0 });
   return { name: 'embedded (aedes)', url: broker.url, close: () => broker.close() };
 }

@@ -6,6 +6,8 @@
 import type { ServerConfig } from './config/server-config.ts';
 import { Codes, SequencerError } from './domain/errors.ts';
 import type { ActuatorDriver } from './drivers/actuator-driver.ts';
+import { createMqttDriver } from './drivers/create-driver.ts';
+import { MqttDriver } from './drivers/mqtt.driver.ts';
 import { SimDriver } from './drivers/sim.driver.ts';
 import { Engine } from './engine/engine.ts';
 import { EventHub } from './events/event-hub.ts';
@@ -28,6 +30,8 @@ export interface Services {
   driver: ActuatorDriver;
   /** The simulated nodes, when the driver is `sim`. */
   sim: SimDriver | null;
+  /** The MQTT driver (connection events, counters, `whenConnected()`), when the driver is `mqtt`. */
+  mqtt: MqttDriver | null;
   safety: SafetySystem;
   store: RunStore | null;
   /** Stored sequence templates (SPEC 7); also resolves nested template calls for the engine. */
@@ -51,7 +55,7 @@ export interface ServiceHooks {
   onError?: (error: unknown, message: string) => void;
   /** Opens the store (the durability layer); null keeps everything in memory. */
   openStore?: (config: ServerConfig) => RunStore | null;
-  /** Builds the driver for `mqtt` (the MQTT layer). */
+  /** Builds the driver for `mqtt` instead of `createMqttDriver` (tests swap the devices with it). */
   createDriver?: (config: ServerConfig) => Promise<ActuatorDriver>;
   /** Port of the Stately inspector relay when `config.inspect` (default 8080; 0 picks a free one). */
   inspectPort?: number;
@@ -75,7 +79,10 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   const store = hooks.openStore?.(config) ?? null;
   const sim = config.driver === 'sim' ? new SimDriver(config.simLatencyMs) : null;
   const metrics = createMetrics();
-  const driver = metrics.countCommands(sim ?? (await requireDriver(config, hooks)));
+  const inner = sim ?? (await (hooks.createDriver ?? createMqttDriver)(config));
+  const mqtt = inner instanceof MqttDriver ? inner : null;
+  mqtt?.on('disconnect', () => metrics.mqttDisconnects.inc());
+  const driver = metrics.countCommands(inner);
   await driver.start();
   const safety = new SafetySystem({
     driver,
@@ -134,6 +141,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     engine,
     driver,
     sim,
+    mqtt,
     safety,
     store,
     templates,
@@ -172,9 +180,4 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
       store?.close();
     },
   };
-}
-
-async function requireDriver(config: ServerConfig, hooks: ServiceHooks): Promise<ActuatorDriver> {
-  if (!hooks.createDriver) throw new Error(`Driver '${config.driver}' is not available`);
-  return hooks.createDriver(config);
 }

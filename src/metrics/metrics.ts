@@ -25,6 +25,8 @@ export interface Metrics {
   readonly runsEnded: Counter<'status'>;
   readonly stepDuration: Histogram<'phase' | 'result'>;
   readonly actuatorCommands: Counter<'result'>;
+  /** MQTT connections lost (the composition root feeds it from the mqtt driver's `disconnect` event). */
+  readonly mqttDisconnects: Counter;
   /** Connected WebSocket clients: the stream plugin calls `inc()` on connect and `dec()` on close. */
   readonly wsClients: Gauge;
   /** Seconds from an event happening to its hand-over to a WebSocket client (the stream observes it). */
@@ -77,6 +79,11 @@ export function createMetrics(): Metrics {
     labelNames: ['result'] as const,
     registers,
   });
+  const mqttDisconnects = new Counter({
+    name: 'sequencer_mqtt_disconnects_total',
+    help: 'Established MQTT broker connections lost (failed reconnection attempts are not counted)',
+    registers,
+  });
   const wsClients = new Gauge({ name: 'sequencer_ws_clients', help: 'Connected WebSocket clients', registers });
   const eventLagSeconds = new Histogram({
     name: 'sequencer_event_lag_seconds',
@@ -99,6 +106,7 @@ export function createMetrics(): Metrics {
     runsEnded,
     stepDuration,
     actuatorCommands,
+    mqttDisconnects,
     wsClients,
     eventLagSeconds,
     publishLagSeconds,

@@ -1,10 +1,5 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import type { AedesOptions } from 'aedes';
 import mqtt from 'mqtt';
@@ -16,6 +11,7 @@ import type { ReceivedCommand } from '../../src/drivers/device-emulator.ts';
 import { startEmbeddedBroker } from '../../src/drivers/embedded-broker.ts';
 import type { EmbeddedBroker } from '../../src/drivers/embedded-broker.ts';
 import { MqttDriver } from '../../src/drivers/mqtt.driver.ts';
+import { findMosquitto, freePort, MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.ts';
 
 /** A broker the tests can kill and bring back on the same port. */
 interface BrokerHarness {
@@ -38,20 +34,6 @@ function forever(): SendOptions {
   return { signal: new AbortController().signal, timeoutMs: 10_000 };
 }
 
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function findMosquitto(): string | null {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin'].filter(Boolean);
-  return dirs.map((dir) => join(dir, 'mosquitto')).find(isExecutable) ?? null;
-}
-
 /** An aedes broker with custom hooks, on a free port; `close()` stops it. */
 async function hookedAedes(options: AedesOptions): Promise<{ port: number; close(): Promise<void> }> {
   const aedes = await Aedes.createBroker(options);
@@ -62,57 +44,6 @@ async function hookedAedes(options: AedesOptions): Promise<{ port: number; close
     server.close();
   };
   return { port: (server.address() as { port: number }).port, close };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function spawnMosquitto(bin: string, config: string): Promise<ChildProcess> {
-  const child = spawn(bin, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    // Keep reading stderr for the broker's whole life, or a full pipe would block it.
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (/mosquitto version \S+ running/.test(output)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`mosquitto exited (${code}): ${output}`)));
-  });
-  return child;
-}
-
-async function mosquittoBroker(bin: string): Promise<BrokerHarness> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'sequencer-mosquitto-'));
-  const config = join(dir, 'mosquitto.conf');
-  // Mosquitto before 2.0.13 (Debian 12 ships 2.0.11) stalls QoS 2 messages queued beyond a
-  // subscriber's inflight window (default 20) until other traffic arrives; see docs/mqtt.md.
-  const settings = ['allow_anonymous true', 'persistence false', 'log_dest stderr', 'max_inflight_messages 0'];
-  writeFileSync(config, [`listener ${port} 127.0.0.1`, ...settings, ''].join('\n'));
-  let child: ChildProcess | null = await spawnMosquitto(bin, config);
-  const kill = async (): Promise<void> => {
-    if (!child || child.exitCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
-    child = null;
-  };
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    kill,
-    restart: async () => {
-      child = await spawnMosquitto(bin, config);
-    },
-    close: async () => {
-      await kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 async function aedesBroker(): Promise<BrokerHarness> {
@@ -316,12 +247,9 @@ describe('mqtt driver through the embedded aedes broker', () => {
 });
 
 const mosquittoBin = findMosquitto();
-describe.skipIf(!mosquittoBin)(
-  `mqtt driver through a real mosquitto${mosquittoBin ? '' : ' (skipped: no mosquitto binary on PATH, /usr/sbin or /usr/local/sbin)'}`,
-  () => {
-    brokerSuite(() => mosquittoBroker(mosquittoBin as string));
-  },
-);
+describe.skipIf(!mosquittoBin)(`mqtt driver through a real mosquitto${mosquittoBin ? '' : ` (skipped: ${MOSQUITTO_MISSING})`}`, () => {
+  brokerSuite(() => startMosquitto(mosquittoBin as string));
+});
 
 describe('mqtt driver against an absent, a stuck or a refusing broker', () => {
   it('starts anyway, fails commands at once with the redacted URL, and connects once a broker appears', async () => {
