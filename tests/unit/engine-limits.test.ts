@@ -145,4 +145,16 @@ describe('engine: start modes', () => {
     expect(order.indexOf(`sequence_completed:${old.run_id}`)).toBeLessThan(order.indexOf(`sequence_started:${fresh.run_id}`));
     expect(h.engine.get('light')?.run_id).toBe(fresh.run_id);
   });
+
+  it('restart: a run still waiting from an earlier restart is superseded by the newest one', async () => {
+    h.driver.configure('ESP_SLOW', { latency_ms: 500 });
+    const old = h.engine.start(definition([delayStep(60)], { sequence_id: 'light', mode: 'restart', cleanup_steps: [actuatorStep({}, 'ESP_SLOW')] }));
+    const second = h.engine.start(definition([delayStep(1)], { sequence_id: 'light', mode: 'restart' }));
+    const third = h.engine.start(definition([delayStep(1)], { sequence_id: 'light', mode: 'restart' }));
+    expect(h.engine.get(second.run_id)).toMatchObject({ status: 'cancelled' });
+    await vi.advanceTimersByTimeAsync(600);
+    expect(h.engine.get(old.run_id)?.status).toBe('cancelled');
+    expect(h.events.ofType('sequence_started', second.run_id)).toHaveLength(0);
+    expect(h.engine.get(third.run_id)?.status).toBe('running');
+  });
 });
