@@ -43,7 +43,8 @@ function file(name: string, content: string): string {
   return path;
 }
 
-describe('sequencer run', () => {
+// Each test starts Node with tsx, which takes seconds on a busy machine.
+describe('sequencer run', { timeout: 30_000 }, () => {
   it('runs the irrigation example to completion, a line per step, and exits 0', async () => {
     const { code, stdout } = await cli(['run', 'docs/examples/irrigation-zone.json', '--sim-latency-ms', '0']);
     expect(code).toBe(0);
@@ -124,7 +125,7 @@ describe('sequencer run', () => {
   });
 });
 
-describe('sequencer validate', () => {
+describe('sequencer validate', { timeout: 30_000 }, () => {
   it('says valid with the number of steps and the estimated duration, and exits 0', async () => {
     const { code, stdout } = await cli(['validate', 'docs/examples/irrigation-zone.json']);
     expect(code).toBe(0);
