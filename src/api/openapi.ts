@@ -27,6 +27,8 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       security: [{ bearer: [] }],
       tags: [
         { name: 'sequences', description: 'Start, watch and control runs' },
+        { name: 'templates', description: 'Stored sequence templates with parameters' },
+        { name: 'safety', description: 'Emergency stop' },
         { name: 'sim', description: 'Simulated ESP32 nodes (sim driver only)' },
         { name: 'service', description: 'Health and metrics' },
       ],

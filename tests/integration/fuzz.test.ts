@@ -44,7 +44,7 @@ function generator(random: () => number) {
   const ids = ['run-x', 'seq-00000000', text(6), 'irrigation', '..', '%2e%2e', 'a'.repeat(90)];
   const weird = () =>
     pick<unknown>([null, true, false, 0, -1, 1e308, -0.5, 3601, '', 'x'.repeat(int(3) === 0 ? 20_000 : 50), [], {}, [null], { type: null }, text(8), [1, 'a', {}]]);
-  const validStep = () => pick<object>([{ delay_seconds: 1 }, { action: { type: 'actuator_command', esp_id: 'ESP_A', gpio: 3, command: 'ON' } }]);
+  const validStep = () => pick<Record<string, unknown>>([{ delay_seconds: 1 }, { action: { type: 'actuator_command', esp_id: 'ESP_A', gpio: 3, command: 'ON' } }]);
   const definition = (): Record<string, unknown> => ({ sequence_id: `fz-${int(1e9)}`, steps: [validStep(), validStep()] });
 
   /** Replaces one field somewhere in a valid definition with a value of the wrong type. */
