@@ -39,7 +39,10 @@ export function machineHarness(plan: SequencePlan, depth?: number) {
     },
   });
   const actor = createActor(machine, { input: { plan, depth } });
+  const visited = new Set<string>();
+  actor.subscribe((snapshot) => void visited.add(stateString(snapshot.value)));
   actor.start();
+  visited.add(stateString(actor.getSnapshot().value));
   const lastAttempt = (): RunActionParams => {
     const last = attempts[attempts.length - 1];
     if (!last) throw new Error('no attempt was started');
@@ -47,6 +50,8 @@ export function machineHarness(plan: SequencePlan, depth?: number) {
   };
   return {
     actor,
+    /** Every state the actor has been in, as dotted strings. */
+    visited,
     attempts,
     steps,
     counts,

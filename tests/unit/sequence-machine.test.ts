@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MachineCodes, retryDelayMs } from '../../machines/sequence.machine.ts';
+import { MachineCodes, retryDelayMs, sequenceMachine } from '../../machines/sequence.machine.ts';
 import type { StepOutcome } from '../../machines/sequence.types.ts';
 import { machineHarness } from '../helpers/machine.harness.ts';
 import { plan, planStep, waitStep } from '../helpers/definition.builder.ts';
@@ -576,5 +576,65 @@ describe('sequence machine: cleanup steps', () => {
     h.succeed(T0 + 2);
     expect(h.state()).toBe('completed');
     expect(h.context().cleanupResults).toEqual([]);
+  });
+});
+
+describe('sequence machine: the whole chart', () => {
+  /** Every leaf state of the chart as a dotted string. */
+  function leaves(node: { key: string; states: Record<string, unknown> }, prefix = ''): string[] {
+    const children = Object.values(node.states) as { key: string; states: Record<string, unknown> }[];
+    if (children.length === 0) return [prefix];
+    return children.flatMap((child) => leaves(child, prefix ? `${prefix}.${child.key}` : child.key));
+  }
+
+  it('a cleanup step retries like any step and a cleanup action lost to a restart is not sent again', () => {
+    const h = machineHarness(plan([planStep()], [planStep({ retries: 1, retryDelayMs: 100 })]));
+    h.send({ type: 'START', now: T0 });
+    h.fail(T0);
+    h.fail(T0 + 1);
+    expect(h.state()).toBe('cleanup.retrying');
+    h.send({ type: 'WAKE', now: T0 + 101 });
+    expect(h.state()).toBe('cleanup.executing');
+    h.send({ type: 'RECOVER', now: T0 + 102 });
+    expect(h.state()).toBe('failed');
+    expect(h.context().cleanupResults[0]).toMatchObject({ code: 5633, retries: 1 });
+  });
+
+  it('the scenarios of this file visit every state of the chart', () => {
+    const visited = new Set<string>();
+    const run = (p: ReturnType<typeof plan>, drive: (h: ReturnType<typeof machineHarness>) => void) => {
+      const h = machineHarness(p);
+      drive(h);
+      for (const s of h.visited) visited.add(s);
+    };
+    const withCleanup = (steps: ReturnType<typeof planStep>[]) =>
+      plan([planStep()], [planStep({ beforeMs: 10, afterMs: 10, retries: 1, retryDelayMs: 10 }), ...steps]);
+    run(plan([planStep({ beforeMs: 10, afterMs: 10, retries: 1, retryDelayMs: 10 }), waitStep(10)]), (h) => {
+      h.send({ type: 'START', now: T0 });
+      h.send({ type: 'WAKE', now: T0 + 10 });
+      h.fail(T0 + 10);
+      h.send({ type: 'PAUSE', now: T0 + 11 });
+      h.send({ type: 'RESUME', now: T0 + 12 });
+      h.send({ type: 'WAKE', now: T0 + 30 });
+      h.succeed(T0 + 31);
+      h.send({ type: 'WAKE', now: T0 + 41 });
+      h.send({ type: 'WAKE', now: T0 + 51 });
+    });
+    run(withCleanup([waitStep(10)]), (h) => {
+      h.send({ type: 'START', now: T0 });
+      h.fail(T0);
+      h.send({ type: 'WAKE', now: T0 + 10 });
+      h.fail(T0 + 11);
+      h.send({ type: 'WAKE', now: T0 + 21 });
+      h.succeed(T0 + 22);
+      h.send({ type: 'WAKE', now: T0 + 32 });
+      h.send({ type: 'WAKE', now: T0 + 42 });
+    });
+    run(plan([planStep()]), (h) => h.send({ type: 'CANCEL', now: T0, reason: 'x' }));
+    run(plan([planStep()]), (h) => {
+      h.send({ type: 'START', now: T0 });
+      h.send({ type: 'TIMEOUT', now: T0 });
+    });
+    expect([...visited].sort()).toEqual(leaves(sequenceMachine.root as never).sort());
   });
 });
