@@ -44,16 +44,19 @@ export type Effect =
   | { type: 'forwardPause' }
   | { type: 'forwardResume' };
 
-/** One transition: its target, the whole new context, its effects. */
+/** One transition: its target, the context fields it changes, its effects. */
 export interface Move {
   target: Target;
-  context: SequenceContext;
+  patch: Partial<SequenceContext>;
   effects: Effect[];
 }
 
 type Ctx = SequenceContext;
 
-/** A move under construction: a private copy of the context and the effects so far. */
+/**
+ * A move under construction. `c` reads through to the current context and keeps what the move
+ * writes as its own properties, so the patch is just those (one context copy per event, in assign).
+ */
 class Draft {
   readonly c: Ctx;
   readonly effects: Effect[] = [];
@@ -61,7 +64,7 @@ class Draft {
     context: Ctx,
     readonly now: number,
   ) {
-    this.c = { ...context };
+    this.c = Object.create(context) as Ctx;
   }
   get list(): PlanStep[] {
     return this.c.phase === 'steps' ? this.c.plan.steps : this.c.plan.cleanup;
@@ -73,7 +76,7 @@ class Draft {
     return `${this.c.phase === 'steps' ? 'running' : 'cleanup'}.${state}`;
   }
   move(target: Target): Move {
-    return { target, context: this.c, effects: this.effects };
+    return { target, patch: { ...this.c }, effects: this.effects };
   }
 }
 

@@ -72,7 +72,7 @@ function apply(key: string, fn: Decide) {
   return machineSetup.enqueueActions(({ context, event, enqueue }) => {
     const move = decide(key, fn, context, event);
     if (!move) return;
-    enqueue.assign(() => move.context);
+    enqueue.assign(() => move.patch);
     for (const effect of move.effects) enqueue(effect);
   });
 }

@@ -76,7 +76,8 @@ export class RunHost {
 
   /** Every event reaches a run through here, so its snapshot observer knows what caused a transition. */
   #deliver(run: Run, event: SequenceEvent): void {
-    if (!run.actor) return;
+    // A late answer may find its run ended or halted by shutdown: nothing is left to move.
+    if (!run.actor || run.actor.getSnapshot().status !== 'active') return;
     run.lastEvent = event.type;
     run.actor.send(event);
   }
@@ -197,16 +198,21 @@ export class RunHost {
       },
       emit: (type, data) => this.emit(run.root, type, data),
     };
-    let pending: Promise<string>;
-    try {
-      pending = executor.execute(action, context);
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    pending.then(
-      (message) => this.#settle(run, params.attemptId, message, true),
-      (error: unknown) => this.#settle(run, params.attemptId, error, false),
-    );
+    // Actions start after the transition that asked for them, as XState starts invoked actors:
+    // a nested run started from inside the parent's transition would run inside it.
+    queueMicrotask(() => {
+      if (run.inFlight?.controller !== controller) return;
+      let pending: Promise<string>;
+      try {
+        pending = (executor.execute as NonNullable<typeof executor.execute>)(action, context);
+      } catch (error) {
+        pending = Promise.reject(error);
+      }
+      pending.then(
+        (message) => this.#settle(run, params.attemptId, message, true),
+        (error: unknown) => this.#settle(run, params.attemptId, error, false),
+      );
+    });
   }
 
   /** Reports an attempt's end to its run, unless the run has moved on (a late or aborted answer). */
