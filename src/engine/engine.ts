@@ -112,7 +112,7 @@ export class Engine {
   readonly #queues = new Map<string, Run[]>();
   /** Terminal top-level runs in the order they ended, for the sweep. */
   readonly #ended = new Map<string, Run>();
-  #spawning: { run: Run; snapshot?: unknown } | null = null;
+  #spawning: { run: Run; snapshot?: unknown; error?: unknown } | null = null;
   #closed = false;
 
   constructor(options: EngineOptions) {
@@ -123,7 +123,10 @@ export class Engine {
     this.#out = new WriteAhead(this.events, this.#store, (run) => this.#row(run), (error, runs) => this.#writeFailed(error, runs));
     this.#host = new RunHost(options.executors, this.#out, () => Date.now(), {
       onEnded: (run) => this.#onEnded(run),
-      onTransition: (run) => this.#out.touch(run),
+      // A nested run lives inside its parent's step: storing it apart would recover it as a run of its own.
+      onTransition: (run) => {
+        if (run.parent === null) this.#out.touch(run);
+      },
     });
     this.#executors = options.executors;
     this.#executors.register(sequenceExecutor((action, context) => this.#runNested(action, context)));
@@ -305,37 +308,69 @@ export class Engine {
    * is idempotent, then it is sent again). `abort`: each ends failed with 5633 after its safe state.
    * Queued runs queue again. Call once, before taking requests.
    */
-  recover(policy: 'resume' | 'abort'): { resumed: number; aborted: number; queued: number } {
-    const counts = { resumed: 0, aborted: 0, queued: 0 };
+  recover(policy: 'resume' | 'abort'): { resumed: number; aborted: number; queued: number; failed: number } {
+    const counts = { resumed: 0, aborted: 0, queued: 0, failed: 0 };
     if (!this.#store) return counts;
     for (const stored of this.#store.activeRuns()) {
-      const definition = stored.definition as SequenceDefinition;
-      const snapshot = stored.snapshot as { context?: { plan?: SequencePlan } } | null;
-      const plan = snapshot?.context?.plan ?? this.#plan(definition);
-      const run = this.#newRun(definition, plan, { context: stored.progress.context, template: stored.progress.template ?? undefined });
-      run.runId = stored.run_id;
-      run.createdAt = stored.created_at;
-      run.root = run;
-      this.#host.runs.set(run.runId, run);
-      if (!snapshot) {
-        const queue = this.#queues.get(run.sequenceId) ?? [];
-        queue.push(run);
-        this.#queues.set(run.sequenceId, queue);
-        counts.queued++;
-        continue;
-      }
-      if (snapshot.context) this.#options.onRunRecovered?.(run, snapshot.context as SequenceContext);
-      if (!this.#launch(run, snapshot)) continue;
-      if (policy === 'abort') {
-        this.#host.send(run, { type: 'ABORT', code: Codes.STATE_CORRUPTION, message: 'Run interrupted by a restart' });
-        counts.aborted++;
-      } else {
-        this.#host.send(run, { type: 'RECOVER' });
-        counts.resumed++;
+      try {
+        counts[this.#recoverRun(stored, policy)]++;
+      } catch (error) {
+        // One run that cannot be restored (a template it needs is gone, a damaged snapshot) must
+        // neither keep the server from starting nor come back at every start.
+        this.#report(error, `run ${stored.run_id} could not be recovered`);
+        this.#host.runs.delete(stored.run_id);
+        this.#storeUnrecoverable(stored, error);
+        counts.failed++;
       }
     }
     for (const sequenceId of [...this.#queues.keys()]) if (!this.#active.has(sequenceId)) this.#drainQueue(sequenceId);
     return counts;
+  }
+
+  #recoverRun(stored: StoredRun, policy: 'resume' | 'abort'): 'resumed' | 'aborted' | 'queued' {
+    const definition = stored.definition as SequenceDefinition;
+    const snapshot = stored.snapshot as { context?: SequenceContext; value?: unknown } | null;
+    const plan = snapshot?.context?.plan ?? this.#plan(definition);
+    const run = this.#newRun(definition, plan, { context: stored.progress.context, template: stored.progress.template ?? undefined });
+    run.runId = stored.run_id;
+    run.createdAt = stored.created_at;
+    run.root = run;
+    this.#host.runs.set(run.runId, run);
+    if (!snapshot) {
+      const queue = this.#queues.get(run.sequenceId) ?? [];
+      queue.push(run);
+      this.#queues.set(run.sequenceId, queue);
+      return 'queued';
+    }
+    if (snapshot.context) this.#options.onRunRecovered?.(run, snapshot.context);
+    if (!this.#launch(run, snapshot)) {
+      throw new SequencerError(Codes.ALREADY_RUNNING, `Concurrency limit reached (${this.limits.maxConcurrent} runs)`);
+    }
+    // A run already in cleanup is ending anyway: it only has to learn that its action was lost.
+    if (policy === 'abort' && !run.state.startsWith('cleanup')) {
+      this.#host.send(run, { type: 'ABORT', code: Codes.STATE_CORRUPTION, message: 'Run interrupted by a restart' });
+      return 'aborted';
+    }
+    this.#host.send(run, { type: 'RECOVER' });
+    return policy === 'abort' ? 'aborted' : 'resumed';
+  }
+
+  /** Stores a run that could not be recovered as failed with 5633, so that history tells why. */
+  #storeUnrecoverable(stored: StoredRun, error: unknown): void {
+    const now = Date.now();
+    const message = `Run could not be recovered after a restart: ${error instanceof Error ? error.message : String(error)}`;
+    try {
+      this.#store?.queueRun({
+        ...stored,
+        status: 'failed',
+        snapshot: null,
+        ended_at: now,
+        progress: { ...stored.progress, status: 'failed', state: 'failed', completed_at: new Date(now).toISOString(), error: message, error_code: Codes.STATE_CORRUPTION },
+      });
+      this.#store?.flush();
+    } catch (writeError) {
+      this.#report(writeError, `run ${stored.run_id} could not be stored as failed`);
+    }
   }
 
   /** Every top-level run that has not ended, queued ones included (for emergency stop and shutdown). */
@@ -417,12 +452,16 @@ export class Engine {
 
   /** Spawns a run through the registry and starts it; a refused run fails with 5610. */
   #launch(run: Run, snapshot?: unknown): boolean {
-    this.#spawning = { run, snapshot };
+    const spawning: { run: Run; snapshot?: unknown; error?: unknown } = { run, snapshot };
+    this.#spawning = spawning;
     this.#registry.send({ type: 'SPAWN', runId: run.runId });
     this.#spawning = null;
     if (!run.actor) {
       this.#host.runs.delete(run.runId);
-      return false;
+      if (spawning.error === undefined) return false;
+      // Admitted but never created (a stored snapshot XState cannot restore): give the slot back.
+      this.#registry.send({ type: 'RUN_STOPPED', runId: run.runId });
+      throw spawning.error;
     }
     const active = this.#active.get(run.sequenceId);
     if (active) active.push(run);
@@ -445,7 +484,12 @@ export class Engine {
 
   #spawnFromRegistry(registry: unknown): void {
     if (!this.#spawning) return;
-    this.#host.createActor(this.#spawning.run, registry as object & { system: unknown }, this.#spawning.snapshot);
+    try {
+      this.#host.createActor(this.#spawning.run, registry as object & { system: unknown }, this.#spawning.snapshot);
+    } catch (error) {
+      // Thrown inside the registry's transition it would stop the registry; #launch rethrows it.
+      this.#spawning.error = error ?? new Error('actor creation failed');
+    }
   }
 
   #onEnded(run: Run): void {

@@ -86,7 +86,8 @@ function nestedPlan(action: Record<string, unknown>, options: PlanOptions): Sequ
 function safeStateStep(): PlanStep {
   return {
     name: 'Safe state',
-    action: { type: SAFE_STATE_ACTION },
+    // Turning OFF what a run holds is safe to repeat: a restart that lost it in flight sends it again.
+    action: { type: SAFE_STATE_ACTION, idempotent: true },
     waitMs: 0,
     beforeMs: 0,
     afterMs: 0,

@@ -24,8 +24,9 @@ export class WriteAhead {
   #dirty = new Set<Run>();
   #events: Pending[] = [];
   #scheduled = false;
-  /** Unix ms of the last successful write, and how long the last batch took. */
+  /** How long the last successful batch took (serialising and committing), in ms. */
   lastFlushMs = 0;
+  /** Runs written by the last successful batch. */
   lastBatchSize = 0;
 
   constructor(
@@ -70,17 +71,30 @@ export class WriteAhead {
     const events = this.#events;
     this.#dirty = new Set();
     this.#events = [];
-    if (this.#store && runs.length > 0) {
-      const started = performance.now();
-      try {
-        for (const run of runs) this.#store.queueRun(this.#rowOf(run));
-        this.#store.flush();
-        this.lastFlushMs = performance.now() - started;
-        this.lastBatchSize = runs.length;
-      } catch (error) {
-        this.#onWriteError(error, runs);
-      }
-    }
+    if (this.#store && runs.length > 0) this.#write(this.#store, runs);
+    // Published even when the write failed: holding them would hide from every client what the
+    // runs do to actuators, and the affected runs' failure (5631) follows as events of their own.
     for (const e of events) this.#bus.publish(e.type, e.data, e.at);
   };
+
+  #write(store: RunStore, runs: Run[]): void {
+    const started = performance.now();
+    const queued: Run[] = [];
+    for (const run of runs) {
+      // A run that cannot be serialised fails alone; the others of its batch are still written.
+      try {
+        store.queueRun(this.#rowOf(run));
+        queued.push(run);
+      } catch (error) {
+        this.#onWriteError(error, [run]);
+      }
+    }
+    try {
+      store.flush();
+      this.lastFlushMs = performance.now() - started;
+      this.lastBatchSize = queued.length;
+    } catch (error) {
+      this.#onWriteError(error, queued);
+    }
+  }
 }

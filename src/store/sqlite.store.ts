@@ -119,7 +119,8 @@ function prepareStatements(db: BetterSqlite3.Database) {
       )
       .pluck(),
     active: db.prepare<[], StoredRunRow>(
-      `${SELECT_RUNS} WHERE status IN (${ACTIVE_SQL}) ORDER BY created_at ASC, run_id ASC`,
+      // rowid is the order of first writes: runs queued in the same millisecond queue again in order.
+      `${SELECT_RUNS} WHERE status IN (${ACTIVE_SQL}) ORDER BY created_at ASC, runs.rowid ASC`,
     ),
     pruneChunk: db.prepare<[number, number]>(
       `DELETE FROM runs WHERE rowid IN

@@ -1,0 +1,293 @@
+/**
+ * Engine-level recovery (SPEC 11) on a real SQLite store: one engine writes its runs and stops
+ * the way a crash leaves them (actors stopped, nothing ended), a second engine on the same store
+ * recovers them. Also: a store write that fails fails the affected runs with 5631.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Executor } from '../../src/executors/executor.ts';
+import type { RunStore } from '../../src/store/run-store.ts';
+import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite.store.ts';
+import { actuatorStep, definition, delayStep } from '../helpers/definition.builder.ts';
+import { engineHarness, type HarnessOptions } from '../helpers/engine.harness.ts';
+
+type Harness = ReturnType<typeof engineHarness>;
+
+let store: SqliteStore;
+const engines: Harness[] = [];
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  store = openSqliteStore(':memory:');
+});
+
+afterEach(async () => {
+  for (const h of engines.splice(0)) await h.engine.close();
+  store.close();
+  vi.useRealTimers();
+});
+
+function harness(options: HarnessOptions = {}): Harness {
+  const h = engineHarness({ store, latencyMs: 0, ...options });
+  engines.push(h);
+  return h;
+}
+
+/** Stops an engine as a crash would leave its runs: the store keeps their last written state. */
+async function crash(h: Harness): Promise<void> {
+  await h.engine.close();
+  engines.splice(engines.indexOf(h), 1);
+}
+
+const valve = (command: string, extra: Record<string, unknown> = {}) =>
+  actuatorStep({ name: `Valve ${command}`, action: { type: 'actuator_command', esp_id: 'ESP_1', gpio: 5, command, ...extra } });
+
+describe('recover("resume")', () => {
+  it('a run stopped in its delay waits out the rest of it and completes with every step result', async () => {
+    const before = harness();
+    const { run_id } = before.engine.start(definition([valve('ON'), delayStep(10), valve('OFF')]));
+    await vi.advanceTimersByTimeAsync(3000);
+    await crash(before);
+
+    const after = harness();
+    expect(after.engine.recover('resume')).toEqual({ resumed: 1, aborted: 0, queued: 0, failed: 0 });
+    expect(after.engine.get(run_id)).toMatchObject({ status: 'running', state: 'running.delaying', current_step: 1 });
+    await vi.advanceTimersByTimeAsync(6990);
+    expect(after.events.completed(run_id)).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(20);
+
+    expect(after.events.completed(run_id)).toMatchObject({ status: 'completed', steps_completed: 3, steps_failed: 0 });
+    expect(after.engine.get(run_id)?.step_results.map((r) => r.step_name)).toEqual(['Valve ON', 'Wait 10 s', 'Valve OFF']);
+    expect(after.events.steps(run_id)).toEqual(['1:completed', '2:starting', '2:completed']);
+    expect(after.driver.actuator('ESP_1', 5)).toMatchObject({ on: false, last_command: 'OFF' });
+    expect(store.getRun(run_id)).toMatchObject({ status: 'completed', snapshot: null });
+  });
+
+  it('a delay that ended while the server was down ends at once', async () => {
+    const before = harness();
+    const { run_id } = before.engine.start(definition([delayStep(10), delayStep(5)]));
+    await vi.advanceTimersByTimeAsync(1000);
+    await crash(before);
+    vi.setSystemTime(Date.now() + 60_000);
+
+    const after = harness();
+    after.engine.recover('resume');
+    await vi.advanceTimersByTimeAsync(0);
+
+    expect(after.engine.get(run_id)).toMatchObject({ state: 'running.delaying', current_step: 1 });
+    await vi.advanceTimersByTimeAsync(5001);
+    expect(after.events.completed(run_id)?.status).toBe('completed');
+  });
+
+  it('an action in flight fails with 5633 without a retry, and the run follows on_failure', async () => {
+    const before = harness({ latencyMs: 5000 });
+    const aborting = before.engine.start(definition([valve('ON', {}), delayStep(1)], { sequence_id: 'a' }));
+    const going = before.engine.start(definition([{ ...valve('ON'), on_failure: 'continue', retry_count: 3 }, delayStep(1)], { sequence_id: 'b' }));
+    await vi.advanceTimersByTimeAsync(1000);
+    await crash(before);
+
+    const after = harness();
+    after.engine.recover('resume');
+    await vi.advanceTimersByTimeAsync(2000);
+
+    expect(after.events.completed(aborting.run_id)).toMatchObject({ status: 'failed', error_code: 5633 });
+    expect(after.engine.get(aborting.run_id)?.step_results.map((r) => [r.success, r.error_code, r.retries])).toEqual([[false, 5633, 0]]);
+    expect(after.events.completed(going.run_id)).toMatchObject({ status: 'completed', steps_completed: 1, steps_failed: 1 });
+    expect(after.driver.devices()).toEqual([]);
+  });
+
+  it('an idempotent action in flight is sent again', async () => {
+    const before = harness({ latencyMs: 5000 });
+    const { run_id } = before.engine.start(definition([valve('ON', { idempotent: true })]));
+    await vi.advanceTimersByTimeAsync(1000);
+    await crash(before);
+
+    const after = harness();
+    after.engine.recover('resume');
+    await vi.advanceTimersByTimeAsync(10);
+
+    expect(after.events.completed(run_id)).toMatchObject({ status: 'completed', steps_completed: 1 });
+    expect(after.driver.devices()[0]).toMatchObject({ esp_id: 'ESP_1', commands: 1 });
+    expect(after.driver.actuator('ESP_1', 5)?.on).toBe(true);
+  });
+
+  it('queued runs queue again, in their order, behind the recovered run', async () => {
+    const before = harness();
+    const queued = (name: string, steps = [delayStep(0, { name })]) => before.engine.start(definition(steps, { sequence_id: 'z', mode: 'queued' }));
+    const first = queued('first', [delayStep(10)]);
+    const second = queued('second');
+    const third = queued('third');
+    await vi.advanceTimersByTimeAsync(10);
+    await crash(before);
+
+    const after = harness();
+    expect(after.engine.recover('resume')).toMatchObject({ resumed: 1, queued: 2 });
+    expect(after.engine.get(second.run_id)?.status).toBe('pending');
+    await vi.advanceTimersByTimeAsync(10_001);
+
+    const ends = after.events.ofType('sequence_completed').map((e) => [e.data.run_id, e.data.status]);
+    expect(ends).toEqual([
+      [first.run_id, 'completed'],
+      [second.run_id, 'completed'],
+      [third.run_id, 'completed'],
+    ]);
+  });
+
+  it('a queued run whose sequence has nothing left to wait for starts at once', async () => {
+    const before = harness();
+    before.engine.start(definition([delayStep(10)], { sequence_id: 'z', mode: 'queued' }));
+    const waiting = before.engine.start(definition([delayStep(1)], { sequence_id: 'z', mode: 'queued' }));
+    await vi.advanceTimersByTimeAsync(10);
+    await crash(before);
+    // The run it waited for ended (here: its row says so) before the restart.
+    const head = store.activeRuns()[0];
+    store.queueRun({ ...(head as NonNullable<typeof head>), status: 'completed', snapshot: null, ended_at: Date.now() });
+
+    const after = harness();
+    expect(after.engine.recover('resume')).toMatchObject({ resumed: 0, queued: 1 });
+    expect(after.engine.get(waiting.run_id)?.status).toBe('running');
+    await vi.advanceTimersByTimeAsync(1001);
+    expect(after.events.completed(waiting.run_id)?.status).toBe('completed');
+  });
+
+  it('a nested run is not stored apart: only its parent comes back, its lost step fails with 5633', async () => {
+    const before = harness();
+    const nested = { name: 'Inner', action: { type: 'sequence', steps: [{ delay_seconds: 100 }] } };
+    const { run_id } = before.engine.start(definition([nested], { sequence_id: 'outer' }));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(store.activeRuns().map((r) => r.sequence_id)).toEqual(['outer']);
+    await crash(before);
+
+    const after = harness();
+    expect(after.engine.recover('resume')).toMatchObject({ resumed: 1 });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(after.events.completed(run_id)).toMatchObject({ status: 'failed', error_code: 5633 });
+    expect(after.engine.list({ limit: 10, offset: 0 }).items.map((p) => p.sequence_id)).toEqual(['outer']);
+  });
+
+  it('a run that cannot be restored is stored as failed with 5633; the others are recovered', async () => {
+    const before = harness();
+    const fine = before.engine.start(definition([delayStep(10)], { sequence_id: 'fine' }));
+    await vi.advanceTimersByTimeAsync(10);
+    await crash(before);
+    // A queued run whose nested template was deleted while the server was down: no plan can be built.
+    const row = store.getRun(fine.run_id) as NonNullable<ReturnType<typeof store.getRun>>;
+    const orphan = { ...row, run_id: 'run-orphan', sequence_id: 'orphan', status: 'pending' as const, snapshot: null };
+    store.queueRun({ ...orphan, definition: { ...(row.definition as object), sequence_id: 'orphan', steps: [{ name: 'Call', action: { type: 'sequence', template: 'gone' } }] } });
+
+    const after = harness();
+    expect(after.engine.recover('resume')).toMatchObject({ resumed: 1, failed: 1 });
+    expect(after.errors.map((e) => e.message)).toEqual(['run run-orphan could not be recovered']);
+    expect(store.getRun('run-orphan')).toMatchObject({ status: 'failed', snapshot: null, progress: { status: 'failed', error_code: 5633 } });
+    expect(store.getRun('run-orphan')?.progress.error).toMatch(/^Run could not be recovered after a restart: .*'gone'/);
+    expect(after.engine.activeRuns().map((r) => r.runId)).toEqual([fine.run_id]);
+    await vi.advanceTimersByTimeAsync(10_001);
+    expect(after.events.completed(fine.run_id)?.status).toBe('completed');
+  });
+});
+
+describe('recover("abort")', () => {
+  it('ends every unfinished run failed with 5633 after its cleanup', async () => {
+    const before = harness({ latencyMs: 5000 });
+    const waiting = before.engine.start(definition([delayStep(10)], { sequence_id: 'w', cleanup_steps: [valve('OFF')] }));
+    const acting = before.engine.start(definition([valve('ON')], { sequence_id: 'a' }));
+    await vi.advanceTimersByTimeAsync(1000);
+    await crash(before);
+
+    const after = harness();
+    expect(after.engine.recover('abort')).toMatchObject({ aborted: 2, resumed: 0 });
+    await vi.advanceTimersByTimeAsync(10);
+
+    for (const { run_id } of [waiting, acting]) {
+      expect(after.events.completed(run_id)).toMatchObject({ status: 'failed', error_code: 5633, error: 'Run interrupted by a restart' });
+      expect(after.engine.get(run_id)?.step_results.map((r) => [r.success, r.error_code])).toEqual([[false, 5633]]);
+    }
+    expect(after.engine.get(waiting.run_id)?.cleanup_results.map((r) => r.step_name)).toEqual(['Valve OFF', 'Safe state']);
+    expect(after.driver.actuator('ESP_1', 5)?.last_command).toBe('OFF');
+  });
+
+  it('a run whose safe state was in flight has it sent again and keeps its outcome', async () => {
+    let safeStates = 0;
+    const slowSafeState = (ms: number): Executor => ({
+      type: 'safe_state',
+      internal: true,
+      schema: undefined as never,
+      execute: () => {
+        safeStates++;
+        return new Promise((resolve) => setTimeout(() => resolve('Made safe'), ms));
+      },
+    });
+    const before = harness({ executors: (r) => r.register(slowSafeState(5000)) });
+    const { run_id } = before.engine.start(definition([delayStep(60)]));
+    await vi.advanceTimersByTimeAsync(10);
+    before.engine.cancel(run_id, 'operator');
+    await vi.advanceTimersByTimeAsync(1000);
+    await crash(before);
+
+    const after = harness({ executors: (r) => r.register(slowSafeState(0)) });
+    after.engine.recover('abort');
+    await vi.advanceTimersByTimeAsync(10);
+
+    expect(safeStates).toBe(2);
+    expect(after.events.completed(run_id)).toMatchObject({ status: 'cancelled' });
+    expect(after.engine.get(run_id)?.cleanup_results.map((r) => [r.step_name, r.success, r.message])).toEqual([['Safe state', true, 'Made safe']]);
+  });
+});
+
+describe('a store write that fails', () => {
+  /** The SQLite store, with flushes and queued writes that can be made to fail. */
+  function faultyStore(inner: RunStore) {
+    const faults = { flush: 0, runIds: new Set<string>() };
+    const wrapped: RunStore = Object.create(inner) as RunStore;
+    wrapped.flush = () => {
+      if (faults.flush > 0) {
+        faults.flush--;
+        throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
+      }
+      inner.flush();
+    };
+    wrapped.queueRun = (run) => {
+      if (faults.runIds.has(run.run_id)) throw new TypeError('Do not know how to serialize a BigInt');
+      inner.queueRun(run);
+    };
+    return { wrapped, faults };
+  }
+
+  it('fails the runs of the failed batch with 5631, reports it, and the engine keeps working', async () => {
+    const { wrapped, faults } = faultyStore(store);
+    const h = harness({ store: wrapped });
+    const a = h.engine.start(definition([delayStep(10)]));
+    const b = h.engine.start(definition([delayStep(10)]));
+    await vi.advanceTimersByTimeAsync(10);
+    faults.flush = 1;
+    h.engine.pause(a.run_id);
+    h.engine.pause(b.run_id);
+    await vi.advanceTimersByTimeAsync(10);
+
+    for (const { run_id } of [a, b]) {
+      expect(h.events.completed(run_id)).toMatchObject({ status: 'failed', error_code: 5631, error: 'Run state could not be stored' });
+      expect(store.getRun(run_id)).toMatchObject({ status: 'failed', snapshot: null });
+    }
+    expect(h.errors.map((e) => e.message)).toEqual(['store write failed for 2 runs']);
+    // The events of the failed batch still went out, before the failure they caused.
+    const types = h.events.of(a.run_id).map((e) => e.type);
+    expect(types.indexOf('sequence_paused')).toBeLessThan(types.indexOf('sequence_error'));
+
+    const later = h.engine.start(definition([delayStep(1)]));
+    await vi.advanceTimersByTimeAsync(1001);
+    expect(h.events.completed(later.run_id)?.status).toBe('completed');
+  });
+
+  it('a run that cannot be serialised fails alone; the rest of its batch is written', async () => {
+    const { wrapped, faults } = faultyStore(store);
+    const h = harness({ store: wrapped });
+    const bad = h.engine.start(definition([delayStep(10)]));
+    const good = h.engine.start(definition([delayStep(10)]));
+    faults.runIds.add(bad.run_id);
+    await vi.advanceTimersByTimeAsync(10_001);
+
+    expect(h.events.completed(bad.run_id)).toMatchObject({ status: 'failed', error_code: 5631 });
+    expect(h.events.completed(good.run_id)?.status).toBe('completed');
+    expect(store.getRun(good.run_id)?.status).toBe('completed');
+    expect(new Set(h.errors.map((e) => e.message))).toEqual(new Set(['store write failed for 1 runs']));
+  });
+});
