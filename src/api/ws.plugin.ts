@@ -6,6 +6,7 @@
  * pings is dropped, and the app's close closes every socket with 1001.
  */
 import websocket from '@fastify/websocket';
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { errorBody } from '../domain/errors.ts';
@@ -46,6 +47,9 @@ interface Limits {
   replayChunkBytes: number;
 }
 
+/** A corked socket that holds this much is flushed at once rather than at the end of the turn. */
+const CORK_FLUSH_BYTES = 64 * 1024;
+
 /** Registers `/api/v1/ws` and `/ws/realtime/:client_id`. */
 export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): Promise<void> {
   const { services } = options;
@@ -65,8 +69,20 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
     await app.register(websocket, { options: { maxPayload: 64 * 1024 }, preClose: (done) => done() });
   }
 
+  // Events come in bursts (a write-ahead batch, a run that finishes within one turn). Each client's
+  // socket is corked for the rest of the turn so a burst leaves in one write, not one per event.
+  let corked: StreamClient[] | null = null;
+  const uncorkAll = () => {
+    for (const client of corked ?? []) client.uncork();
+    corked = null;
+  };
   const stopFanOut = hub.subscribe((entry) => {
     metrics.eventLagSeconds.observe(Math.max(0, Date.now() / 1000 - entry.event.timestamp));
+    if (corked === null && clients.size > 0) {
+      corked = [...clients];
+      for (const client of corked) client.cork();
+      process.nextTick(uncorkAll);
+    }
     for (const client of clients) client.offer(entry);
   });
   // One timer for every client: a peer that did not answer the last ping is gone.
@@ -89,7 +105,7 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
     }
     sockets.add(socket);
     metrics.wsClients.inc();
-    const client = new StreamClient(socket, hub, limits, compileFilter(filters), () => clients.delete(client));
+    const client = new StreamClient(socket, request.raw.socket, hub, limits, compileFilter(filters), () => clients.delete(client));
     clients.add(client);
     socket.on('close', () => {
       clients.delete(client);
@@ -125,6 +141,8 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
  */
 class StreamClient {
   readonly #socket: WebSocket;
+  /** The TCP socket under the WebSocket, corked during bursts. */
+  readonly #raw: Socket;
   readonly #hub: EventHub;
   readonly #limits: Limits;
   readonly #onGone: () => void;
@@ -134,8 +152,9 @@ class StreamClient {
   #alive = true;
   #gone = false;
 
-  constructor(socket: WebSocket, hub: EventHub, limits: Limits, filter: StreamFilter, onGone: () => void) {
+  constructor(socket: WebSocket, raw: Socket, hub: EventHub, limits: Limits, filter: StreamFilter, onGone: () => void) {
     this.#socket = socket;
+    this.#raw = raw;
     this.#hub = hub;
     this.#limits = limits;
     this.#filter = filter;
@@ -180,6 +199,16 @@ class StreamClient {
     if (this.#replaying) return;
     this.#replaying = true;
     this.#pump();
+  }
+
+  /** Holds writes until `uncork` (the end of the turn). */
+  cork(): void {
+    this.#raw.cork();
+  }
+
+  /** Sends what `cork` held. */
+  uncork(): void {
+    this.#raw.uncork();
   }
 
   /** Pings the peer, or drops it when it did not answer the previous ping. */
@@ -229,6 +258,10 @@ class StreamClient {
       return;
     }
     this.#socket.send(json, flushed && ((error) => error || flushed()));
+    if (this.#raw.writableCorked > 0 && this.#raw.writableLength >= CORK_FLUSH_BYTES) {
+      this.#raw.uncork();
+      this.#raw.cork();
+    }
   }
 
   #tooSlow(): void {

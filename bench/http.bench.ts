@@ -1,0 +1,251 @@
+/**
+ * HTTP benchmark (issue 3): sequence starts per second over `POST /api/v1/sequences` with
+ * autocannon, and event latency from a transition to WebSocket clients (p50/p99) with 1,000 runs
+ * watched by 50 clients. The server runs in a child process (sim driver answering at once, no
+ * limits, no auth, SQLite `:memory:`), so the load generator does not share its event loop; a
+ * fresh server serves each part. Latency is the client's receive time minus the envelope's
+ * `timestamp` (when the event happened), both read from this machine's clock.
+ *
+ * `npx tsx bench/http.bench.ts [--duration S] [--connections N] [--runs N] [--clients N]
+ * [--rate N] [--cpu-prof DIR]` (`--rate`: starts per second of the latency part, 0 = unpaced;
+ * `--cpu-prof` writes the server's CPU profiles to DIR, one per thread: the largest is the server).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import autocannon from 'autocannon';
+import WebSocket from 'ws';
+import { defaultConfig, type ServerConfig } from '../src/config/server-config.ts';
+import { startServer } from '../src/server.ts';
+
+/** What to measure; every field has a default. */
+export interface HttpBenchOptions {
+  /** Length of the start-rate run in seconds (default 10). */
+  durationSeconds?: number;
+  /** autocannon connections (default 50). */
+  connections?: number;
+  /** Runs watched in the latency part (default 1,000). */
+  runs?: number;
+  /** WebSocket clients in the latency part (default 50). */
+  clients?: number;
+  /** Starts per second in the latency part, sent on a fixed schedule (default 500; 0 = as fast as 20 connections go). */
+  startRate?: number;
+  /** Directory for the server's CPU profiles (default none). */
+  cpuProfDir?: string | null;
+}
+
+/** The numbers of one benchmark. */
+export interface HttpBenchResult {
+  starts: {
+    requests: number;
+    seconds: number;
+    perSecond: number;
+    non2xx: number;
+    errors: number;
+    latencyP50Ms: number;
+    latencyP99Ms: number;
+  };
+  events: {
+    runs: number;
+    clients: number;
+    /** Starts per second asked for (0: as fast as possible). */
+    startRate: number;
+    /** Events each client received (every one of them, checked). */
+    eventsPerClient: number;
+    samples: number;
+    p50Ms: number;
+    p99Ms: number;
+    maxMs: number;
+    wallSeconds: number;
+  };
+}
+
+const SELF = fileURLToPath(import.meta.url);
+
+/** The run every request starts: two actuator steps (plus the safe-state cleanup), parallel mode. */
+const DEFINITION = JSON.stringify({
+  sequence_id: 'bench',
+  mode: 'parallel',
+  steps: [
+    { name: 'on', action: { type: 'actuator_command', esp_id: 'ESP_BENCH', gpio: 5, command: 'ON' } },
+    { name: 'off', action: { type: 'actuator_command', esp_id: 'ESP_BENCH', gpio: 5, command: 'OFF' } },
+  ],
+});
+
+/** Runs both parts and returns their numbers. */
+export async function runHttpBench(options: HttpBenchOptions = {}): Promise<HttpBenchResult> {
+  const starts = await withServer('starts', options.cpuProfDir ?? null, (url) => measureStarts(url, options));
+  const events = await withServer('events', options.cpuProfDir ?? null, (url) => measureEvents(url, options));
+  return { starts, events };
+}
+
+/** The table of a result. */
+export function formatHttpBench(result: HttpBenchResult): string {
+  const { starts: s, events: e } = result;
+  const rows: [string, string, string][] = [
+    ['starts/s over HTTP', s.perSecond.toFixed(0), '>= 5,000'],
+    ['  requests (non-2xx, errors)', `${s.requests} in ${s.seconds} s (${s.non2xx}, ${s.errors})`, ''],
+    ['  request latency p50 / p99', `${s.latencyP50Ms} / ${s.latencyP99Ms} ms`, ''],
+    ['event latency p50', `${e.p50Ms.toFixed(2)} ms`, ''],
+    ['event latency p99', `${e.p99Ms.toFixed(2)} ms`, '< 10 ms'],
+    ['  max', `${e.maxMs.toFixed(2)} ms`, ''],
+    ['  runs x clients', `${e.runs} x ${e.clients}, ${e.eventsPerClient} events each, ${e.samples} samples`, ''],
+    ['  start rate, wall time', `${e.startRate || 'unpaced'} starts/s, ${e.wallSeconds.toFixed(1)} s`, ''],
+  ];
+  const width = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length), 6));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(width[i] as number)).join(' | ')} |`;
+  return [line(['metric', 'value', 'target']), line(width.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+async function measureStarts(url: string, options: HttpBenchOptions): Promise<HttpBenchResult['starts']> {
+  const result = await autocannon({
+    url: `${url}/api/v1/sequences`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: DEFINITION,
+    connections: options.connections ?? 50,
+    duration: options.durationSeconds ?? 10,
+  });
+  return {
+    requests: result.requests.total,
+    seconds: result.duration,
+    perSecond: result.requests.total / result.duration,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    latencyP50Ms: result.latency.p50,
+    latencyP99Ms: result.latency.p99,
+  };
+}
+
+async function measureEvents(url: string, options: HttpBenchOptions): Promise<HttpBenchResult['events']> {
+  const runs = options.runs ?? 1000;
+  const clientCount = options.clients ?? 50;
+  const samples: number[] = [];
+  const done: Promise<number>[] = [];
+  const sockets: WebSocket[] = [];
+  for (let i = 0; i < clientCount; i++) {
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/ws/realtime/bench-${i}`);
+    sockets.push(ws);
+    let received = 0;
+    let completed = 0;
+    done.push(
+      new Promise((resolve) => {
+        ws.on('message', (data: Buffer) => {
+          const now = performance.timeOrigin + performance.now();
+          const text = data.toString();
+          // The timestamp is all we need; a full parse per message would load the clients, not the server.
+          const at = text.indexOf('"timestamp":');
+          samples.push(now - Number.parseFloat(text.slice(at + 12, text.indexOf(',', at))) * 1000);
+          received++;
+          if (text.startsWith('{"type":"sequence_completed"') && ++completed === runs) resolve(received);
+        });
+      }),
+    );
+    await once(ws, 'open');
+  }
+  const startRate = options.startRate ?? 500;
+  const started = performance.now();
+  const startOne = async () => {
+    const response = await fetch(`${url}/api/v1/sequences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: DEFINITION });
+    if (response.status !== 202) throw new Error(`start answered ${response.status}: ${await response.text()}`);
+    await response.arrayBuffer();
+  };
+  if (startRate > 0) {
+    // Open loop: each start leaves at its time whatever the server's pace, as a rules engine would send them.
+    const inFlight: Promise<void>[] = [];
+    for (let i = 0; i < runs; i++) {
+      const due = started + (i * 1000) / startRate - performance.now();
+      if (due > 0) await sleep(due);
+      inFlight.push(startOne());
+    }
+    await Promise.all(inFlight);
+  } else {
+    let next = 0;
+    const starter = async () => {
+      while (next++ < runs) await startOne();
+    };
+    await Promise.all(Array.from({ length: 20 }, starter));
+  }
+  const received = await Promise.all(done);
+  const wallSeconds = (performance.now() - started) / 1000;
+  for (const ws of sockets) ws.terminate();
+  if (new Set(received).size !== 1) throw new Error(`clients received different event counts: ${[...new Set(received)].join(', ')}`);
+  samples.sort((a, b) => a - b);
+  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] as number;
+  return {
+    runs,
+    clients: clientCount,
+    startRate,
+    eventsPerClient: received[0] as number,
+    samples: samples.length,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    maxMs: samples[samples.length - 1] as number,
+    wallSeconds,
+  };
+}
+
+/** Starts a server in a child process, hands its URL to `body`, then stops it. */
+async function withServer<T>(label: string, cpuProfDir: string | null, body: (url: string) => Promise<T>): Promise<T> {
+  // One profile per thread (the tsx loader has its own), named by node; the largest is the server.
+  const profile = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}/${label}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', SELF, '--serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const url = await serverUrl(child);
+    return await body(url);
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
+}
+
+async function serverUrl(child: ChildProcess): Promise<string> {
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const [line] = (await Promise.race([once(lines, 'line'), once(child, 'exit')])) as [unknown];
+  const match = typeof line === 'string' ? /^listening on (\S+)$/.exec(line) : null;
+  if (!match) throw new Error(`the bench server did not start (${String(line)})`);
+  // Whatever the server prints later must not fill the pipe and stall it.
+  lines.on('line', (text) => console.error(`[server] ${text}`));
+  return match[1] as string;
+}
+
+/** The server side: a real server with the bench configuration, until SIGTERM. */
+async function serve(): Promise<void> {
+  const config: ServerConfig = {
+    ...defaultConfig(),
+    port: 0,
+    db: ':memory:',
+    simLatencyMs: 0,
+    limits: { ...defaultConfig().limits, max_concurrent: 1_000_000 },
+    rate_limits: { starts_per_second: 0, commands_per_second: 0, commands_per_esp_per_second: 0 },
+  };
+  const server = await startServer(config);
+  process.once('SIGTERM', () => {
+    void server.close().then(() => process.exit(0));
+  });
+  console.log(`listening on ${server.url}`);
+}
+
+function flag(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  if (process.argv.includes('--serve')) {
+    await serve();
+  } else {
+    const number = (name: string) => (flag(name) === undefined ? undefined : Number(flag(name)));
+    const result = await runHttpBench({
+      durationSeconds: number('duration'),
+      connections: number('connections'),
+      runs: number('runs'),
+      clients: number('clients'),
+      startRate: number('rate'),
+      cpuProfDir: flag('cpu-prof') ?? null,
+    });
+    console.log(formatHttpBench(result));
+  }
+}
