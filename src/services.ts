@@ -103,7 +103,14 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   const executors = builtinExecutors(driver, safety).register(safety.safeStateExecutor());
   // The engine validates templates at PUT, and templates fill the engine's nested calls: each needs the other.
   const templates: TemplateService = new TemplateService({ store, validate: (definition) => engine.validate(definition) });
-  const inspector = config.inspect ? await startInspector({ port: hooks.inspectPort }) : null;
+  // A busy inspector port must not leave the broker connection (or the embedded broker) keeping the process alive.
+  const inspector = config.inspect
+    ? await startInspector({ port: hooks.inspectPort }).catch(async (error: unknown) => {
+        await driver.close();
+        store?.close();
+        throw error;
+      })
+    : null;
   const engine = new Engine({
     executors,
     inspect: inspector?.inspect,

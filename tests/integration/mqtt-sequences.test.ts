@@ -15,6 +15,7 @@ import { EmbeddedBrokerMqttDriver } from '../../src/drivers/create-driver.ts';
 import { DeviceEmulator, type ReceivedCommand } from '../../src/drivers/device-emulator.ts';
 import { startEmbeddedBroker } from '../../src/drivers/embedded-broker.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
+import { createServices } from '../../src/services.ts';
 import { findMosquitto, freePort, MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.ts';
 
 /** A broker the tests can kill and bring back on the same port. */
@@ -293,6 +294,20 @@ describe('--driver mqtt without --mqtt-url', () => {
       await server.close();
     }
     const reused = await startEmbeddedBroker({ port });
+    await reused.close();
+  });
+
+  it('stops its broker again when the server cannot start', async () => {
+    const busy = createServer().listen(0, '127.0.0.1');
+    await once(busy, 'listening');
+    const mqttPort = await freePort();
+    try {
+      const starting = createServices(mqttConfig({ mqttPort, inspect: true }), { inspectPort: (busy.address() as { port: number }).port });
+      await expect(starting).rejects.toThrow(/inspector relay cannot listen .*EADDRINUSE/);
+    } finally {
+      busy.close();
+    }
+    const reused = await startEmbeddedBroker({ port: mqttPort });
     await reused.close();
   });
 
