@@ -112,7 +112,7 @@ export class Engine {
   readonly #queues = new Map<string, Run[]>();
   /** Terminal top-level runs in the order they ended, for the sweep. */
   readonly #ended = new Map<string, Run>();
-  #spawning: { run: Run; snapshot?: unknown; error?: unknown } | null = null;
+  #spawning: { run: Run; admitted: boolean } | null = null;
   #closed = false;
 
   constructor(options: EngineOptions) {
@@ -133,7 +133,9 @@ export class Engine {
     if (!this.#executors.get(SAFE_STATE_ACTION)) this.#executors.register(nothingHeld);
     const registry = registryMachine.provide({
       actions: {
-        spawnRun: ({ self }) => this.#spawnFromRegistry(self),
+        spawnRun: () => {
+          if (this.#spawning) this.#spawning.admitted = true;
+        },
         refuseRun: () => {},
         runEnded: () => {},
         runCrashed: (_, { runId, error }) => this.#crashed(runId, error),
@@ -396,6 +398,7 @@ export class Engine {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#out.flush();
     this.#registry.send({ type: 'SHUTDOWN' });
     this.#registry.stop();
     this.#out.flush();
@@ -452,16 +455,23 @@ export class Engine {
 
   /** Spawns a run through the registry and starts it; a refused run fails with 5610. */
   #launch(run: Run, snapshot?: unknown): boolean {
-    const spawning: { run: Run; snapshot?: unknown; error?: unknown } = { run, snapshot };
+    const spawning = { run, admitted: false };
     this.#spawning = spawning;
     this.#registry.send({ type: 'SPAWN', runId: run.runId });
     this.#spawning = null;
-    if (!run.actor) {
+    if (!spawning.admitted) {
       this.#host.runs.delete(run.runId);
-      if (spawning.error === undefined) return false;
-      // Admitted but never created (a stored snapshot XState cannot restore): give the slot back.
+      return false;
+    }
+    // Created here rather than inside the registry's action: XState computes a new actor's first
+    // context with assign(), which it refuses to run inside another actor's custom action.
+    try {
+      this.#host.createActor(run, this.#registry, snapshot);
+    } catch (error) {
+      // A stored snapshot XState cannot restore: give the slot back.
+      this.#host.runs.delete(run.runId);
       this.#registry.send({ type: 'RUN_STOPPED', runId: run.runId });
-      throw spawning.error;
+      throw error;
     }
     const active = this.#active.get(run.sequenceId);
     if (active) active.push(run);
@@ -477,19 +487,9 @@ export class Engine {
         mode: run.definition.mode,
       });
     }
-    run.actor.start();
+    (run.actor as NonNullable<Run["actor"]>).start();
     if (!snapshot) this.#host.send(run, { type: 'START' });
     return true;
-  }
-
-  #spawnFromRegistry(registry: unknown): void {
-    if (!this.#spawning) return;
-    try {
-      this.#host.createActor(this.#spawning.run, registry as object & { system: unknown }, this.#spawning.snapshot);
-    } catch (error) {
-      // Thrown inside the registry's transition it would stop the registry; #launch rethrows it.
-      this.#spawning.error = error ?? new Error('actor creation failed');
-    }
   }
 
   #onEnded(run: Run): void {
@@ -584,11 +584,11 @@ export class Engine {
         if (ended.status === 'completed') resolve(`Nested sequence completed ${ctx?.results.length ?? 0} steps`);
         else reject(new SequencerError(ctx?.errorCode ?? Codes.STEP_FAILED, `Nested sequence ${ended.status}: ${ctx?.error ?? ''}`));
       };
-      context.signal.addEventListener('abort', () => this.#host.send(child, { type: 'CANCEL', reason: 'parent step aborted' }), { once: true });
-      context.attachControl({
-        pause: () => this.#host.send(child, { type: 'PAUSE' }),
-        resume: () => this.#host.send(child, { type: 'RESUME' }),
-      });
+      // These arrive from the parent's transition; the child moves after it, not inside it.
+      const later = (event: { type: 'CANCEL'; reason: string } | { type: 'PAUSE' } | { type: 'RESUME' }) =>
+        queueMicrotask(() => this.#host.send(child, event));
+      context.signal.addEventListener('abort', () => later({ type: 'CANCEL', reason: 'parent step aborted' }), { once: true });
+      context.attachControl({ pause: () => later({ type: 'PAUSE' }), resume: () => later({ type: 'RESUME' }) });
       actor.start();
       this.#host.send(child, { type: 'START' });
     });
@@ -617,7 +617,9 @@ export class Engine {
       status: run.status,
       definition: run.definition,
       progress: toProgress(run, Date.now()),
-      snapshot: run.actor && run.endedAt === null ? run.actor.getPersistedSnapshot() : null,
+      // From the last snapshot the host saw: a halted actor's own snapshot says `stopped`, and a
+      // stopped snapshot restored after a restart would never move again.
+      snapshot: run.snapshot && run.endedAt === null ? this.#host.machine.getPersistedSnapshot(run.snapshot) : null,
       created_at: run.createdAt,
       ended_at: run.endedAt,
     };

@@ -55,6 +55,8 @@ describe('engine: nested runs', () => {
     const { run_id } = h.engine.start(definition([nested([actuatorStep({}, 'ESP_HANG'), actuatorStep({}, 'ESP_NEVER')])]));
     await vi.advanceTimersByTimeAsync(100);
     h.engine.cancel(run_id);
+    // The child hears of it right after the parent's transition.
+    await vi.advanceTimersByTimeAsync(0);
     expect(signals[0]?.aborted).toBe(true);
     await vi.advanceTimersByTimeAsync(100);
     expect(h.engine.get(run_id)).toMatchObject({ status: 'cancelled', step_results: [expect.objectContaining({ error_code: 5612 })] });
