@@ -77,8 +77,8 @@ export class TestClient {
   readonly closed: Promise<{ code: number; reason: string }>;
   readonly #waiters = new Set<() => void>();
 
-  constructor(url: string) {
-    this.ws = new WebSocket(url);
+  constructor(url: string, options: WebSocket.ClientOptions = {}) {
+    this.ws = new WebSocket(url, options);
     this.ws.on('message', (data) => {
       this.messages.push(JSON.parse(data.toString()) as EventEnvelope);
       for (const wake of this.#waiters) wake();

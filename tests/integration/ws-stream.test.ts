@@ -212,6 +212,19 @@ describe('shutdown', () => {
     expect((await b.closed).code).toBe(1001);
     await closing;
   });
+
+  it('does not let a peer that ignores the close hold the shutdown', async () => {
+    server = await startTestServer();
+    const deaf = await open(server.wsUrl());
+    const socket = (deaf.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    // Without the cut, the close handshake would wait for this peer for 30 s (beyond the test's time).
+    await server.close();
+    server = null;
+    // The close frame was already on its way, so the peer still learns why once it reads.
+    socket.resume();
+    expect((await deaf.closed).code).toBe(1001);
+  });
 });
 
 export type { EventEnvelope };
