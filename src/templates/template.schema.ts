@@ -93,7 +93,6 @@ export const TemplateStartSchema = z.strictObject({
   params: z.record(z.string(), z.unknown()).default({}),
   context: RunContextSchema.optional(),
 });
-export type TemplateStart = z.infer<typeof TemplateStartSchema>;
 
 /** The route parameter `{name}`. */
 export const TemplateNameParamsSchema = z.strictObject({ name: TemplateNameSchema });
