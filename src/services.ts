@@ -42,6 +42,8 @@ export interface Services {
   hub: EventHub;
   /** The Stately inspector, when `config.inspect`. */
   inspector: Inspector | null;
+  /** What recovery at start did with the runs the store held as unfinished (SPEC 11). */
+  recovered: ReturnType<Engine['recover']>;
   /** Cancels every run, turns OFF every actuator runs touched, blocks commands and starts. */
   emergencyStop(reason: string): Promise<EmergencyStopResult>;
   /** Lifts the emergency stop. */
@@ -140,7 +142,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   metrics.watch(engine);
   const hub = new EventHub();
   hub.attach(engine.events);
-  engine.recover(config.recovery);
+  const recovered = engine.recover(config.recovery);
 
   let closed = false;
   return {
@@ -155,6 +157,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     metrics,
     hub,
     inspector,
+    recovered,
     async emergencyStop(reason) {
       safety.latch.trip(reason, Date.now());
       let cancelled = 0;

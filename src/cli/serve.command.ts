@@ -39,6 +39,14 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.stderr.write(`sequencer: cannot use the database (${error.reason}): ${error.message}\n`);
     return STORE_EXIT_CODES[error.reason];
   }
+  const { resumed, aborted, queued, failed } = server.services.recovered;
+  if (resumed + aborted + queued + failed > 0) {
+    // After a crash this is the operator's first sign of what the restart did with the runs.
+    process.stderr.write(
+      `sequencer: recovered unfinished runs (--recovery ${config.recovery}): ${resumed} resumed, ${aborted} aborted, ` +
+        `${queued} queued again, ${failed} could not be recovered\n`,
+    );
+  }
   process.stdout.write(`listening on ${server.url}\n`);
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -24,6 +24,8 @@ export interface ServeProcess {
   child: ChildProcess;
   /** Its stderr so far. */
   stderr(): string;
+  /** Resolves with stderr once it contains `text`. */
+  stderrWith(text: string): Promise<string>;
   /** `kill -9`, resolved once the process is gone. */
   kill(): Promise<void>;
 }
@@ -58,6 +60,16 @@ export function startServe(args: string[]): Promise<ServeProcess> {
         url: match[1] as string,
         child,
         stderr: () => stderr,
+        stderrWith: (text) =>
+          new Promise((found) => {
+            const check = () => {
+              if (!stderr.includes(text)) return;
+              child.stderr?.off('data', check);
+              found(stderr);
+            };
+            child.stderr?.on('data', check);
+            check();
+          }),
         async kill() {
           if (child.exitCode !== null || child.signalCode !== null) return;
           const exited = once(child, 'exit');

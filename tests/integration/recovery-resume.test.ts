@@ -91,6 +91,7 @@ describe('kill -9 in the middle of a delay', { timeout: 90_000 }, () => {
     const after = await serve('--sim-latency-ms', '0');
     expect((await progressOf(after.url, first)).state).toBe('running.delaying');
     expect((await progressOf(after.url, second)).status).toBe('pending');
+    await after.stderrWith('(--recovery resume): 1 resumed, 0 aborted, 1 queued again, 0 could not be recovered');
     await api(after.url, `/sequences/${first}/cancel`, {}, 200);
     await after.events.ended(second);
     const [a, b] = await Promise.all([progressOf(after.url, first), progressOf(after.url, second)]);
