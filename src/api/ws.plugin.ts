@@ -9,7 +9,7 @@ import websocket from '@fastify/websocket';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { errorBody } from '../domain/errors.ts';
+import { Codes, errorBody, SequencerError } from '../domain/errors.ts';
 import { EventHub, type HubEntry } from '../events/event-hub.ts';
 import { ALL_EVENTS, compileFilter, filtersFromQuery, NO_EVENTS, parseClientMessage, type StreamFilter } from '../events/stream-filter.ts';
 import type { Services } from '../services.ts';
@@ -115,8 +115,17 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
     socket.on('message', (data) => client.command(data.toString()));
     if (since !== null) client.replay(since);
   };
-  app.get('/api/v1/ws', { websocket: true }, handler);
-  app.get('/ws/realtime/:client_id', { websocket: true }, handler);
+  const upgradeRequired = new SequencerError(Codes.INVALID_DEFINITION, 'This is a WebSocket stream: connect with Upgrade: websocket', [], 426);
+  for (const url of ['/api/v1/ws', '/ws/realtime/:client_id']) {
+    app.route({
+      method: 'GET',
+      url,
+      // The OpenAPI document describes HTTP; the stream is documented in docs/events.md.
+      schema: { hide: true },
+      handler: (_request, reply) => reply.code(426).header('upgrade', 'websocket').send(errorBody(upgradeRequired)),
+      wsHandler: handler,
+    });
+  }
 
   app.addHook('preClose', async () => {
     clearInterval(heartbeat);

@@ -171,6 +171,15 @@ describe('replay', () => {
     expect(client.messages.map((m) => m.seq)).toEqual(watcher.messages.map((m) => m.seq));
   });
 
+  it('answers a plain HTTP request on the stream routes with 426 in the one error shape', async () => {
+    server = await startTestServer();
+    for (const path of ['/api/v1/ws', '/ws/realtime/x']) {
+      const response = await fetch(`${server.base}${path}`);
+      expect(response.status).toBe(426);
+      expect(((await response.json()) as { error: { code: number } }).error.code).toBe(5600);
+    }
+  });
+
   it('refuses a since that is not a number with close code 1008', async () => {
     server = await startTestServer();
     const client = await open(server.wsUrl({ since: 'yesterday' }));
