@@ -21,9 +21,6 @@ export interface ServeExit {
 /** A listening server process. */
 export interface ServeProcess {
   url: string;
-  child: ChildProcess;
-  /** Its stderr so far. */
-  stderr(): string;
   /** Resolves with stderr once it contains `text`. */
   stderrWith(text: string): Promise<string>;
   /** `kill -9`, resolved once the process is gone. */
@@ -58,8 +55,6 @@ export function startServe(args: string[]): Promise<ServeProcess> {
       child.off('exit', onExit);
       resolve({
         url: match[1] as string,
-        child,
-        stderr: () => stderr,
         stderrWith: (text) =>
           new Promise((found) => {
             const check = () => {
