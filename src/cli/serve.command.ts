@@ -34,10 +34,14 @@ export async function serveCommand(args: string[]): Promise<number> {
       onError: (error, message) => process.stderr.write(`sequencer: ${message}: ${error instanceof Error ? error.message : String(error)}\n`),
     });
   } catch (error) {
-    if (!(error instanceof StoreOpenError)) throw error;
-    // The database is never overwritten or replaced: a person must look at it.
-    process.stderr.write(`sequencer: cannot use the database (${error.reason}): ${error.message}\n`);
-    return STORE_EXIT_CODES[error.reason];
+    if (error instanceof StoreOpenError) {
+      // The database is never overwritten or replaced: a person must look at it.
+      process.stderr.write(`sequencer: cannot use the database (${error.reason}): ${error.message}\n`);
+      return STORE_EXIT_CODES[error.reason];
+    }
+    // A port in use, a broker that cannot start: the reason, not a stack trace.
+    process.stderr.write(`sequencer: cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
   }
   const { resumed, aborted, queued, failed } = server.services.recovered;
   if (resumed + aborted + queued + failed > 0) {

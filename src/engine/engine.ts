@@ -431,6 +431,8 @@ export class Engine {
       parent,
       depth: parent ? parent.depth + 1 : 1,
       actor: null,
+      endError: null,
+      cancelReason: null,
       lastEvent: 'xstate.init',
       state: 'idle',
       status: 'pending',
@@ -525,12 +527,16 @@ export class Engine {
     }
   }
 
+  /** Starts the next waiting run of a sequence; one that cannot start fails, and the one after it is tried. */
   #drainQueue(sequenceId: string): void {
-    const queue = this.#queues.get(sequenceId);
-    const next = queue?.shift();
-    if (!queue || !next) return;
-    if (queue.length === 0) this.#queues.delete(sequenceId);
-    if (!this.#launch(next)) this.#cancelQueued(next, `Concurrency limit reached (${this.limits.maxConcurrent} runs)`, 'failed');
+    for (;;) {
+      const queue = this.#queues.get(sequenceId);
+      const next = queue?.shift();
+      if (!queue || !next) return;
+      if (queue.length === 0) this.#queues.delete(sequenceId);
+      if (this.#launch(next)) return;
+      this.#cancelQueued(next, `Concurrency limit reached (${this.limits.maxConcurrent} runs)`, 'failed');
+    }
   }
 
   #cancelQueued(run: Run, reason: string, status: 'cancelled' | 'failed' = 'cancelled'): void {
@@ -545,6 +551,7 @@ export class Engine {
     run.status = status;
     run.state = status;
     run.endedAt = Date.now();
+    run.endError = { message: reason, code: status === 'cancelled' ? Codes.CANCELLED : Codes.ALREADY_RUNNING };
     const ref = { sequence_id: run.sequenceId, run_id: run.runId };
     this.#host.emit(run, 'sequence_completed', {
       ...ref,
@@ -554,7 +561,7 @@ export class Engine {
       steps_completed: 0,
       steps_failed: 0,
       error: reason,
-      error_code: status === 'cancelled' ? Codes.CANCELLED : Codes.ALREADY_RUNNING,
+      error_code: run.endError.code,
     });
     this.#ended.set(run.runId, run);
     this.#out.touch(run);

@@ -79,6 +79,7 @@ export class RunHost {
     // A late answer may find its run ended or halted by shutdown: nothing is left to move.
     if (!run.actor || run.actor.getSnapshot().status !== 'active') return;
     run.lastEvent = event.type;
+    if (event.type === 'CANCEL') run.cancelReason ??= event.reason;
     run.actor.send(event);
   }
 
@@ -109,7 +110,7 @@ export class RunHost {
       if (run.status === 'paused' && previousStatus !== 'paused') this.emit(run, 'sequence_paused', { ...ref, current_step: ctx.currentStep });
       if (previousStatus === 'paused' && run.status !== 'paused') this.emit(run, 'sequence_resumed', { ...ref, current_step: ctx.currentStep });
       if (ctx.outcome !== null && previous?.context.outcome == null) {
-        if (ctx.outcome === 'cancelled') this.emit(run, 'sequence_cancelled', { ...ref, reason: ctx.error ?? '' });
+        if (ctx.outcome === 'cancelled') this.emit(run, 'sequence_cancelled', { ...ref, reason: run.cancelReason ?? ctx.error ?? '' });
         else this.emit(run, 'sequence_error', { ...ref, error_code: ctx.errorCode ?? Codes.STEP_FAILED, message: ctx.error ?? '' });
       }
     }

@@ -30,6 +30,10 @@ export interface Run {
   root: Run;
   depth: number;
   actor: Actor<SequenceMachine> | null;
+  /** Why a run ended that never had an actor (a queued run cancelled or refused). */
+  endError: { message: string; code: number } | null;
+  /** The reason of the CANCEL that ended the run, as the operator gave it. */
+  cancelReason: string | null;
   /** Type of the last event sent to the actor (what a `sequence_state` event says caused it). */
   lastEvent: string;
   /** The XState state value as a dotted string. */

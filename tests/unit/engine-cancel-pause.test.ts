@@ -37,7 +37,7 @@ describe('engine: cancel', () => {
     await vi.advanceTimersByTimeAsync(100);
     expect(h.engine.get(run_id)).toMatchObject({ status: 'cancelled', error_code: 5612, error: 'Cancelled: operator stop' });
     expect(h.engine.get(run_id)?.step_results[0]).toMatchObject({ success: false, error_code: 5612, duration_ms: 500 });
-    expect(h.events.ofType('sequence_cancelled', run_id).map((e) => e.data.reason)).toEqual(['Cancelled: operator stop']);
+    expect(h.events.ofType('sequence_cancelled', run_id).map((e) => e.data.reason)).toEqual(['operator stop']);
     expect(h.events.completed(run_id)).toMatchObject({ status: 'cancelled', success: false, error_code: 5612 });
     expect(h.driver.actuator('ESP_1', 5)).toBeUndefined();
   });

@@ -139,7 +139,7 @@ describe('engine: start modes', () => {
     const fresh = h.engine.start(definition([delayStep(1)], { sequence_id: 'light', mode: 'restart' }));
     await vi.advanceTimersByTimeAsync(0);
     expect(h.engine.get(old.run_id)).toMatchObject({ status: 'cancelled', error: 'Cancelled: restarted' });
-    expect(h.events.ofType('sequence_cancelled', old.run_id).map((e) => e.data.reason)).toEqual(['Cancelled: restarted']);
+    expect(h.events.ofType('sequence_cancelled', old.run_id).map((e) => e.data.reason)).toEqual(['restarted']);
     expect(h.engine.get(fresh.run_id)?.status).toBe('running');
     const order = h.events.all.map((e) => `${e.type}:${(e.data as { run_id?: string }).run_id}`);
     expect(order.indexOf(`sequence_completed:${old.run_id}`)).toBeLessThan(order.indexOf(`sequence_started:${fresh.run_id}`));
