@@ -44,7 +44,7 @@ export type Effect =
   | { type: 'forwardPause' }
   | { type: 'forwardResume' };
 
-/** One transition: its target, the context fields it changes, its effects. */
+/** One transition: its target, the new context, its effects. */
 export interface Move {
   target: Target;
   patch: Partial<SequenceContext>;
@@ -53,10 +53,7 @@ export interface Move {
 
 type Ctx = SequenceContext;
 
-/**
- * A move under construction. `c` reads through to the current context and keeps what the move
- * writes as its own properties, so the patch is just those (one context copy per event, in assign).
- */
+/** A move under construction: a private copy of the context and the effects so far. */
 class Draft {
   readonly c: Ctx;
   readonly effects: Effect[] = [];
@@ -64,7 +61,7 @@ class Draft {
     context: Ctx,
     readonly now: number,
   ) {
-    this.c = Object.create(context) as Ctx;
+    this.c = { ...context };
   }
   get list(): PlanStep[] {
     return this.c.phase === 'steps' ? this.c.plan.steps : this.c.plan.cleanup;
@@ -76,7 +73,7 @@ class Draft {
     return `${this.c.phase === 'steps' ? 'running' : 'cleanup'}.${state}`;
   }
   move(target: Target): Move {
-    return { target, patch: { ...this.c }, effects: this.effects };
+    return { target, patch: this.c, effects: this.effects };
   }
 }
 
