@@ -7,11 +7,12 @@
  * `timestamp` (when the event happened), both read from this machine's clock.
  *
  * `npx tsx bench/http.bench.ts [--duration S] [--connections N] [--runs N] [--clients N]
- * [--rate N] [--cpu-prof DIR]` (`--rate`: starts per second of the latency part, 0 = unpaced;
+ * [--rate N] [--only starts|events] [--cpu-prof DIR]` (`--rate`: starts per second of the latency part, 0 = unpaced;
  * `--cpu-prof` writes the server's CPU profiles to DIR, one per thread: the largest is the server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -34,11 +35,13 @@ export interface HttpBenchOptions {
   startRate?: number;
   /** Directory for the server's CPU profiles (default none). */
   cpuProfDir?: string | null;
+  /** Run only one part (default both). */
+  only?: 'starts' | 'events';
 }
 
 /** The numbers of one benchmark. */
 export interface HttpBenchResult {
-  starts: {
+  starts: null | {
     requests: number;
     seconds: number;
     perSecond: number;
@@ -46,8 +49,10 @@ export interface HttpBenchResult {
     errors: number;
     latencyP50Ms: number;
     latencyP99Ms: number;
+    /** Server CPU time (all threads) per start, from /proc; null where there is no /proc. */
+    serverCpuUsPerStart: number | null;
   };
-  events: {
+  events: null | {
     runs: number;
     clients: number;
     /** Starts per second asked for (0: as fast as possible). */
@@ -59,6 +64,13 @@ export interface HttpBenchResult {
     p99Ms: number;
     maxMs: number;
     wallSeconds: number;
+    /** The server's own view (bucket upper bounds of its histograms): event to bus (write-ahead), event to sockets. */
+    serverPublishP50Ms: number | null;
+    serverPublishP99Ms: number | null;
+    serverHandOverP50Ms: number | null;
+    serverHandOverP99Ms: number | null;
+    /** CPU the 50 clients' process used, as a share of one core (near 1: the clients, not the server, set the pace). */
+    clientCpuShare: number;
   };
 }
 
@@ -76,30 +88,43 @@ const DEFINITION = JSON.stringify({
 
 /** Runs both parts and returns their numbers. */
 export async function runHttpBench(options: HttpBenchOptions = {}): Promise<HttpBenchResult> {
-  const starts = await withServer('starts', options.cpuProfDir ?? null, (url) => measureStarts(url, options));
-  const events = await withServer('events', options.cpuProfDir ?? null, (url) => measureEvents(url, options));
+  const profile = options.cpuProfDir ?? null;
+  const starts = options.only === 'events' ? null : await withServer('starts', profile, (url, pid) => measureStarts(url, pid, options));
+  const events = options.only === 'starts' ? null : await withServer('events', profile, (url) => measureEvents(url, options));
   return { starts, events };
 }
 
 /** The table of a result. */
 export function formatHttpBench(result: HttpBenchResult): string {
   const { starts: s, events: e } = result;
-  const rows: [string, string, string][] = [
-    ['starts/s over HTTP', s.perSecond.toFixed(0), '>= 5,000'],
-    ['  requests (non-2xx, errors)', `${s.requests} in ${s.seconds} s (${s.non2xx}, ${s.errors})`, ''],
-    ['  request latency p50 / p99', `${s.latencyP50Ms} / ${s.latencyP99Ms} ms`, ''],
-    ['event latency p50', `${e.p50Ms.toFixed(2)} ms`, ''],
-    ['event latency p99', `${e.p99Ms.toFixed(2)} ms`, '< 10 ms'],
-    ['  max', `${e.maxMs.toFixed(2)} ms`, ''],
-    ['  runs x clients', `${e.runs} x ${e.clients}, ${e.eventsPerClient} events each, ${e.samples} samples`, ''],
-    ['  start rate, wall time', `${e.startRate || 'unpaced'} starts/s, ${e.wallSeconds.toFixed(1)} s`, ''],
-  ];
+  const rows: [string, string, string][] = [];
+  if (s) {
+    rows.push(
+      ['starts/s over HTTP', s.perSecond.toFixed(0), '>= 5,000'],
+      ['  requests (non-2xx, errors)', `${s.requests} in ${s.seconds} s (${s.non2xx}, ${s.errors})`, ''],
+      ['  request latency p50 / p99', `${s.latencyP50Ms} / ${s.latencyP99Ms} ms`, ''],
+      ['  server CPU per start', s.serverCpuUsPerStart === null ? 'n/a' : `${s.serverCpuUsPerStart.toFixed(0)} us (${(1e6 / s.serverCpuUsPerStart).toFixed(0)} starts/s per core)`, ''],
+    );
+  }
+  if (e) {
+    rows.push(
+      ['event latency p50', `${e.p50Ms.toFixed(2)} ms`, ''],
+      ['event latency p99', `${e.p99Ms.toFixed(2)} ms`, '< 10 ms'],
+      ['  max', `${e.maxMs.toFixed(2)} ms`, ''],
+      ['  runs x clients', `${e.runs} x ${e.clients}, ${e.eventsPerClient} events each, ${e.samples} samples`, ''],
+      ['  start rate, wall time', `${e.startRate || 'unpaced'} starts/s, ${e.wallSeconds.toFixed(1)} s`, ''],
+      ['  client process CPU', `${(e.clientCpuShare * 100).toFixed(0)} % of a core`, ''],
+      ['  server: event to bus p50 / p99', `<= ${e.serverPublishP50Ms} / <= ${e.serverPublishP99Ms} ms`, ''],
+      ['  server: event to sockets p50 / p99', `<= ${e.serverHandOverP50Ms} / <= ${e.serverHandOverP99Ms} ms`, ''],
+    );
+  }
   const width = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length), 6));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(width[i] as number)).join(' | ')} |`;
   return [line(['metric', 'value', 'target']), line(width.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-async function measureStarts(url: string, options: HttpBenchOptions): Promise<HttpBenchResult['starts']> {
+async function measureStarts(url: string, pid: number, options: HttpBenchOptions): Promise<HttpBenchResult['starts']> {
+  const cpuBefore = cpuMs(pid);
   const result = await autocannon({
     url: `${url}/api/v1/sequences`,
     method: 'POST',
@@ -108,6 +133,7 @@ async function measureStarts(url: string, options: HttpBenchOptions): Promise<Ht
     connections: options.connections ?? 50,
     duration: options.durationSeconds ?? 10,
   });
+  const cpuAfter = cpuMs(pid);
   return {
     requests: result.requests.total,
     seconds: result.duration,
@@ -116,7 +142,19 @@ async function measureStarts(url: string, options: HttpBenchOptions): Promise<Ht
     errors: result.errors,
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
+    serverCpuUsPerStart: cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) * 1000) / result.requests.total,
   };
+}
+
+/** User + system CPU time of a process in ms (Linux /proc), or null. */
+function cpuMs(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
 }
 
 async function measureEvents(url: string, options: HttpBenchOptions): Promise<HttpBenchResult['events']> {
@@ -147,6 +185,7 @@ async function measureEvents(url: string, options: HttpBenchOptions): Promise<Ht
   }
   const startRate = options.startRate ?? 500;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const startOne = async () => {
     const response = await fetch(`${url}/api/v1/sequences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: DEFINITION });
     if (response.status !== 202) throw new Error(`start answered ${response.status}: ${await response.text()}`);
@@ -170,6 +209,8 @@ async function measureEvents(url: string, options: HttpBenchOptions): Promise<Ht
   }
   const received = await Promise.all(done);
   const wallSeconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const metrics = await (await fetch(`${url}/metrics`)).text();
   for (const ws of sockets) ws.terminate();
   if (new Set(received).size !== 1) throw new Error(`clients received different event counts: ${[...new Set(received)].join(', ')}`);
   samples.sort((a, b) => a - b);
@@ -184,17 +225,31 @@ async function measureEvents(url: string, options: HttpBenchOptions): Promise<Ht
     p99Ms: at(0.99),
     maxMs: samples[samples.length - 1] as number,
     wallSeconds,
+    clientCpuShare: (cpu.user + cpu.system) / 1e6 / wallSeconds,
+    serverPublishP50Ms: bucketQuantile(metrics, 'sequencer_event_publish_lag_seconds', 0.5),
+    serverPublishP99Ms: bucketQuantile(metrics, 'sequencer_event_publish_lag_seconds', 0.99),
+    serverHandOverP50Ms: bucketQuantile(metrics, 'sequencer_event_lag_seconds', 0.5),
+    serverHandOverP99Ms: bucketQuantile(metrics, 'sequencer_event_lag_seconds', 0.99),
   };
 }
 
+/** The upper bound (ms) of the histogram bucket holding quantile `q`, from Prometheus text; null if absent. */
+function bucketQuantile(text: string, name: string, q: number): number | null {
+  const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`, 'gm'))].map((m) => ({ le: Number(m[1]), count: Number(m[2]) }));
+  const total = buckets.at(-1)?.count ?? 0;
+  if (total === 0) return null;
+  const bucket = buckets.find((b) => b.count >= q * total);
+  return bucket ? bucket.le * 1000 : null;
+}
+
 /** Starts a server in a child process, hands its URL to `body`, then stops it. */
-async function withServer<T>(label: string, cpuProfDir: string | null, body: (url: string) => Promise<T>): Promise<T> {
+async function withServer<T>(label: string, cpuProfDir: string | null, body: (url: string, pid: number) => Promise<T>): Promise<T> {
   // One profile per thread (the tsx loader has its own), named by node; the largest is the server.
   const profile = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}/${label}`] : [];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', SELF, '--serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const url = await serverUrl(child);
-    return await body(url);
+    return await body(url, child.pid as number);
   } finally {
     child.kill('SIGTERM');
     await once(child, 'exit');
@@ -244,6 +299,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       runs: number('runs'),
       clients: number('clients'),
       startRate: number('rate'),
+      only: flag('only') as HttpBenchOptions['only'],
       cpuProfDir: flag('cpu-prof') ?? null,
     });
     console.log(formatHttpBench(result));

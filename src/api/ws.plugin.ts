@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { Codes, errorBody, SequencerError } from '../domain/errors.ts';
-import { EventHub, type HubEntry } from '../events/event-hub.ts';
+import type { EventHub, HubEntry } from '../events/event-hub.ts';
 import { ALL_EVENTS, compileFilter, filtersFromQuery, NO_EVENTS, parseClientMessage, type StreamFilter } from '../events/stream-filter.ts';
 import type { Services } from '../services.ts';
 import { roleOf } from './auth.ts';

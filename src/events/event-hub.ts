@@ -1,16 +1,26 @@
 /**
  * The replay buffer of the event stream: the last N events of the engine's bus (default 10,000),
- * each with its JSON text serialized once for every client. Appending is O(1); because the bus
+ * each with its JSON text serialized at most once, shared by every client. Appending is O(1); because the bus
  * numbers events one by one, the event with a given `seq` sits at a computed slot, so a replay
  * starts without a scan. Live listeners hear each event after it is buffered.
  */
 import type { EventBus } from './event-bus.ts';
 import type { EventEnvelope } from './event-types.ts';
 
-/** A buffered event and its wire text. */
-export interface HubEntry {
+/** A buffered event and its wire text, serialized once, when a client first needs it. */
+export class HubEntry {
   readonly event: EventEnvelope;
-  readonly json: string;
+  #json: string | null = null;
+
+  constructor(event: EventEnvelope) {
+    this.event = event;
+  }
+
+  /** The envelope as sent on the wire. */
+  get json(): string {
+    this.#json ??= JSON.stringify(this.event);
+    return this.#json;
+  }
 }
 
 /** Options of the hub. */
@@ -61,7 +71,7 @@ export class EventHub {
 
   /** Buffers one event (the oldest falls out when full) and hands it to the live listeners. */
   append(event: EventEnvelope): HubEntry {
-    const entry: HubEntry = { event, json: JSON.stringify(event) };
+    const entry = new HubEntry(event);
     if (this.#size > 0 && event.seq !== this.lastSeq + 1) {
       // A seq that does not follow breaks the slot arithmetic; only a second bus could cause it.
       this.#ring.fill(undefined);
