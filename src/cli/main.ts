@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The `sequencer` command line: `serve` (the default), `run <file>`, `validate <file>`, `emulate`.
  * Each command lives in its own module and returns the process exit code.
