@@ -98,15 +98,13 @@ export class SafetySystem implements ActuatorSafety {
   }
 
   afterSend(command: ActuatorCommand, context: ExecutionContext, leaveOn: boolean): void {
-    const key = leaseKey(command.esp_id, command.gpio);
-    const runId = context.rootRunId;
-    if (command.command === 'OFF') {
-      this.leases.release(key, runId);
-      this.#leaveOn.get(runId)?.delete(key);
-      return;
-    }
-    // The step that last switched the actuator decides whether the safe state leaves it on.
-    if (leaveOn) {
+    this.#applied(context.rootRunId, leaseKey(command.esp_id, command.gpio), command.command, leaveOn);
+  }
+
+  /** What a command the device accepted means: OFF frees the actuator; otherwise the step that last switched it decides whether the safe state leaves it on. */
+  #applied(runId: string, key: string, command: string, leaveOn: boolean): void {
+    if (command === 'OFF') this.leases.release(key, runId);
+    if (command !== 'OFF' && leaveOn) {
       const keys = this.#leaveOn.get(runId) ?? new Set<string>();
       keys.add(key);
       this.#leaveOn.set(runId, keys);
@@ -150,19 +148,8 @@ export class SafetySystem implements ActuatorSafety {
   restore(runId: string, priority: number, commands: readonly RecoveredCommand[]): void {
     for (const { esp_id, gpio, command, leave_on } of commands) {
       const key = leaseKey(esp_id, gpio);
-      if (command === 'OFF') {
-        this.leases.release(key, runId);
-        this.#leaveOn.get(runId)?.delete(key);
-        continue;
-      }
-      this.leases.acquire(key, { runId, priority });
-      if (leave_on) {
-        const keys = this.#leaveOn.get(runId) ?? new Set<string>();
-        keys.add(key);
-        this.#leaveOn.set(runId, keys);
-      } else {
-        this.#leaveOn.get(runId)?.delete(key);
-      }
+      if (command !== 'OFF') this.leases.acquire(key, { runId, priority });
+      this.#applied(runId, key, command, leave_on);
     }
   }
 
