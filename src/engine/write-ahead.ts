@@ -9,6 +9,12 @@ import type { EventBus } from '../events/event-bus.ts';
 import type { RunStore, StoredRun } from '../store/run-store.ts';
 import type { Run } from './run.ts';
 
+/**
+ * Runs per write once a turn has changed this many: a batch of 250 serialises and commits in a few
+ * ms, and a burst of 10,000 wake-ups then waits ~40 ms for its writes instead of seconds.
+ */
+export const BATCH_RUNS = 250;
+
 interface Pending {
   type: EventType;
   data: SequenceEvents[EventType];
@@ -56,6 +62,9 @@ export class WriteAhead {
     if (!this.#store) return;
     this.#dirty.add(run);
     this.#schedule();
+    // A turn that moves thousands of runs (their timers expire together) would hold every event
+    // until its end: past a batch's worth, write after the current callback instead.
+    if (this.#dirty.size === BATCH_RUNS) queueMicrotask(this.flush);
   }
 
   #schedule(): void {

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Run } from '../../src/engine/run.ts';
-import { WriteAhead } from '../../src/engine/write-ahead.ts';
+import { BATCH_RUNS, WriteAhead } from '../../src/engine/write-ahead.ts';
 import { EventBus } from '../../src/events/event-bus.ts';
 import type { EventEnvelope } from '../../src/events/event-types.ts';
 import type { RunStore, StoredRun } from '../../src/store/run-store.ts';
@@ -111,6 +111,20 @@ describe('WriteAhead with a store', () => {
     expect(new Set(store.commits[0]?.map((c) => c.status))).toEqual(new Set(['paused']));
     expect(out.lastBatchSize).toBe(100);
     expect(out.lastFlushMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a turn that changes BATCH_RUNS runs writes them after the current callback, without waiting for the turn to end', async () => {
+    const out = writeAhead();
+    const runs = Array.from({ length: BATCH_RUNS + 10 }, (_, i) => run(`r${i}`));
+    for (const r of runs.slice(0, BATCH_RUNS)) out.touch(r);
+    out.event('sequence_state', stateEvent(runs[0] as Run), 1);
+    await Promise.resolve();
+    expect(store.commits.map((batch) => batch.length)).toEqual([BATCH_RUNS]);
+    expect(published).toHaveLength(1);
+
+    for (const r of runs.slice(BATCH_RUNS)) out.touch(r);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.commits.map((batch) => batch.length)).toEqual([BATCH_RUNS, 10]);
   });
 
   it('a later turn is a new batch', async () => {
