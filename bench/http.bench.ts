@@ -69,6 +69,8 @@ export interface HttpBenchResult {
     serverPublishP99Ms: number | null;
     serverHandOverP50Ms: number | null;
     serverHandOverP99Ms: number | null;
+    /** Server CPU time per run, its events' fan-out to every client included; null where there is no /proc. */
+    serverCpuUsPerRun: number | null;
     /** CPU the 50 clients' process used, as a share of one core (near 1: the clients, not the server, set the pace). */
     clientCpuShare: number;
   };
@@ -90,7 +92,7 @@ const DEFINITION = JSON.stringify({
 export async function runHttpBench(options: HttpBenchOptions = {}): Promise<HttpBenchResult> {
   const profile = options.cpuProfDir ?? null;
   const starts = options.only === 'events' ? null : await withServer('starts', profile, (url, pid) => measureStarts(url, pid, options));
-  const events = options.only === 'starts' ? null : await withServer('events', profile, (url) => measureEvents(url, options));
+  const events = options.only === 'starts' ? null : await withServer('events', profile, (url, pid) => measureEvents(url, pid, options));
   return { starts, events };
 }
 
@@ -114,6 +116,7 @@ export function formatHttpBench(result: HttpBenchResult): string {
       ['  runs x clients', `${e.runs} x ${e.clients}, ${e.eventsPerClient} events each, ${e.samples} samples`, ''],
       ['  start rate, wall time', `${e.startRate || 'unpaced'} starts/s, ${e.wallSeconds.toFixed(1)} s`, ''],
       ['  client process CPU', `${(e.clientCpuShare * 100).toFixed(0)} % of a core`, ''],
+      ['  server CPU per run (with fan-out)', e.serverCpuUsPerRun === null ? 'n/a' : `${e.serverCpuUsPerRun.toFixed(0)} us (${(1e6 / e.serverCpuUsPerRun).toFixed(0)} runs/s per core)`, ''],
       ['  server: event to bus p50 / p99', `<= ${e.serverPublishP50Ms} / <= ${e.serverPublishP99Ms} ms`, ''],
       ['  server: event to sockets p50 / p99', `<= ${e.serverHandOverP50Ms} / <= ${e.serverHandOverP99Ms} ms`, ''],
     );
@@ -157,7 +160,7 @@ function cpuMs(pid: number): number | null {
   }
 }
 
-async function measureEvents(url: string, options: HttpBenchOptions): Promise<HttpBenchResult['events']> {
+async function measureEvents(url: string, pid: number, options: HttpBenchOptions): Promise<HttpBenchResult['events']> {
   const runs = options.runs ?? 1000;
   const clientCount = options.clients ?? 50;
   const samples: number[] = [];
@@ -186,6 +189,7 @@ async function measureEvents(url: string, options: HttpBenchOptions): Promise<Ht
   const startRate = options.startRate ?? 500;
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
+  const serverCpuBefore = cpuMs(pid);
   const startOne = async () => {
     const response = await fetch(`${url}/api/v1/sequences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: DEFINITION });
     if (response.status !== 202) throw new Error(`start answered ${response.status}: ${await response.text()}`);
@@ -210,6 +214,7 @@ async function measureEvents(url: string, options: HttpBenchOptions): Promise<Ht
   const received = await Promise.all(done);
   const wallSeconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
+  const serverCpuAfter = cpuMs(pid);
   const metrics = await (await fetch(`${url}/metrics`)).text();
   for (const ws of sockets) ws.terminate();
   if (new Set(received).size !== 1) throw new Error(`clients received different event counts: ${[...new Set(received)].join(', ')}`);
@@ -226,6 +231,7 @@ async function measureEvents(url: string, options: HttpBenchOptions): Promise<Ht
     maxMs: samples[samples.length - 1] as number,
     wallSeconds,
     clientCpuShare: (cpu.user + cpu.system) / 1e6 / wallSeconds,
+    serverCpuUsPerRun: serverCpuBefore === null || serverCpuAfter === null ? null : ((serverCpuAfter - serverCpuBefore) * 1000) / runs,
     serverPublishP50Ms: bucketQuantile(metrics, 'sequencer_event_publish_lag_seconds', 0.5),
     serverPublishP99Ms: bucketQuantile(metrics, 'sequencer_event_publish_lag_seconds', 0.99),
     serverHandOverP50Ms: bucketQuantile(metrics, 'sequencer_event_lag_seconds', 0.5),

@@ -182,14 +182,14 @@ class StreamClient {
       return;
     }
     this.#cursor = entry.event.seq;
-    if (this.#filter.matches(entry.event)) this.#send(entry.json);
+    if (this.#filter.matches(entry.event)) this.#send(entry.bytes);
   }
 
   /** A message from the client; a malformed one is answered with the SPEC 4 error body. */
   command(raw: string): void {
     const message = parseClientMessage(raw);
     if (message instanceof Error) {
-      this.#send(JSON.stringify(errorBody(message)));
+      this.#send(Buffer.from(JSON.stringify(errorBody(message))));
       return;
     }
     if (message.action === 'subscribe') this.#filter = compileFilter(message.filters);
@@ -246,24 +246,25 @@ class StreamClient {
       const entry = this.#hub.at(this.#cursor + 1) as HubEntry;
       this.#cursor = entry.event.seq;
       if (!this.#filter.matches(entry.event)) continue;
-      bytes += entry.json.length;
+      bytes += entry.bytes.length;
       if (bytes < this.#limits.replayChunkBytes) {
-        this.#send(entry.json);
+        this.#send(entry.bytes);
         continue;
       }
-      this.#send(entry.json, () => this.#pump());
+      this.#send(entry.bytes, () => this.#pump());
       return;
     }
     this.#replaying = false;
   };
 
-  #send(json: string, flushed?: () => void): void {
+  #send(bytes: Buffer, flushed?: () => void): void {
     if (this.#gone) return;
-    if (this.#socket.bufferedAmount + json.length > this.#limits.maxBufferedBytes) {
+    if (this.#socket.bufferedAmount + bytes.length > this.#limits.maxBufferedBytes) {
       this.#tooSlow();
       return;
     }
-    this.#socket.send(json, flushed && ((error) => error || flushed()));
+    // Text frames of bytes encoded once for every client.
+    this.#socket.send(bytes, { binary: false }, flushed && ((error) => error || flushed()));
     if (this.#raw.writableCorked > 0 && this.#raw.writableLength >= CORK_FLUSH_BYTES) {
       this.#raw.uncork();
       this.#raw.cork();

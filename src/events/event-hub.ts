@@ -1,25 +1,25 @@
 /**
  * The replay buffer of the event stream: the last N events of the engine's bus (default 10,000),
- * each with its JSON text serialized at most once, shared by every client. Appending is O(1); because the bus
+ * each encoded as JSON at most once, the same bytes shared by every client. Appending is O(1); because the bus
  * numbers events one by one, the event with a given `seq` sits at a computed slot, so a replay
  * starts without a scan. Live listeners hear each event after it is buffered.
  */
 import type { EventBus } from './event-bus.ts';
 import type { EventEnvelope } from './event-types.ts';
 
-/** A buffered event and its wire text, serialized once, when a client first needs it. */
+/** A buffered event and its wire bytes, encoded once, when a client first needs them. */
 export class HubEntry {
   readonly event: EventEnvelope;
-  #json: string | null = null;
+  #bytes: Buffer | null = null;
 
   constructor(event: EventEnvelope) {
     this.event = event;
   }
 
-  /** The envelope as sent on the wire. */
-  get json(): string {
-    this.#json ??= JSON.stringify(this.event);
-    return this.#json;
+  /** The envelope as UTF-8 JSON: one buffer written to every client's socket. */
+  get bytes(): Buffer {
+    this.#bytes ??= Buffer.from(JSON.stringify(this.event));
+    return this.#bytes;
   }
 }
 

@@ -21,7 +21,7 @@ describe('EventHub', () => {
     expect(seqs(hub.since(0))).toEqual([1, 2, 3, 4, 5, 6]);
     expect(seqs(hub.since(4))).toEqual([5, 6]);
     expect(hub.since(6)).toEqual([]);
-    expect(JSON.parse(hub.at(3)?.json ?? '')).toEqual(hub.at(3)?.event);
+    expect(JSON.parse(hub.at(3)?.bytes.toString() ?? '')).toEqual(hub.at(3)?.event);
   });
 
   it('keeps only the newest events once full, so an old since starts at the oldest kept', () => {
