@@ -12,6 +12,7 @@ import { formatEngineBench, runEngineBench } from './engine.bench.ts';
 const OTHERS = [
   { name: 'http', file: 'http.bench.ts', run: 'runHttpBench', format: 'formatHttpBench' },
   { name: 'store', file: 'store.bench.ts', run: 'runStoreBench', format: 'formatStoreBench' },
+  { name: 'store-engine', file: 'store-engine.bench.ts', run: 'runStoreEngineBench', format: 'formatStoreEngineBench' },
   { name: 'mqtt', file: 'mqtt.bench.ts', run: 'runMqttBench', format: 'formatMqttBench' },
 ] as const;
 
@@ -20,7 +21,7 @@ function argument(name: string): string | undefined {
   return at >= 0 ? process.argv[at + 1] : undefined;
 }
 
-const chosen = new Set((argument('bench') ?? 'engine,http,store,mqtt').split(','));
+const chosen = new Set((argument('bench') ?? 'engine,http,store,store-engine,mqtt').split(','));
 const runs = Number(argument('runs'));
 
 if (chosen.has('engine')) {
