@@ -31,7 +31,7 @@ export interface HttpBenchOptions {
   runs?: number;
   /** WebSocket clients in the latency part (default 50). */
   clients?: number;
-  /** Starts per second in the latency part, sent on a fixed schedule (default 500; 0 = as fast as 20 connections go). */
+  /** Starts per second in the latency part, sent on a fixed schedule (default 200; 0 = as fast as 20 connections go). */
   startRate?: number;
   /** Directory for the server's CPU profiles (default none). */
   cpuProfDir?: string | null;
@@ -186,7 +186,7 @@ async function measureEvents(url: string, pid: number, options: HttpBenchOptions
     );
     await once(ws, 'open');
   }
-  const startRate = options.startRate ?? 500;
+  const startRate = options.startRate ?? 200;
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
   const serverCpuBefore = cpuMs(pid);

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { Codes, errorBody, SequencerError } from '../domain/errors.ts';
-import type { EventHub, HubEntry } from '../events/event-hub.ts';
+import { textFrame, type EventHub, type HubEntry } from '../events/event-hub.ts';
 import { ALL_EVENTS, compileFilter, filtersFromQuery, NO_EVENTS, parseClientMessage, type StreamFilter } from '../events/stream-filter.ts';
 import type { Services } from '../services.ts';
 import { roleOf } from './auth.ts';
@@ -47,8 +47,6 @@ interface Limits {
   replayChunkBytes: number;
 }
 
-/** A corked socket that holds this much is flushed at once rather than at the end of the turn. */
-const CORK_FLUSH_BYTES = 64 * 1024;
 
 /** Registers `/api/v1/ws` and `/ws/realtime/:client_id`. */
 export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): Promise<void> {
@@ -69,21 +67,25 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
     await app.register(websocket, { options: { maxPayload: 64 * 1024 }, preClose: (done) => done() });
   }
 
-  // Events come in bursts (a write-ahead batch, a run that finishes within one turn). Each client's
-  // socket is corked for the rest of the turn so a burst leaves in one write, not one per event.
-  let corked: StreamClient[] | null = null;
-  const uncorkAll = () => {
-    for (const client of corked ?? []) client.uncork();
-    corked = null;
+  // Events come in bursts (a write-ahead batch, a run that ends within one turn). Each client
+  // collects the frames of the turn and writes them once when the turn's code is done; clients
+  // that get the same events share one buffer, so a burst costs one write per client.
+  const pending = new Set<StreamClient>();
+  const shared = new Map<string, Buffer>();
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    for (const client of pending) client.flush(shared);
+    pending.clear();
+    shared.clear();
   };
   const stopFanOut = hub.subscribe((entry) => {
     metrics.eventLagSeconds.observe(Math.max(0, Date.now() / 1000 - entry.event.timestamp));
-    if (corked === null && clients.size > 0) {
-      corked = [...clients];
-      for (const client of corked) client.cork();
-      process.nextTick(uncorkAll);
+    for (const client of clients) if (client.offer(entry)) pending.add(client);
+    if (!scheduled && pending.size > 0) {
+      scheduled = true;
+      process.nextTick(flush);
     }
-    for (const client of clients) client.offer(entry);
   });
   // One timer for every client: a peer that did not answer the last ping is gone.
   const heartbeat = setInterval(() => {
@@ -150,13 +152,15 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
  */
 class StreamClient {
   readonly #socket: WebSocket;
-  /** The TCP socket under the WebSocket, corked during bursts. */
+  /** The TCP socket under the WebSocket: event frames are written to it directly. */
   readonly #raw: Socket;
   readonly #hub: EventHub;
   readonly #limits: Limits;
   readonly #onGone: () => void;
   #filter: StreamFilter;
   #cursor: number;
+  /** Live events of this turn, written by `flush`. */
+  #batch: HubEntry[] = [];
   #replaying = false;
   #alive = true;
   #gone = false;
@@ -174,22 +178,40 @@ class StreamClient {
     });
   }
 
-  /** A live event. */
-  offer(entry: HubEntry): void {
+  /** A live event; true when it joined this turn's batch. */
+  offer(entry: HubEntry): boolean {
     if (this.#replaying) {
       // The buffer is about to overwrite the next event this replay needs: the client is too slow.
       if (entry.event.seq - this.#hub.capacity > this.#cursor) this.#tooSlow();
-      return;
+      return false;
     }
     this.#cursor = entry.event.seq;
-    if (this.#filter.matches(entry.event)) this.#send(entry.bytes);
+    if (!this.#filter.matches(entry.event)) return false;
+    this.#batch.push(entry);
+    return true;
+  }
+
+  /** Writes this turn's events in one go; `shared` holds the buffers other clients already built. */
+  flush(shared: Map<string, Buffer>): void {
+    const batch = this.#batch;
+    this.#batch = [];
+    const first = batch[0]?.event.seq ?? 0;
+    const last = batch[batch.length - 1]?.event.seq ?? 0;
+    // Consecutive events from first to last are the same bytes for every client that has them.
+    const key = last - first + 1 === batch.length ? `${first}-${last}` : null;
+    let chunk = key === null ? undefined : shared.get(key);
+    if (!chunk) {
+      chunk = batch.length === 1 ? (batch[0] as HubEntry).frame : Buffer.concat(batch.map((entry) => entry.frame));
+      if (key !== null) shared.set(key, chunk);
+    }
+    this.#write(chunk);
   }
 
   /** A message from the client; a malformed one is answered with the SPEC 4 error body. */
   command(raw: string): void {
     const message = parseClientMessage(raw);
     if (message instanceof Error) {
-      this.#send(Buffer.from(JSON.stringify(errorBody(message))));
+      this.#write(textFrame(JSON.stringify(errorBody(message))));
       return;
     }
     if (message.action === 'subscribe') this.#filter = compileFilter(message.filters);
@@ -208,16 +230,6 @@ class StreamClient {
     if (this.#replaying) return;
     this.#replaying = true;
     this.#pump();
-  }
-
-  /** Holds writes until `uncork` (the end of the turn). */
-  cork(): void {
-    this.#raw.cork();
-  }
-
-  /** Sends what `cork` held. */
-  uncork(): void {
-    this.#raw.uncork();
   }
 
   /** Pings the peer, or drops it when it did not answer the previous ping. */
@@ -240,35 +252,30 @@ class StreamClient {
   /** Sends replay chunks; each next chunk waits until the previous one left for the kernel. */
   readonly #pump = (): void => {
     if (this.#gone) return;
+    const frames: Buffer[] = [];
     let bytes = 0;
-    while (this.#cursor < this.#hub.lastSeq) {
+    while (this.#cursor < this.#hub.lastSeq && bytes < this.#limits.replayChunkBytes) {
       // Present: offer() closes this client before the buffer drops an event the replay still needs.
       const entry = this.#hub.at(this.#cursor + 1) as HubEntry;
       this.#cursor = entry.event.seq;
       if (!this.#filter.matches(entry.event)) continue;
-      bytes += entry.bytes.length;
-      if (bytes < this.#limits.replayChunkBytes) {
-        this.#send(entry.bytes);
-        continue;
-      }
-      this.#send(entry.bytes, () => this.#pump());
-      return;
+      frames.push(entry.frame);
+      bytes += entry.frame.length;
     }
-    this.#replaying = false;
+    const more = this.#cursor < this.#hub.lastSeq;
+    if (!more) this.#replaying = false;
+    if (frames.length > 0) this.#write(Buffer.concat(frames), more ? this.#pump : undefined);
   };
 
-  #send(bytes: Buffer, flushed?: () => void): void {
-    if (this.#gone) return;
-    if (this.#socket.bufferedAmount + bytes.length > this.#limits.maxBufferedBytes) {
+  /** Writes whole frames to the socket, unless that would put it past the unsent-data limit. */
+  #write(chunk: Buffer, flushed?: () => void): void {
+    // Nothing may follow a close frame, whoever sent it.
+    if (this.#gone || this.#socket.readyState !== this.#socket.OPEN) return;
+    if (this.#socket.bufferedAmount + chunk.length > this.#limits.maxBufferedBytes) {
       this.#tooSlow();
       return;
     }
-    // Text frames of bytes encoded once for every client.
-    this.#socket.send(bytes, { binary: false }, flushed && ((error) => error || flushed()));
-    if (this.#raw.writableCorked > 0 && this.#raw.writableLength >= CORK_FLUSH_BYTES) {
-      this.#raw.uncork();
-      this.#raw.cork();
-    }
+    this.#raw.write(chunk, flushed && ((error) => error || flushed()));
   }
 
   #tooSlow(): void {

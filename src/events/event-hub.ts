@@ -1,26 +1,45 @@
 /**
  * The replay buffer of the event stream: the last N events of the engine's bus (default 10,000),
- * each encoded as JSON at most once, the same bytes shared by every client. Appending is O(1); because the bus
+ * each encoded at most once, as the WebSocket frame every client receives. Appending is O(1); because the bus
  * numbers events one by one, the event with a given `seq` sits at a computed slot, so a replay
  * starts without a scan. Live listeners hear each event after it is buffered.
  */
 import type { EventBus } from './event-bus.ts';
 import type { EventEnvelope } from './event-types.ts';
 
-/** A buffered event and its wire bytes, encoded once, when a client first needs them. */
+/** A buffered event and its wire form, encoded once, when a client first needs it. */
 export class HubEntry {
   readonly event: EventEnvelope;
-  #bytes: Buffer | null = null;
+  #frame: Buffer | null = null;
 
   constructor(event: EventEnvelope) {
     this.event = event;
   }
 
-  /** The envelope as UTF-8 JSON: one buffer written to every client's socket. */
-  get bytes(): Buffer {
-    this.#bytes ??= Buffer.from(JSON.stringify(this.event));
-    return this.#bytes;
+  /** The envelope as a complete WebSocket text frame: the same bytes go to every client. */
+  get frame(): Buffer {
+    this.#frame ??= textFrame(JSON.stringify(this.event));
+    return this.#frame;
   }
+}
+
+/** Encodes a WebSocket text frame as a server sends it (final, unmasked, uncompressed; RFC 6455 5.2). */
+export function textFrame(text: string): Buffer {
+  const length = Buffer.byteLength(text);
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81;
+  if (header === 2) {
+    frame[1] = length;
+  } else if (header === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeBigUInt64BE(BigInt(length), 2);
+  }
+  frame.write(text, header, 'utf8');
+  return frame;
 }
 
 /** Options of the hub. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/event-bus.ts';
-import { EventHub, type HubEntry } from '../../src/events/event-hub.ts';
+import { EventHub, textFrame, type HubEntry } from '../../src/events/event-hub.ts';
 import { compileFilter, filtersFromQuery, parseClientMessage } from '../../src/events/stream-filter.ts';
 import type { EventEnvelope } from '../../src/events/event-types.ts';
 
@@ -21,7 +21,8 @@ describe('EventHub', () => {
     expect(seqs(hub.since(0))).toEqual([1, 2, 3, 4, 5, 6]);
     expect(seqs(hub.since(4))).toEqual([5, 6]);
     expect(hub.since(6)).toEqual([]);
-    expect(JSON.parse(hub.at(3)?.bytes.toString() ?? '')).toEqual(hub.at(3)?.event);
+    const frame = hub.at(3)?.frame as Buffer;
+    expect(JSON.parse(frame.subarray(frame[1] === 126 ? 4 : 2).toString())).toEqual(hub.at(3)?.event);
   });
 
   it('keeps only the newest events once full, so an old since starts at the oldest kept', () => {
@@ -79,6 +80,18 @@ describe('EventHub', () => {
     detach();
     publishSteps(bus, 2);
     expect(hub.lastSeq).toBe(2);
+  });
+});
+
+describe('textFrame', () => {
+  it('encodes final unmasked text frames with the 7-bit, 16-bit and 64-bit lengths of RFC 6455', () => {
+    const short = textFrame('hé');
+    expect([...short]).toEqual([0x81, 3, 0x68, 0xc3, 0xa9]);
+    const medium = textFrame('x'.repeat(300));
+    expect([medium[0], medium[1], medium.readUInt16BE(2), medium.length]).toEqual([0x81, 126, 300, 304]);
+    const long = textFrame('y'.repeat(70_000));
+    expect([long[0], long[1], Number(long.readBigUInt64BE(2)), long.length]).toEqual([0x81, 127, 70_000, 70_010]);
+    expect(long.subarray(10).toString()).toBe('y'.repeat(70_000));
   });
 });
 
