@@ -4,6 +4,9 @@
  * envelope, filtered per client, replayed from `since` and then live with no gap and no duplicate.
  * A client whose unsent data passes the limit is closed with 1013, a peer that stops answering
  * pings is dropped, and the app's close closes every socket with 1001.
+ *
+ * Event frames are built once per event (EventHub) and written to each client's TCP socket
+ * directly, a turn's worth at a time; `ws` keeps the handshake, pings, client messages and close.
  */
 import websocket from '@fastify/websocket';
 import type { Socket } from 'node:net';
@@ -11,7 +14,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { Codes, errorBody, SequencerError } from '../domain/errors.ts';
 import { textFrame, type EventHub, type HubEntry } from '../events/event-hub.ts';
-import { ALL_EVENTS, compileFilter, filtersFromQuery, NO_EVENTS, parseClientMessage, type StreamFilter } from '../events/stream-filter.ts';
+import { compileFilter, filtersFromQuery, NO_EVENTS, parseClientMessage, type StreamFilter } from '../events/stream-filter.ts';
 import type { Services } from '../services.ts';
 import { roleOf } from './auth.ts';
 
@@ -46,7 +49,6 @@ interface Limits {
   maxBufferedBytes: number;
   replayChunkBytes: number;
 }
-
 
 /** Registers `/api/v1/ws` and `/ws/realtime/:client_id`. */
 export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): Promise<void> {
@@ -146,9 +148,9 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
 
 /**
  * One client of the stream. `cursor` is the `seq` of the last event it has been offered (sent or
- * filtered out). Live events go out at once; while it replays, live events only grow the buffer
- * and the replay reads on from the cursor until it is level with the newest event, then the
- * client turns live, so no event is missed or sent twice.
+ * filtered out). Live events go out at the end of the turn they happen in; while it replays, live
+ * events only grow the buffer and the replay reads on from the cursor until it is level with the
+ * newest event, then the client turns live, so no event is missed or sent twice.
  */
 class StreamClient {
   readonly #socket: WebSocket;

@@ -47,7 +47,7 @@ export interface StreamFilter {
 }
 
 /** Every event. */
-export const ALL_EVENTS: StreamFilter = { matches: () => true };
+const ALL_EVENTS: StreamFilter = { matches: () => true };
 
 /** No event (after `unsubscribe`). */
 export const NO_EVENTS: StreamFilter = { matches: () => false };
