@@ -59,7 +59,7 @@ export interface ServiceHooks {
   openStore?: (config: ServerConfig) => RunStore | null;
   /** Builds the driver for `mqtt` instead of `createMqttDriver` (tests swap the devices with it). */
   createDriver?: (config: ServerConfig) => Promise<ActuatorDriver>;
-  /** Port of the Stately inspector relay when `config.inspect` (default 8080; 0 picks a free one). */
+  /** Port of the Stately inspector relay, overriding `config.inspectPort` (tests pick 0). */
   inspectPort?: number;
 }
 
@@ -107,7 +107,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   const templates: TemplateService = new TemplateService({ store, validate: (definition) => engine.validate(definition) });
   // A busy inspector port must not leave the broker connection (or the embedded broker) keeping the process alive.
   const inspector = config.inspect
-    ? await startInspector({ port: hooks.inspectPort }).catch(async (error: unknown) => {
+    ? await startInspector({ port: hooks.inspectPort ?? config.inspectPort }).catch(async (error: unknown) => {
         await driver.close();
         store?.close();
         throw error;

@@ -52,6 +52,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     );
   }
   process.stdout.write(`listening on ${server.url}\n`);
+  if (server.services.inspector) process.stdout.write(`inspector: open ${server.services.inspector.pageUrl}\n`);
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));

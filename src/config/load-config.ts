@@ -38,6 +38,7 @@ const OPTIONS: Record<string, Option> = {
   'max-concurrent': { env: 'SEQUENCER_MAX_CONCURRENT', apply: (c, v, s) => (c.limits.max_concurrent = integer(v, s, 1, 1_000_000)) },
   'sim-latency-ms': { apply: (c, v, s) => (c.simLatencyMs = integer(v, s, 0, 600_000)) },
   inspect: { boolean: true, apply: (c, v, s) => (c.inspect = oneOf(v, s, ['true', 'false'] as const) === 'true') },
+  'inspect-port': { apply: (c, v, s) => (c.inspectPort = integer(v, s, 0, 65_535)) },
   config: { apply: () => {} },
 };
 
@@ -56,6 +57,7 @@ export const SERVE_USAGE = `Usage: sequencer serve [options]
   --max-concurrent N    runs at once (SEQUENCER_MAX_CONCURRENT; default 1000)
   --sim-latency-ms N    answer delay of simulated nodes (default 20)
   --inspect             start the Stately inspector relay
+  --inspect-port N      port of the inspector relay (default 8080)
   --config FILE         JSON file: limits, rate_limits, safety, tokens, mqtt
 `;
 

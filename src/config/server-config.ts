@@ -33,6 +33,8 @@ export interface ServerConfig {
   recovery: 'resume' | 'abort';
   /** Start the Stately inspector relay (default false). */
   inspect: boolean;
+  /** Loopback port of the inspector relay (default 8080; 0 picks a free one). */
+  inspectPort: number;
   limits: {
     max_concurrent: number;
     max_steps: number;
@@ -62,6 +64,7 @@ export function defaultConfig(): ServerConfig {
     tokens: [],
     recovery: 'resume',
     inspect: false,
+    inspectPort: 8080,
     limits: { max_concurrent: 1000, max_steps: 50, max_duration_seconds: 3600, retention_seconds: 3600, history_days: 7 },
     rate_limits: { starts_per_second: 200, commands_per_second: 100, commands_per_esp_per_second: 20 },
     safety: { actuators: [] },
