@@ -77,11 +77,12 @@ function apply(key: string, fn: Decide) {
   });
 }
 
-const STEP_STATES: readonly ResumeTarget[] = ['beforeDelay', 'delaying', 'executing', 'retrying', 'afterDelay'];
+// Most frequent first: XState tries the guards in order, so a usual step boundary tries one or two.
+const STEP_STATES: readonly ResumeTarget[] = ['executing', 'delaying', 'afterDelay', 'beforeDelay', 'retrying'];
 const ENDS: Target[] = [
   ...STEP_STATES.map((s) => `running.${s}` as const),
-  ...STEP_STATES.map((s) => `cleanup.${s}` as const),
   'completed',
+  ...STEP_STATES.map((s) => `cleanup.${s}` as const),
   'failed',
   'cancelled',
   'timeout',
