@@ -58,6 +58,16 @@ export class SimDriver implements ActuatorDriver {
     node.commands++;
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
+      const answer = () => {
+        if (node.fail) return resolve({ success: false, message: `${command.esp_id}: simulated failure` });
+        this.#apply(node, command);
+        resolve({ success: true, message: `${command.esp_id} gpio ${command.gpio} ${command.command} ok` });
+      };
+      // An answer within this tick cannot be overtaken by an abort: no listener needed.
+      if (!node.hang && node.latency_ms <= 0) {
+        queueMicrotask(() => (signal.aborted ? reject(signal.reason) : answer()));
+        return;
+      }
       let timer: NodeJS.Timeout | undefined;
       const onAbort = () => {
         clearTimeout(timer);
@@ -65,14 +75,10 @@ export class SimDriver implements ActuatorDriver {
       };
       signal.addEventListener('abort', onAbort, { once: true });
       if (node.hang) return;
-      const answer = () => {
+      timer = setTimeout(() => {
         signal.removeEventListener('abort', onAbort);
-        if (node.fail) return resolve({ success: false, message: `${command.esp_id}: simulated failure` });
-        this.#apply(node, command);
-        resolve({ success: true, message: `${command.esp_id} gpio ${command.gpio} ${command.command} ok` });
-      };
-      if (node.latency_ms <= 0) queueMicrotask(answer);
-      else timer = setTimeout(answer, node.latency_ms);
+        answer();
+      }, node.latency_ms);
     });
   }
 
