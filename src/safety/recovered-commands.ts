@@ -1,12 +1,14 @@
 /**
  * The actuator commands a run gave before a restart, read from its restored context: what its
- * successful steps commanded, in order, and the action that was in flight.
+ * successful steps commanded, in order, and the action that was in flight. A nested sequence
+ * commands through its child plan, whose own step results are not stored: a nested step that
+ * succeeded counts each of its child's steps as done, and one in flight counts every ON its child
+ * could have sent, so the recovered run's safe state still reaches what the child switched on.
  */
-import type { PlanStep, SequenceContext, StepOutcome } from '../../machines/sequence.types.ts';
+import type { PlanAction, PlanStep, SequenceContext, SequencePlan, StepOutcome } from '../../machines/sequence.types.ts';
 import type { RecoveredCommand } from './safety-system.ts';
 
-function commandOf(step: PlanStep | undefined): RecoveredCommand | null {
-  const action = step?.action;
+function commandOf(action: PlanAction | null | undefined): RecoveredCommand | null {
   if (!action || (action.type !== 'actuator_command' && action.type !== 'actuator')) return null;
   return {
     esp_id: String(action.esp_id),
@@ -16,13 +18,28 @@ function commandOf(step: PlanStep | undefined): RecoveredCommand | null {
   };
 }
 
+function childPlan(action: PlanAction | null | undefined): SequencePlan | null {
+  return action?.type === 'sequence' && typeof action.plan === 'object' && action.plan !== null ? (action.plan as SequencePlan) : null;
+}
+
+/** What a step that succeeded commanded, in order. */
+function given(step: PlanStep | undefined): RecoveredCommand[] {
+  const child = childPlan(step?.action);
+  if (child) return child.steps.flatMap(given);
+  const command = commandOf(step?.action);
+  return command ? [command] : [];
+}
+
+/** What a step in flight may have switched on: an ON may have arrived, an OFF must not be trusted. */
+function mayHaveGiven(step: PlanStep | undefined): RecoveredCommand[] {
+  const child = childPlan(step?.action);
+  if (child) return [...child.steps, ...child.cleanup].flatMap(mayHaveGiven);
+  const command = commandOf(step?.action);
+  return command && command.command !== 'OFF' ? [command] : [];
+}
+
 function fromResults(steps: PlanStep[], results: StepOutcome[]): RecoveredCommand[] {
-  const out: RecoveredCommand[] = [];
-  for (const result of results) {
-    const command = result.success ? commandOf(steps[result.index]) : null;
-    if (command) out.push(command);
-  }
-  return out;
+  return results.flatMap((result) => (result.success ? given(steps[result.index]) : []));
 }
 
 /** The commands in the order they were given; an in-flight ON counts as given (it may have arrived). */
@@ -30,8 +47,7 @@ export function recoveredCommands(context: SequenceContext): RecoveredCommand[] 
   const commands = [...fromResults(context.plan.steps, context.results), ...fromResults(context.plan.cleanup, context.cleanupResults)];
   if (!context.stepRecorded && context.stepStartedAt !== null) {
     const list = context.phase === 'steps' ? context.plan.steps : context.plan.cleanup;
-    const inFlight = commandOf(list[context.currentStep]);
-    if (inFlight && inFlight.command !== 'OFF') commands.push(inFlight);
+    commands.push(...mayHaveGiven(list[context.currentStep]));
   }
   return commands;
 }

@@ -65,3 +65,45 @@ describe('leases after a restart', () => {
     expect(after.sim.actuator('ESP_R', 5)?.on).toBe(false);
   });
 });
+
+describe('leases of nested sequences after a restart', () => {
+  /** A nested sequence that switches the pump on; `rest` follows it inside the child. */
+  const nested = (rest: Record<string, unknown>[]) => ({
+    name: 'Nested pump',
+    action: { type: 'sequence', steps: [actuator('ESP_N', 5, 'ON'), ...rest] },
+  });
+
+  async function interrupted(steps: Record<string, unknown>[], whenStored: (h: SafetyHarness, runId: string) => Promise<unknown>): Promise<string> {
+    const before = await server();
+    const runId = before.start({ steps });
+    await whenStored(before, runId);
+    await before.close();
+    open.splice(open.indexOf(before), 1);
+    return runId;
+  }
+
+  it('a pump a completed nested step left on is turned OFF by the safe state of --recovery abort', async () => {
+    const runId = await interrupted([nested([]), wait(600)], (h, id) =>
+      h.next('sequence_step', (d) => d.run_id === id && d.step === 1 && d.status === 'starting'),
+    );
+    const after = await server({ recovery: 'abort' });
+
+    const ended = await after.ended(runId);
+
+    expect(ended.cleanup_results.map((r) => r.message)).toEqual(['Turned off ESP_N:5']);
+    expect(after.sim.actuator('ESP_N', 5)?.last_command).toBe('OFF');
+  });
+
+  it('a pump switched on by a nested step in flight is turned OFF when that step fails with 5633', async () => {
+    const runId = await interrupted([nested([wait(600)])], async (h) => {
+      while (h.sim.actuator('ESP_N', 5)?.on !== true) await new Promise((resolve) => setImmediate(resolve));
+    });
+    const after = await server({ recovery: 'resume' });
+
+    const ended = await after.ended(runId);
+
+    expect([ended.status, ended.step_results[0]?.error_code]).toEqual(['failed', Codes.STATE_CORRUPTION]);
+    expect(ended.cleanup_results.map((r) => r.message)).toEqual(['Turned off ESP_N:5']);
+    expect(after.sim.actuator('ESP_N', 5)?.last_command).toBe('OFF');
+  });
+});
