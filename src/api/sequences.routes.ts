@@ -55,11 +55,13 @@ function splitBody(body: unknown): { definition: unknown; context: unknown } {
 function contextErrors(context: unknown): ErrorDetail[] {
   const parsed = RunContextSchema.optional().safeParse(context);
   if (parsed.success) return [];
-  return parsed.error.issues.map((issue) => ({
-    path: formatPath(['context', ...issue.path]),
-    code: Codes.INVALID_DEFINITION,
-    message: issue.message,
-  }));
+  return parsed.error.issues.flatMap((issue) => {
+    const at = ['context', ...issue.path];
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ path: formatPath([...at, key]), code: Codes.INVALID_DEFINITION, message: 'unknown key' }));
+    }
+    return [{ path: formatPath(at), code: Codes.INVALID_DEFINITION, message: issue.message }];
+  });
 }
 
 function invalid(details: ErrorDetail[]): SequencerError {

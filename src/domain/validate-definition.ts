@@ -59,10 +59,14 @@ function codeOfIssue(issue: z.core.$ZodIssue): number {
   return Codes.INVALID_DEFINITION;
 }
 
+/** One detail per issue; an unknown key is located by its own path, so a caller can find it. */
 function issuesToDetails(issues: readonly z.core.$ZodIssue[], prefix: string): ErrorDetail[] {
-  return issues.map((issue) => {
-    const path = formatPath(issue.path);
-    return { path: join(prefix, path), code: codeOfIssue(issue), message: issue.message };
+  return issues.flatMap((issue) => {
+    const code = codeOfIssue(issue);
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ path: join(prefix, formatPath([...issue.path, key])), code, message: 'unknown key' }));
+    }
+    return [{ path: join(prefix, formatPath(issue.path)), code, message: issue.message }];
   });
 }
 

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { Codes, SequencerError } from '../domain/errors.ts';
+import { formatPath } from '../domain/validate-definition.ts';
 import { EVENT_TYPES, type EventEnvelope, type EventType } from './event-types.ts';
 
 const FiltersSchema = z.strictObject({
@@ -32,11 +33,13 @@ export function parseClientMessage(raw: string): ClientMessage | SequencerError 
   }
   const result = ClientMessageSchema.safeParse(json);
   if (result.success) return result.data;
-  const details = result.error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.'),
-    code: Codes.INVALID_DEFINITION,
-    message: issue.message,
-  }));
+  // Paths as everywhere else in the API (`filters.types[0]`), an unknown key under its own path.
+  const details = result.error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), code: Codes.INVALID_DEFINITION, message: 'unknown key' }));
+    }
+    return [{ path: formatPath(issue.path), code: Codes.INVALID_DEFINITION, message: issue.message }];
+  });
   return new SequencerError(Codes.INVALID_DEFINITION, 'Invalid client message', details);
 }
 

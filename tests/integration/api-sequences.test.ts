@@ -65,7 +65,7 @@ describe('POST /api/v1/sequences', () => {
     ['a step with neither action nor delay', { steps: [{ name: 'x' }] }, 5604, 'steps[0]'],
     ['a delay above 3600 s', { steps: [{ delay_seconds: 1 }, { delay_seconds: 4000 }] }, 5605, 'steps[1].delay_seconds'],
     ['an unknown action type', { steps: [{ action: { type: 'teleport' } }] }, 5603, 'steps[0].action.type'],
-    ['an unknown step key', { steps: [{ delay_seconds: 1, bogus: 1 }] }, 5602, 'steps[0]'],
+    ['an unknown step key', { steps: [{ delay_seconds: 1, bogus: 1 }] }, 5602, 'steps[0].bogus'],
     ['a bad actuator field', { steps: [{ action: { type: 'actuator_command', esp_id: 'E', gpio: 99, command: 'ON' } }] }, 5602, 'steps[0].action.gpio'],
     ['waiting above max_duration_seconds', { max_duration_seconds: 10, steps: [{ delay_seconds: 20 }] }, 5607, 'max_duration_seconds'],
     ['an array', [], 5600, ''],
@@ -85,6 +85,16 @@ describe('POST /api/v1/sequences', () => {
       ['context.rule_id', 5600],
     ]);
     expect(error.error.message).toContain('steps[0].delay_seconds');
+  });
+
+  it('locates unknown keys by their own path, in the definition and in its context', async () => {
+    const body = { steps: [{ delay_seconds: 1, colour: 'red' }], surprise: true, context: { rule_id: 'r', rule_nmae: 'typo' } };
+    const error = expectError(await post('/api/v1/sequences', body), 422, 5602);
+    expect(error.error.details.map((d) => [d.path, d.code, d.message])).toEqual([
+      ['steps[0].colour', 5602, 'unknown key'],
+      ['surprise', 5600, 'unknown key'],
+      ['context.rule_nmae', 5600, 'unknown key'],
+    ]);
   });
 
   it('refuses a second run of a running single-mode sequence with 409/5610', async () => {

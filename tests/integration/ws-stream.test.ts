@@ -103,7 +103,7 @@ describe('filters', () => {
       error: { code: number; details: { path: string }[] };
     };
     expect(error.error.code).toBe(5600);
-    expect(error.error.details[0]?.path).toBe('filters.types.0');
+    expect(error.error.details[0]?.path).toBe('filters.types[0]');
 
     const { run_id } = await server.start(actuatorRun('quiet', 1));
     await watcher.completed(run_id);

@@ -119,7 +119,9 @@ describe('stream filters and client messages', () => {
     expect((notJson as Error).message).toBe('Client message is not valid JSON');
     const badType = parseClientMessage('{"action":"subscribe","filters":{"types":["bogus"]}}') as Error & { code: number; details: { path: string }[] };
     expect(badType.code).toBe(5600);
-    expect(badType.details[0]?.path).toBe('filters.types.0');
+    expect(badType.details[0]?.path).toBe('filters.types[0]');
+    const unknownKey = parseClientMessage('{"action":"subscribe","filters":{"typez":[]}}') as Error & { details: { path: string; message: string }[] };
+    expect(unknownKey.details).toEqual([expect.objectContaining({ path: 'filters.typez', message: 'unknown key' })]);
     expect(parseClientMessage('{"action":"replay","since":-1}')).toBeInstanceOf(Error);
     expect(parseClientMessage('null')).toBeInstanceOf(Error);
   });

@@ -26,9 +26,19 @@ describe('definition validation: one code per problem, with its JSON path', () =
   it('5600: a malformed top-level field, or something that is not an object', () => {
     expect(problems(definition([delayStep(1)], { mode: 'sometimes' }))).toEqual([{ path: 'mode', code: 5600 }]);
     expect(problems(definition([delayStep(1)], { max_duration_seconds: 0 }))).toEqual([{ path: 'max_duration_seconds', code: 5600 }]);
-    expect(problems(definition([delayStep(1)], { surprise: true }))).toEqual([{ path: '', code: 5600 }]);
+    expect(problems(definition([delayStep(1)], { surprise: true }))).toEqual([{ path: 'surprise', code: 5600 }]);
     expect(problems(null)).toEqual([{ path: '', code: 5600 }]);
     expect(problems('steps')).toEqual([{ path: '', code: 5600 }]);
+  });
+
+  it('names each unknown key by its own path, with the code of where it sits', () => {
+    const input = definition([delayStep(1, { colour: 'red' }), actuatorStep({ action: { type: 'delay', seconds: 1, extra: 1 } })], { surprise: true, also: 1 });
+    expect(problems(input)).toEqual(expect.arrayContaining([
+      { path: 'surprise', code: 5600 },
+      { path: 'also', code: 5600 },
+      { path: 'steps[0].colour', code: 5602 },
+      { path: 'steps[1].action.extra', code: 5602 },
+    ]));
   });
 
   it('5601: a sequence without steps', () => {
