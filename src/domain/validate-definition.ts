@@ -44,12 +44,22 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
-/** The 56xx code of one zod issue, chosen by where it sits in the definition. */
-function codeOfIssue(issue: z.core.$ZodIssue): number {
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * The 56xx code of one zod issue, chosen by where it sits in the definition. `input` is the
+ * definition itself when the issues are a definition's: a missing `steps` is "no steps" (5601).
+ */
+function codeOfIssue(issue: z.core.$ZodIssue, input?: unknown): number {
   const custom = (issue as { params?: { code?: number } }).params?.code;
   if (typeof custom === 'number') return custom;
   const path = issue.path;
   const last = path[path.length - 1];
+  if (path.length === 1 && path[0] === 'steps' && issue.code === 'invalid_type' && isObject(input) && input.steps === undefined) {
+    return Codes.EMPTY_STEPS;
+  }
   if (path.length === 1 && (path[0] === 'steps' || path[0] === 'cleanup_steps')) {
     if (issue.code === 'too_small') return Codes.EMPTY_STEPS;
     if (issue.code === 'too_big') return Codes.TOO_MANY_STEPS;
@@ -60,9 +70,9 @@ function codeOfIssue(issue: z.core.$ZodIssue): number {
 }
 
 /** One detail per issue; an unknown key is located by its own path, so a caller can find it. */
-function issuesToDetails(issues: readonly z.core.$ZodIssue[], prefix: string): ErrorDetail[] {
+function issuesToDetails(issues: readonly z.core.$ZodIssue[], prefix: string, definition?: unknown): ErrorDetail[] {
   return issues.flatMap((issue) => {
-    const code = codeOfIssue(issue);
+    const code = codeOfIssue(issue, definition);
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({ path: join(prefix, formatPath([...issue.path, key])), code, message: 'unknown key' }));
     }
@@ -114,7 +124,7 @@ function validateAt(
   const before = errors.length;
   const parsed = definitionSchema(options.limits).safeParse(input);
   if (parsed.success && out) out.value = parsed.data;
-  if (!parsed.success) errors.push(...issuesToDetails(parsed.error.issues, prefix));
+  if (!parsed.success) errors.push(...issuesToDetails(parsed.error.issues, prefix, input));
   // Step-level checks also run on a definition that failed elsewhere, so one answer lists all.
   const raw = input as { steps?: unknown; cleanup_steps?: unknown } | null;
   let estimate = 0;

@@ -43,6 +43,8 @@ describe('definition validation: one code per problem, with its JSON path', () =
 
   it('5601: a sequence without steps', () => {
     expect(problems({ steps: [] })).toEqual([{ path: 'steps', code: 5601 }]);
+    expect(problems({ description: 'no steps at all' })).toEqual([{ path: 'steps', code: 5601 }]);
+    expect(problems({ steps: 'three' })).toEqual([{ path: 'steps', code: 5602 }]);
   });
 
   it('5602: a malformed step field or action payload', () => {
