@@ -30,11 +30,15 @@ export async function runCommand(args: string[]): Promise<number> {
     parsed = parseArgs({
       args,
       allowPositionals: true,
-      options: { 'sim-latency-ms': { type: 'string' }, json: { type: 'boolean', default: false } },
+      options: { 'sim-latency-ms': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}`);
     return 2;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(USAGE);
+    return 0;
   }
   const file = fileArgument(parsed.positionals, USAGE);
   if (file === null) return 2;

@@ -46,13 +46,18 @@ const USAGE = 'Usage: sequencer validate <file.json>\n';
 
 /** Runs `sequencer validate`; returns the exit code. */
 export async function validateCommand(args: string[]): Promise<number> {
-  let positionals: string[];
+  let parsed;
   try {
-    ({ positionals } = parseArgs({ args, allowPositionals: true, options: {} }));
+    parsed = parseArgs({ args, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}`);
     return 2;
   }
+  if (parsed.values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const { positionals } = parsed;
   const file = fileArgument(positionals, USAGE);
   if (file === null) return 2;
   const loaded = await readDefinition(file);

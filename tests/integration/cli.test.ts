@@ -157,6 +157,12 @@ describe('sequencer validate', { timeout: 30_000 }, () => {
     expect(problems).toHaveLength(3);
   });
 
+  it.each([['run'], ['validate']])('%s --help prints its usage on stdout and exits 0', async (command) => {
+    const { code, stdout, stderr } = await cli([command, '--help']);
+    expect([code, stderr]).toEqual([0, '']);
+    expect(stdout).toMatch(new RegExp(`^Usage: sequencer ${command} <file.json>`));
+  });
+
   it('exits 2 for a file that is not JSON', async () => {
     const { code, stderr } = await cli(['validate', file('text.json', 'water zone 1 please')]);
     expect(code).toBe(2);
