@@ -8,6 +8,7 @@ import type { EventEnvelope, EventType, SequenceEvents } from './event-types.ts'
 /** Receives every published event, in `seq` order. */
 export type EventListener = (event: EventEnvelope) => void;
 
+/** Stamps and fans out events in `seq` order; the only way an event enters the stream. */
 export class EventBus {
   #seq = 0;
   readonly #listeners = new Set<EventListener>();

@@ -10,6 +10,7 @@ export interface RunRef {
   run_id: string;
 }
 
+/** The `data` of every event type of SPEC 8, by type. */
 export interface SequenceEvents {
   /** A run has started (first event of every run). */
   sequence_started: RunRef & { total_steps: number; description: string | null; rule_id: string | null; rule_name: string | null; mode: string };

@@ -21,6 +21,7 @@ export const ClientMessageSchema = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('unsubscribe') }),
   z.strictObject({ action: z.literal('replay'), since: z.number().int().min(0) }),
 ]);
+/** A parsed client message. */
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 
 /** Parses one client message; a malformed one yields a 5600 error that names what is wrong. */
