@@ -308,7 +308,8 @@ export class Engine {
    * Restores every run the store holds as unfinished (SPEC 11). `resume`: each goes on where it
    * was (a wait that ended meanwhile ends at once; an action in flight fails with 5633 unless it
    * is idempotent, then it is sent again). `abort`: each ends failed with 5633 after its safe state.
-   * Queued runs queue again. Call once, before taking requests.
+   * Queued runs queue again with `resume`; with `abort` they end failed with 5633 without starting.
+   * Call once, before taking requests.
    */
   recover(policy: 'resume' | 'abort'): { resumed: number; aborted: number; queued: number; failed: number } {
     const counts = { resumed: 0, aborted: 0, queued: 0, failed: 0 };
@@ -339,6 +340,11 @@ export class Engine {
     run.root = run;
     this.#host.runs.set(run.runId, run);
     if (!snapshot) {
+      // It never started: with `abort`, nothing asked for before the stop goes on (SPEC 11).
+      if (policy === 'abort') {
+        this.#cancelQueued(run, 'Run interrupted by a restart', 'failed', Codes.STATE_CORRUPTION);
+        return 'aborted';
+      }
       const queue = this.#queues.get(run.sequenceId) ?? [];
       queue.push(run);
       this.#queues.set(run.sequenceId, queue);
@@ -510,8 +516,8 @@ export class Engine {
       duration_seconds: ((run.endedAt ?? Date.now()) - (ctx?.startedAt ?? run.createdAt)) / 1000,
       steps_completed: results.filter((r) => r.success).length,
       steps_failed: results.filter((r) => !r.success).length,
-      error: ctx?.error ?? null,
-      error_code: ctx?.errorCode ?? null,
+      error: ctx?.error ?? run.endError?.message ?? null,
+      error_code: ctx?.errorCode ?? run.endError?.code ?? null,
     });
     this.#ended.set(run.runId, run);
     this.#options.onRunEnded?.(run);
@@ -539,7 +545,12 @@ export class Engine {
     }
   }
 
-  #cancelQueued(run: Run, reason: string, status: 'cancelled' | 'failed' = 'cancelled'): void {
+  #cancelQueued(
+    run: Run,
+    reason: string,
+    status: 'cancelled' | 'failed' = 'cancelled',
+    code: number = status === 'cancelled' ? Codes.CANCELLED : Codes.ALREADY_RUNNING,
+  ): void {
     const queue = this.#queues.get(run.sequenceId);
     const index = queue ? queue.indexOf(run) : -1;
     // A run whose launch failed was already taken off its queue: splice(-1) would drop another.
@@ -551,7 +562,7 @@ export class Engine {
     run.status = status;
     run.state = status;
     run.endedAt = Date.now();
-    run.endError = { message: reason, code: status === 'cancelled' ? Codes.CANCELLED : Codes.ALREADY_RUNNING };
+    run.endError = { message: reason, code };
     const ref = { sequence_id: run.sequenceId, run_id: run.runId };
     this.#host.emit(run, 'sequence_completed', {
       ...ref,
@@ -571,9 +582,15 @@ export class Engine {
     const run = this.#host.runs.get(runId);
     this.#report(error, `run ${runId} crashed`);
     if (!run || run.endedAt !== null) return;
+    // Its actor moves no more: stop its timer and its action in flight (a nested run is cancelled).
+    this.#host.halt(run);
     run.status = 'failed';
+    run.state = 'failed';
     run.endedAt = Date.now();
+    run.endError = { message: `Run crashed: ${error instanceof Error ? error.message : String(error)}`, code: Codes.INTERNAL_ERROR };
     this.#onEnded(run);
+    // Stored as ended, or a restart would recover it from its last snapshot.
+    this.#out.touch(run);
   }
 
   /** Runs a nested sequence as a child actor of the parent run and settles the parent's attempt. */

@@ -63,8 +63,12 @@ export class RunHost {
     run.lastEvent = 'xstate.init';
     actor.subscribe({
       next: (next) => this.#onSnapshot(run, next, run.lastEvent),
-      // A throwing action is a defect; the registry hears of it and fails the run.
-      error: () => {},
+      // A throwing action is a defect; the registry hears of it (a nested run's crash fails its
+      // parent's actor in turn) and fails the top-level run. The crashed actor moves no more.
+      error: () => {
+        this.#disarm(run);
+        if (run.parent !== null) this.runs.delete(run.runId);
+      },
     });
     return actor;
   }
@@ -155,8 +159,8 @@ export class RunHost {
     const bounded = run.state.startsWith('running') || run.status === 'paused';
     const timedOut = bounded && ctx.runDeadline !== null && now >= ctx.runDeadline;
     this.#deliver(run, { type: timedOut ? 'TIMEOUT' : 'WAKE', now });
-    // A timer may fire a hair early; when nothing moved, arm again.
-    if (run.timer === null && run.endedAt === null) this.#arm(run);
+    // A timer may fire a hair early; when nothing moved, arm again (not for an actor that crashed).
+    if (run.timer === null && run.endedAt === null && run.actor.getSnapshot().status === 'active') this.#arm(run);
   };
 
   /** Stops a run's actor and timer without ending the run (shutdown: it is recovered later). */

@@ -4,6 +4,7 @@
  * recovers them. Also: a store write that fails fails the affected runs with 5631.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
 import type { Executor } from '../../src/executors/executor.ts';
 import type { RunStore } from '../../src/store/run-store.ts';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite.store.ts';
@@ -231,6 +232,24 @@ describe('recover("abort")', () => {
     expect(after.events.completed(run_id)).toMatchObject({ status: 'cancelled' });
     expect(after.engine.get(run_id)?.cleanup_results.map((r) => [r.step_name, r.success, r.message])).toEqual([['Safe state', true, 'Made safe']]);
   });
+
+  it('a run still waiting in its queue ends failed with 5633 and never starts', async () => {
+    const before = harness();
+    const head = before.engine.start(definition([delayStep(10)], { sequence_id: 'z', mode: 'queued' }));
+    const waiting = before.engine.start(definition([valve('ON')], { sequence_id: 'z', mode: 'queued' }));
+    await vi.advanceTimersByTimeAsync(10);
+    await crash(before);
+
+    const after = harness();
+    expect(after.engine.recover('abort')).toEqual({ resumed: 0, aborted: 2, queued: 0, failed: 0 });
+    await vi.advanceTimersByTimeAsync(10);
+
+    expect(after.events.completed(head.run_id)).toMatchObject({ status: 'failed', error_code: 5633 });
+    expect(after.events.completed(waiting.run_id)).toMatchObject({ status: 'failed', error_code: 5633, error: 'Run interrupted by a restart' });
+    expect(after.engine.get(waiting.run_id)).toMatchObject({ status: 'failed', error_code: 5633 });
+    expect(store.getRun(waiting.run_id)).toMatchObject({ status: 'failed' });
+    expect(after.driver.actuator('ESP_1', 5)).toBeUndefined();
+  });
 });
 
 describe('a store write that fails', () => {
@@ -289,5 +308,60 @@ describe('a store write that fails', () => {
     expect(h.events.completed(good.run_id)?.status).toBe('completed');
     expect(store.getRun(good.run_id)?.status).toBe('completed');
     expect(new Set(h.errors.map((e) => e.message))).toEqual(new Set(['store write failed for 1 runs']));
+  });
+});
+
+/** An executor whose lookup throws inside the run's transition, as a defect in an action would. */
+const defect: Executor = {
+  type: 'defect',
+  schema: z.object({ type: z.literal('defect') }).loose() as never,
+  get execute(): never {
+    throw new Error('defect in an action');
+  },
+};
+
+describe('a run whose actor crashes (a defect)', () => {
+  it('ends failed with 5631 and is stored as ended, so a restart does not bring it back', async () => {
+    const h = harness({ executors: (r) => r.register(defect) });
+    const { run_id } = h.engine.start(definition([delayStep(1), { name: 'Crash', action: { type: 'defect' } }]));
+    await vi.advanceTimersByTimeAsync(1010);
+
+    expect(h.events.completed(run_id)).toMatchObject({ status: 'failed', error_code: 5631 });
+    expect(h.engine.get(run_id)).toMatchObject({ status: 'failed', error_code: 5631 });
+    expect(h.engine.runningCount).toBe(0);
+    await crash(h);
+    expect(store.getRun(run_id)).toMatchObject({ status: 'failed', snapshot: null });
+
+    const after = harness({ executors: (r) => r.register(defect) });
+    expect(after.engine.recover('resume')).toMatchObject({ resumed: 0 });
+  });
+});
+
+describe('a nested run whose actor crashes (a defect)', () => {
+  it('takes its parent run down with it: failed with 5631 at once, not left waiting for its step timeout', async () => {
+    const h = harness({ executors: (r) => r.register(defect) });
+    const nested = { name: 'Inner', action: { type: 'sequence', steps: [{ name: 'Crash', action: { type: 'defect' } }] } };
+    const { run_id } = h.engine.start(definition([nested]));
+    await vi.advanceTimersByTimeAsync(100);
+
+    expect(h.events.completed(run_id)).toMatchObject({ status: 'failed', error_code: 5631 });
+    expect(h.engine.get(run_id)).toMatchObject({ status: 'failed', error: 'Run crashed: defect in an action' });
+    expect(h.engine.runningCount).toBe(0);
+  });
+});
+
+describe('a nested run that crashes in a later step', () => {
+  it('leaves no timer behind that fires again and again', async () => {
+    const h = harness({ executors: (r) => r.register(defect) });
+    const nested = { name: 'Inner', action: { type: 'sequence', steps: [{ delay_seconds: 1 }, { name: 'Crash', action: { type: 'defect' } }] } };
+    const { run_id } = h.engine.start(definition([nested]));
+    await vi.advanceTimersByTimeAsync(1100);
+    expect(h.events.completed(run_id)).toMatchObject({ status: 'failed', error_code: 5631 });
+
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    await vi.advanceTimersByTimeAsync(5000);
+
+    expect(timers).not.toHaveBeenCalled();
+    timers.mockRestore();
   });
 });
