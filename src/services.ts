@@ -130,6 +130,9 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     },
     onRunEnded: (run) => safety.runEnded(run.runId),
     onRunDropped: (runId) => safety.runDropped(runId),
+    onRunCrashed: (run) => {
+      safety.makeSafe(run.runId).catch((error: unknown) => hooks.onError?.(error, `run ${run.runId} crashed and its actuators could not all be turned off`));
+    },
     onSweep: (now) => {
       if (!store) return;
       const before = now - config.limits.history_days * DAY_MS;

@@ -16,9 +16,14 @@ export interface EmergencyRoutesOptions {
 }
 
 /** The body of `POST /emergency-stop`. */
-export const EmergencyStopBodySchema = z.strictObject({
-  reason: z.string().min(1).max(500).describe('Why the installation is being stopped; kept until the stop is cleared'),
-});
+export const EmergencyStopBodySchema = z
+  .strictObject({
+    reason: z.string().min(1).max(500).optional().describe('Why the installation is being stopped; kept until the stop is cleared'),
+  })
+  .nullish();
+
+/** The reason of a stop pressed without one: in a hurry, a bare POST must still stop everything. */
+export const UNSTATED_REASON = 'Emergency stop (no reason given)';
 
 /** The state of the latch as every emergency route answers it. */
 export const EmergencyStateSchema = z.object({
@@ -63,7 +68,7 @@ export async function emergencyRoutes(app: FastifyInstance, { services }: Emerge
       response: { 200: EmergencyStopResponseSchema, ...errors(401, 403, 422) },
     },
   }, async (request) => {
-    const result = await services.emergencyStop(request.body.reason);
+    const result = await services.emergencyStop(request.body?.reason ?? UNSTATED_REASON);
     return { ...state(), ...result };
   });
 

@@ -94,7 +94,9 @@ export function effectiveMaxDuration(def: SequenceDefinition, limits: Definition
 /** The waiting a step declares (delay fields and `delay` actions), in seconds. */
 export function declaredWaitSeconds(step: Step): number {
   const actionWait = step.action?.type === 'delay' && typeof step.action.seconds === 'number' ? step.action.seconds : 0;
-  return (step.delay_seconds ?? 0) + step.delay_before_seconds + step.delay_after_seconds + actionWait;
+  // `delay_seconds` makes a pure delay step; beside an action it waits nothing (SPEC 2).
+  const pureDelay = step.action === undefined ? (step.delay_seconds ?? 0) : 0;
+  return pureDelay + step.delay_before_seconds + step.delay_after_seconds + actionWait;
 }
 
 /**
@@ -155,7 +157,8 @@ function validateAt(
 function checkStep(step: unknown, options: ValidateOptions, depth: number, path: string, errors: ErrorDetail[]): number {
   if (!step || typeof step !== 'object') return 0;
   const s = step as Partial<Step> & { action?: unknown };
-  const waits = (num(s.delay_seconds) ?? 0) + (num(s.delay_before_seconds) ?? 0) + (num(s.delay_after_seconds) ?? 0);
+  const pureDelay = s.action === undefined ? (num(s.delay_seconds) ?? 0) : 0;
+  const waits = pureDelay + (num(s.delay_before_seconds) ?? 0) + (num(s.delay_after_seconds) ?? 0);
   if (s.action === undefined && s.delay_seconds === undefined) {
     errors.push({ path, code: Codes.STEP_MISSING_ACTION, message: "Step requires either 'action' or 'delay_seconds'" });
     return waits;

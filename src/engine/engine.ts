@@ -55,6 +55,8 @@ export interface EngineOptions {
   templates?: TemplateResolver;
   /** Admits a start or throws the SequencerError that refuses it (rate limit 5641, emergency stop 5642). */
   admitStart?: () => void;
+  /** A run's actor crashed (a defect): no cleanup can run, so its actuators are made safe here. */
+  onRunCrashed?: (run: Run) => void;
   /** A top-level run ended (leases are released here). */
   onRunEnded?: (run: Run) => void;
   /** A terminal run left memory after its retention. */
@@ -588,6 +590,7 @@ export class Engine {
     run.state = 'failed';
     run.endedAt = Date.now();
     run.endError = { message: `Run crashed: ${error instanceof Error ? error.message : String(error)}`, code: Codes.INTERNAL_ERROR };
+    this.#options.onRunCrashed?.(run.root);
     this.#onEnded(run);
     // Stored as ended, or a restart would recover it from its last snapshot.
     this.#out.touch(run);

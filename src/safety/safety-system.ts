@@ -119,19 +119,26 @@ export class SafetySystem implements ActuatorSafety {
       type: SAFE_STATE_ACTION,
       internal: true,
       schema: undefined as never,
-      execute: async (_action, context) => {
-        const leaveOn = this.#leaveOn.get(context.rootRunId) ?? new Set<string>();
-        const keys = this.leases.releaseAll(context.rootRunId).filter((key) => !leaveOn.has(key));
-        this.#leaveOn.delete(context.rootRunId);
-        if (keys.length === 0) return 'No actuator held';
-        const report = await this.turnOff(keys);
-        if (report.failed.length > 0) {
-          const done = report.off.length > 0 ? `Turned off ${report.off.join(', ')}; could` : 'Could';
-          throw new SequencerError(Codes.STEP_FAILED, `${done} not turn off ${report.failed.join('; ')}`);
-        }
-        return `Turned off ${report.off.join(', ')}`;
-      },
+      execute: (_action, context) => this.makeSafe(context.rootRunId),
     };
+  }
+
+  /**
+   * Turns OFF every actuator a run still holds (but `leave_on` ones) and releases them: the safe
+   * state of a run that ended early, or of one whose actor crashed. Resolves with what was done;
+   * rejects with 5614 naming the actuators that could not be turned off.
+   */
+  async makeSafe(runId: string): Promise<string> {
+    const leaveOn = this.#leaveOn.get(runId) ?? new Set<string>();
+    const keys = this.leases.releaseAll(runId).filter((key) => !leaveOn.has(key));
+    this.#leaveOn.delete(runId);
+    if (keys.length === 0) return 'No actuator held';
+    const report = await this.turnOff(keys);
+    if (report.failed.length > 0) {
+      const done = report.off.length > 0 ? `Turned off ${report.off.join(', ')}; could` : 'Could';
+      throw new SequencerError(Codes.STEP_FAILED, `${done} not turn off ${report.failed.join('; ')}`);
+    }
+    return `Turned off ${report.off.join(', ')}`;
   }
 
   /** A run ended: whatever it holds is released (a completed run leaves its actuators as it set them). */

@@ -88,6 +88,15 @@ describe('POST /api/v1/emergency-stop', () => {
   it.each([
     ['no body', undefined],
     ['no reason', {}],
+  ])('stops everything when pressed with %s, under a stated placeholder reason', async (_what, body) => {
+    const res = await stop(body);
+
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ success: true, active: true, reason: 'Emergency stop (no reason given)' });
+    expect(h.services.safety.latch.active).toBe(true);
+  });
+
+  it.each([
     ['an empty reason', { reason: '' }],
     ['a reason over 500 characters', { reason: 'x'.repeat(501) }],
     ['a reason that is not a string', { reason: 42 }],

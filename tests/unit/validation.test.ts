@@ -91,6 +91,10 @@ describe('definition validation: one code per problem, with its JSON path', () =
     expect(problems(definition([delayStep(30)], { max_duration_seconds: 30 }))).toEqual([]);
   });
 
+  it('5607: delay_seconds beside an action waits nothing, so it does not count', () => {
+    expect(problems(definition([actuatorStep({ delay_seconds: 60 })], { max_duration_seconds: 30 }))).toEqual([]);
+  });
+
   it('5607: the server maximum caps the definition maximum', () => {
     expect(problems(definition([delayStep(100)], { max_duration_seconds: 600 }), { limits: { ...DEFAULT_LIMITS, maxDurationSeconds: 60 } })).toEqual([
       { path: 'max_duration_seconds', code: 5607 },
