@@ -114,6 +114,8 @@ export class Engine {
   readonly #queues = new Map<string, Run[]>();
   /** Terminal top-level runs in the order they ended, for the sweep. */
   readonly #ended = new Map<string, Run>();
+  /** The run of each sequence_id that ended last, so a lookup by sequence_id needs no scan. */
+  readonly #lastEnded = new Map<string, Run>();
   #spawning: { run: Run; admitted: boolean } | null = null;
   #closed = false;
 
@@ -394,6 +396,7 @@ export class Engine {
     for (const [runId, run] of this.#ended) {
       if ((run.endedAt ?? now) + this.limits.retentionMs > now) break;
       this.#ended.delete(runId);
+      if (this.#lastEnded.get(run.sequenceId) === run) this.#lastEnded.delete(run.sequenceId);
       this.#host.runs.delete(runId);
       this.#options.onRunDropped?.(runId);
       dropped++;
@@ -522,6 +525,7 @@ export class Engine {
       error_code: ctx?.errorCode ?? run.endError?.code ?? null,
     });
     this.#ended.set(run.runId, run);
+    this.#lastEnded.set(run.sequenceId, run);
     this.#options.onRunEnded?.(run);
     const active = this.#active.get(run.sequenceId);
     if (active) {
@@ -577,6 +581,7 @@ export class Engine {
       error_code: run.endError.code,
     });
     this.#ended.set(run.runId, run);
+    this.#lastEnded.set(run.sequenceId, run);
     this.#out.touch(run);
   }
 
@@ -628,9 +633,7 @@ export class Engine {
     if (active?.length) return active[active.length - 1];
     const queued = this.#queues.get(id);
     if (queued?.length) return queued[queued.length - 1];
-    let newest: Run | undefined;
-    for (const run of this.#ended.values()) if (run.sequenceId === id) newest = run;
-    return newest;
+    return this.#lastEnded.get(id);
   }
 
   #topLevel(): Run[] {
