@@ -2,6 +2,7 @@
  * An engine over the sim driver for tests, with an event recorder and collected internal errors.
  * Create it after `vi.useFakeTimers()` so every timer of the engine is fake; close it after each test.
  */
+import { afterEach, beforeEach, vi } from 'vitest';
 import { Engine, type EngineLimits, type EngineOptions } from '../../src/engine/engine.ts';
 import { SimDriver } from '../../src/drivers/sim.driver.ts';
 import { builtinExecutors } from '../../src/executors/builtin-executors.ts';
@@ -33,4 +34,24 @@ export function engineHarness(options: HarnessOptions = {}) {
   });
   const events = new EventRecorder(engine.events);
   return { engine, driver, events, executors: registry, errors };
+}
+
+/** A harness as `engineHarness` builds it. */
+export type EngineHarness = ReturnType<typeof engineHarness>;
+
+/**
+ * Gives every test of the surrounding `describe` a fresh harness on fake timers and closes it
+ * after the test. The returned object always holds the current test's harness.
+ */
+export function useEngineHarness(options: HarnessOptions = {}): EngineHarness {
+  const current = {} as EngineHarness;
+  beforeEach(() => {
+    vi.useFakeTimers();
+    Object.assign(current, engineHarness(options));
+  });
+  afterEach(async () => {
+    await current.engine.close();
+    vi.useRealTimers();
+  });
+  return current;
 }

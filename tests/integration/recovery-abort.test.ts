@@ -2,33 +2,10 @@
  * Crash recovery with `--recovery abort` (SPEC 11) on the real server process: every run found
  * unfinished ends failed with 5633 after its safe state turned OFF what it held.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { api, killAll, progressOf, simActuator, startRun, startServe, stepEvent, stream, type Stream } from './recovery-process.harness.ts';
+import { describe, expect, it } from 'vitest';
+import { api, progressOf, simActuator, startRun, stepEvent, useServeOnFreshDatabase } from './recovery-process.harness.ts';
 
-let dir: string;
-let db: string;
-const streams: Stream[] = [];
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sequencer-recovery-abort-'));
-  db = join(dir, 's.db');
-});
-
-afterEach(async () => {
-  for (const s of streams.splice(0)) s.close();
-  await killAll();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function serve(...args: string[]) {
-  const server = await startServe(['--db', db, '--sim-latency-ms', '0', ...args]);
-  const events = await stream(server.url);
-  streams.push(events);
-  return { ...server, events };
-}
+const serve = useServeOnFreshDatabase(['--sim-latency-ms', '0']);
 
 describe('--recovery abort after kill -9', { timeout: 90_000 }, () => {
   it('ends every unfinished run failed with 5633 and turns the actuators they held OFF', async () => {

@@ -4,7 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import WebSocket from 'ws';
 import type { Progress } from '../../src/domain/progress.ts';
 import type { EventEnvelope } from '../../src/events/event-types.ts';
@@ -189,5 +192,29 @@ export function stepEvent(runId: string, step: number, status: string, phase = '
   return (e: EventEnvelope): boolean => {
     const d = e.data as { run_id?: string; step?: number; status?: string; phase?: string };
     return e.type === 'sequence_step' && d.run_id === runId && d.step === step && d.status === status && d.phase === phase;
+  };
+}
+
+/**
+ * Gives every test a fresh database in a temporary folder and returns `serve(...args)`, which
+ * starts `sequencer serve` on it (with `baseArgs` first) and opens its event stream. After each
+ * test every process is killed, every stream closed and the folder removed.
+ */
+export function useServeOnFreshDatabase(baseArgs: string[] = []): (...args: string[]) => Promise<ServeProcess & { events: Stream }> {
+  let dir = '';
+  const streams: Stream[] = [];
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sequencer-recovery-'));
+  });
+  afterEach(async () => {
+    for (const s of streams.splice(0)) s.close();
+    await killAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return async (...args) => {
+    const server = await startServe(['--db', join(dir, 's.db'), ...baseArgs, ...args]);
+    const events = await stream(server.url);
+    streams.push(events);
+    return { ...server, events };
   };
 }

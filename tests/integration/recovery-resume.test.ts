@@ -3,34 +3,11 @@
  * process: `kill -9` in the middle of a delay and in the middle of an action, start it again on
  * the same database, and see what the runs do.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Progress } from '../../src/domain/progress.ts';
-import { api, killAll, progressOf, simActuator, startRun, startServe, stepEvent, stream, type Stream } from './recovery-process.harness.ts';
+import { api, progressOf, simActuator, startRun, stepEvent, useServeOnFreshDatabase } from './recovery-process.harness.ts';
 
-let dir: string;
-let db: string;
-const streams: Stream[] = [];
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sequencer-recovery-'));
-  db = join(dir, 's.db');
-});
-
-afterEach(async () => {
-  for (const s of streams.splice(0)) s.close();
-  await killAll();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function serve(...args: string[]) {
-  const server = await startServe(['--db', db, ...args]);
-  const events = await stream(server.url);
-  streams.push(events);
-  return { ...server, events };
-}
+const serve = useServeOnFreshDatabase();
 
 const valve = (command: string, extra: object = {}) => ({
   name: `Valve ${command}`,

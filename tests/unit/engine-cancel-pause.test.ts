@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ActuatorResponse } from '../../src/drivers/actuator-driver.ts';
 import { actuatorStep, definition, delayStep } from '../helpers/definition.builder.ts';
-import { engineHarness } from '../helpers/engine.harness.ts';
+import { engineHarness, useEngineHarness } from '../helpers/engine.harness.ts';
 
 describe('engine: cancel', () => {
   let h: ReturnType<typeof engineHarness>;
@@ -82,15 +82,7 @@ describe('engine: cancel', () => {
 });
 
 describe('engine: pause and resume', () => {
-  let h: ReturnType<typeof engineHarness>;
-  beforeEach(() => {
-    vi.useFakeTimers();
-    h = engineHarness();
-  });
-  afterEach(async () => {
-    await h.engine.close();
-    vi.useRealTimers();
-  });
+  const h = useEngineHarness();
 
   it('a paused delay keeps its remaining time: 10 s paused at 4 s ends 6 s after resume', async () => {
     const { run_id } = h.engine.start(definition([delayStep(10), actuatorStep()]));

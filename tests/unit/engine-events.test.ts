@@ -1,17 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { actuatorStep, definition, delayStep } from '../helpers/definition.builder.ts';
-import { engineHarness } from '../helpers/engine.harness.ts';
+import { useEngineHarness } from '../helpers/engine.harness.ts';
 
 describe('engine: starting and the events of a run', () => {
-  let h: ReturnType<typeof engineHarness>;
-  beforeEach(() => {
-    vi.useFakeTimers();
-    h = engineHarness();
-  });
-  afterEach(async () => {
-    await h.engine.close();
-    vi.useRealTimers();
-  });
+  const h = useEngineHarness();
 
   it('starting returns at once with status running, before any step has finished', () => {
     const started = h.engine.start(definition([actuatorStep(), delayStep(5)], { sequence_id: 'irrigation' }));

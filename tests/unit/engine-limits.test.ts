@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AnyActorRef } from 'xstate';
 import { SequencerError } from '../../src/domain/errors.ts';
 import { actuatorStep, definition, delayStep } from '../helpers/definition.builder.ts';
-import { engineHarness, type HarnessOptions } from '../helpers/engine.harness.ts';
+import { engineHarness, type HarnessOptions, useEngineHarness } from '../helpers/engine.harness.ts';
 
 /** Starts a definition and returns the error it was refused with, or null. */
 function refusal(start: () => unknown): unknown {
@@ -71,15 +71,7 @@ describe('engine: concurrency limit and generated ids', () => {
 });
 
 describe('engine: start modes', () => {
-  let h: ReturnType<typeof engineHarness>;
-  beforeEach(() => {
-    vi.useFakeTimers();
-    h = engineHarness();
-  });
-  afterEach(async () => {
-    await h.engine.close();
-    vi.useRealTimers();
-  });
+  const h = useEngineHarness();
 
   it('single: a second start while the first runs is refused with 409/5610', () => {
     h.engine.start(definition([delayStep(10)], { sequence_id: 'zone-1' }));

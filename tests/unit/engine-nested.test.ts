@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { actuatorStep, definition, delayStep } from '../helpers/definition.builder.ts';
-import { engineHarness } from '../helpers/engine.harness.ts';
+import { useEngineHarness } from '../helpers/engine.harness.ts';
 
 const nested = (steps: Record<string, unknown>[], extra: Record<string, unknown> = {}) => ({
   name: 'Child',
@@ -8,15 +8,7 @@ const nested = (steps: Record<string, unknown>[], extra: Record<string, unknown>
 });
 
 describe('engine: nested runs', () => {
-  let h: ReturnType<typeof engineHarness>;
-  beforeEach(() => {
-    vi.useFakeTimers();
-    h = engineHarness();
-  });
-  afterEach(async () => {
-    await h.engine.close();
-    vi.useRealTimers();
-  });
+  const h = useEngineHarness();
 
   it('when the inline child completes, the parent step completes and the parent goes on', async () => {
     const { run_id } = h.engine.start(definition([nested([actuatorStep({}, 'ESP_C'), delayStep(1)]), actuatorStep()]));

@@ -1,17 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { actuatorStep, definition, delayStep } from '../helpers/definition.builder.ts';
-import { engineHarness } from '../helpers/engine.harness.ts';
+import { useEngineHarness } from '../helpers/engine.harness.ts';
 
 describe('engine: shutdown', () => {
-  let h: ReturnType<typeof engineHarness>;
-  beforeEach(() => {
-    vi.useFakeTimers();
-    h = engineHarness({ limits: { sweepIntervalMs: 1000 } });
-  });
-  afterEach(async () => {
-    await h.engine.close();
-    vi.useRealTimers();
-  });
+  const h = useEngineHarness({ limits: { sweepIntervalMs: 1000 } });
 
   it('close() stops the sweep and every run timer, and leaves the runs non-terminal', async () => {
     const waiting = h.engine.start(definition([delayStep(60)]));

@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SequencerError } from '../../src/domain/errors.ts';
 import { actuatorStep, definition, delayStep } from '../helpers/definition.builder.ts';
-import { engineHarness } from '../helpers/engine.harness.ts';
+import { useEngineHarness } from '../helpers/engine.harness.ts';
 
 /** Whatever engine.start threw (or null). */
 function thrownBy(start: () => unknown): unknown {
@@ -40,15 +40,7 @@ const BAD_INPUTS: [string, unknown][] = [
 ];
 
 describe('engine: bad definitions never throw anything but a SequencerError', () => {
-  let h: ReturnType<typeof engineHarness>;
-  beforeEach(() => {
-    vi.useFakeTimers();
-    h = engineHarness();
-  });
-  afterEach(async () => {
-    await h.engine.close();
-    vi.useRealTimers();
-  });
+  const h = useEngineHarness();
 
   it.each(BAD_INPUTS)('%s is refused with a 56xx SequencerError and starts nothing', (_, input) => {
     const error = thrownBy(() => h.engine.start(input));
