@@ -1,26 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Codes, SequencerError } from '../../src/domain/errors.ts';
 import { openSqliteStore } from '../../src/store/sqlite.store.ts';
-import { actuator, drive, startHarness, useEngineFakeTimers, wait, type SafetyHarness } from './safety-harness.ts';
+import { actuator, drive, startHarness, wait, useSafetyHarness } from './safety-harness.ts';
 
-let h: SafetyHarness;
-
-beforeEach(async () => {
-  useEngineFakeTimers();
-  h = await startHarness();
-});
-
-afterEach(async () => {
-  await h.close();
-  vi.useRealTimers();
-});
-
-function stepDone(runId: string, index: number) {
-  return h.next('sequence_step', (d) => d.run_id === runId && d.phase === 'steps' && d.step === index && d.status === 'completed');
-}
+const h = useSafetyHarness();
 
 /** The error `fn` throws. */
 function thrown(fn: () => unknown): SequencerError {
@@ -40,7 +26,7 @@ describe('emergency stop', () => {
     const running = h.start({ sequence_id: 'zone', mode: 'queued', steps: [actuator('ESP_E', 1, 'ON'), wait(600)] });
     const queued = h.start({ sequence_id: 'zone', mode: 'queued', steps: [actuator('ESP_E', 4, 'ON')] });
     const paused = h.start({ steps: [actuator('ESP_E', 2, 'PWM', { value: 0.5 }), wait(600)] });
-    await drive(Promise.all([stepDone(running, 0), stepDone(paused, 0)]));
+    await drive(Promise.all([h.stepDone(running, 0), h.stepDone(paused, 0)]));
     h.services.engine.pause(paused);
 
     const result = await drive(h.services.emergencyStop('flood in hall 2'));
@@ -60,7 +46,7 @@ describe('emergency stop', () => {
       steps: [actuator('ESP_E', 1, 'ON'), wait(600)],
       cleanup_steps: [actuator('ESP_E', 9, 'ON', { name: 'Start drain pump' }), actuator('ESP_E', 8, 'OFF', { name: 'Close inlet' })],
     });
-    await drive(stepDone(run, 0));
+    await drive(h.stepDone(run, 0));
 
     await drive(h.services.emergencyStop('pipe burst'));
     const ended = await drive(h.ended(run));
@@ -88,7 +74,7 @@ describe('emergency stop', () => {
     await drive(h.services.emergencyStop('first'));
     h.services.clearEmergencyStop();
     const run = h.start({ steps: [actuator('ESP_E', 1, 'ON'), wait(600)] });
-    await drive(stepDone(run, 0));
+    await drive(h.stepDone(run, 0));
     await drive(h.services.emergencyStop('second'));
     const again = await drive(h.services.emergencyStop('third'));
 
@@ -105,7 +91,7 @@ describe('emergency stop', () => {
 
   it('names the actuators it could not turn OFF', async () => {
     const run = h.start({ steps: [actuator('ESP_E', 1, 'ON'), actuator('ESP_DEAD', 2, 'ON'), wait(600)] });
-    await drive(stepDone(run, 1));
+    await drive(h.stepDone(run, 1));
     h.sim.configure('ESP_DEAD', { fail: true });
 
     const result = await drive(h.services.emergencyStop('smoke'));

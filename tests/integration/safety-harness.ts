@@ -2,7 +2,7 @@
  * Services with the sim driver for the safety tests: starts them from `defaultConfig()` plus
  * overrides, records every event, and lets a test wait for a run's end or any event it names.
  */
-import { vi } from 'vitest';
+import { afterEach, beforeEach, vi } from 'vitest';
 import { defaultConfig, type ServerConfig } from '../../src/config/server-config.ts';
 import type { Progress } from '../../src/domain/progress.ts';
 import type { EventEnvelope, EventType, SequenceEvents } from '../../src/events/event-types.ts';
@@ -25,6 +25,8 @@ export interface SafetyHarness {
   next<T extends EventType>(type: T, match?: (data: SequenceEvents[T]) => boolean): Promise<SequenceEvents[T]>;
   /** Resolves with a run's progress once its `sequence_completed` event is out. */
   ended(runId: string): Promise<Progress>;
+  /** Resolves once a run's step `index` (of the main steps) has completed. */
+  stepDone(runId: string, index: number): Promise<SequenceEvents['sequence_step']>;
   /** Starts a definition and returns its run_id. */
   start(definition: Record<string, unknown>): string;
   close(): Promise<void>;
@@ -77,9 +79,28 @@ export async function startHarness(overrides: ConfigOverrides = {}, hooks: Servi
       await next('sequence_completed', (data) => data.run_id === runId);
       return services.engine.get(runId) as Progress;
     },
+    stepDone: (runId, index) =>
+      next('sequence_step', (d) => d.run_id === runId && d.phase === 'steps' && d.step === index && d.status === 'completed'),
     start: (definition) => services.engine.start(definition).run_id,
     close: () => services.close(),
   };
+}
+
+/**
+ * Gives every test of the file (or `describe`) fresh services on the engine's fake clocks and
+ * closes them after it. The returned object always holds the current test's harness.
+ */
+export function useSafetyHarness(overrides: ConfigOverrides = {}): SafetyHarness {
+  const current = {} as SafetyHarness;
+  beforeEach(async () => {
+    useEngineFakeTimers();
+    Object.assign(current, await startHarness(overrides));
+  });
+  afterEach(async () => {
+    await current.close();
+    vi.useRealTimers();
+  });
+  return current;
 }
 
 /** An `actuator_command` step. */

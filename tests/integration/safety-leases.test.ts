@@ -1,25 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Codes } from '../../src/domain/errors.ts';
-import { actuator, drive, startHarness, useEngineFakeTimers, wait, type SafetyHarness } from './safety-harness.ts';
+import { actuator, drive, wait, useSafetyHarness } from './safety-harness.ts';
 
 const PUMP = ['ESP_PUMP', 5] as const;
 
-let h: SafetyHarness;
-
-beforeEach(async () => {
-  useEngineFakeTimers();
-  h = await startHarness();
-});
-
-afterEach(async () => {
-  await h.close();
-  vi.useRealTimers();
-});
-
-/** Resolves once a run's step `index` (of the main steps) has completed. */
-function stepDone(runId: string, index: number) {
-  return h.next('sequence_step', (d) => d.run_id === runId && d.phase === 'steps' && d.step === index && d.status === 'completed');
-}
+const h = useSafetyHarness();
 
 describe('actuator leases', () => {
   it('when two runs command one actuator in the same tick, the second fails with 5640 naming the holder', async () => {
@@ -40,7 +25,7 @@ describe('actuator leases', () => {
 
   it('when a more important run commands a held actuator it takes it over and the holder next fails with 5640', async () => {
     const holder = h.start({ priority: 100, steps: [actuator(...PUMP, 'ON'), wait(60), actuator(...PUMP, 'OFF')] });
-    await drive(stepDone(holder, 0));
+    await drive(h.stepDone(holder, 0));
 
     const urgent = h.start({ priority: 10, steps: [actuator(...PUMP, 'PWM', { value: 0.5 })] });
     const taken = await drive(h.ended(urgent));
@@ -58,7 +43,7 @@ describe('actuator leases', () => {
 
   it('refuses a run of equal priority with 5640 while the holder keeps the actuator', async () => {
     const holder = h.start({ priority: 50, steps: [actuator(...PUMP, 'ON'), wait(60)] });
-    await drive(stepDone(holder, 0));
+    await drive(h.stepDone(holder, 0));
 
     const rival = h.start({ priority: 50, steps: [actuator(...PUMP, 'OFF')] });
     const refused = await drive(h.ended(rival));
@@ -85,7 +70,7 @@ describe('actuator leases', () => {
 describe('safe state', () => {
   it('turns the pump of a cancelled run OFF and shows the result in cleanup_results', async () => {
     const run = h.start({ steps: [actuator(...PUMP, 'ON'), wait(600)] });
-    await drive(stepDone(run, 0));
+    await drive(h.stepDone(run, 0));
     expect(h.sim.actuator(...PUMP)?.on).toBe(true);
 
     h.services.engine.cancel(run, 'operator');
@@ -119,7 +104,7 @@ describe('safe state', () => {
 
   it('keeps an actuator on when the step that switched it said leave_on', async () => {
     const run = h.start({ steps: [actuator(...PUMP, 'ON', { leave_on: true }), actuator('ESP_PUMP', 6, 'ON'), wait(600)] });
-    await drive(stepDone(run, 1));
+    await drive(h.stepDone(run, 1));
 
     h.services.engine.cancel(run);
     const ended = await drive(h.ended(run));
@@ -138,7 +123,7 @@ describe('safe state', () => {
       steps: [actuator(...PUMP, 'ON'), wait(600)],
       cleanup_steps: [actuator('ESP_BROKEN', 1, 'OFF', { name: 'Close broken valve' }), actuator('ESP_DRAIN', 3, 'OFF', { name: 'Close drain' })],
     });
-    await drive(stepDone(run, 0));
+    await drive(h.stepDone(run, 0));
 
     h.services.engine.cancel(run);
     const ended = await drive(h.ended(run));
@@ -156,7 +141,7 @@ describe('safe state', () => {
 
   it('records a safe state whose OFF the device refuses, and still ends the run', async () => {
     const run = h.start({ steps: [actuator(...PUMP, 'ON'), wait(600)] });
-    await drive(stepDone(run, 0));
+    await drive(h.stepDone(run, 0));
     h.sim.configure('ESP_PUMP', { fail: true });
 
     h.services.engine.cancel(run);
