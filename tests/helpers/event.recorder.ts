@@ -12,10 +12,27 @@ export class EventRecorder {
   /** Every event, in the order it was published. */
   readonly all: EventEnvelope[] = [];
   readonly stop: () => void;
+  readonly #waiters = new Set<(event: EventEnvelope) => void>();
 
   constructor(bus: EventBus) {
     this.stop = bus.subscribe((event) => {
       this.all.push(event);
+      for (const waiter of [...this.#waiters]) waiter(event);
+    });
+  }
+
+  /** Resolves with the first event (already published or future) of `type` that `match` accepts. */
+  next<T extends EventType>(type: T, match: (data: SequenceEvents[T]) => boolean = () => true): Promise<SequenceEvents[T]> {
+    const accepts = (event: EventEnvelope) => event.type === type && match(event.data as SequenceEvents[T]);
+    const seen = this.all.find(accepts);
+    if (seen) return Promise.resolve(seen.data as SequenceEvents[T]);
+    return new Promise((resolve) => {
+      const waiter = (event: EventEnvelope) => {
+        if (!accepts(event)) return;
+        this.#waiters.delete(waiter);
+        resolve(event.data as SequenceEvents[T]);
+      };
+      this.#waiters.add(waiter);
     });
   }
 

@@ -11,15 +11,9 @@ import type { ReceivedCommand } from '../../src/drivers/device-emulator.ts';
 import { startEmbeddedBroker } from '../../src/drivers/embedded-broker.ts';
 import type { EmbeddedBroker } from '../../src/drivers/embedded-broker.ts';
 import { MqttDriver } from '../../src/drivers/mqtt.driver.ts';
+import { startAedes, type BrokerHarness } from '../helpers/embedded-broker.harness.ts';
 import { findMosquitto, freePort, MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.ts';
 
-/** A broker the tests can kill and bring back on the same port. */
-interface BrokerHarness {
-  readonly url: string;
-  kill(): Promise<void>;
-  restart(): Promise<void>;
-  close(): Promise<void>;
-}
 
 const ESPS = Array.from({ length: 10 }, (_, i) => `ESP_${i}`);
 const UNREACHABLE = /^MQTT broker unreachable \(mqtt:\/\/127\.0\.0\.1:\d+\): /;
@@ -44,19 +38,6 @@ async function hookedAedes(options: AedesOptions): Promise<{ port: number; close
     server.close();
   };
   return { port: (server.address() as { port: number }).port, close };
-}
-
-async function aedesBroker(): Promise<BrokerHarness> {
-  let broker = await startEmbeddedBroker({ port: 0 });
-  const { port, url } = broker;
-  return {
-    url,
-    kill: () => broker.close(),
-    restart: async () => {
-      broker = await startEmbeddedBroker({ port });
-    },
-    close: () => broker.close(),
-  };
 }
 
 function brokerSuite(makeBroker: () => Promise<BrokerHarness>): void {
@@ -243,7 +224,7 @@ function brokerSuite(makeBroker: () => Promise<BrokerHarness>): void {
 }
 
 describe('mqtt driver through the embedded aedes broker', () => {
-  brokerSuite(aedesBroker);
+  brokerSuite(startAedes);
 });
 
 const mosquittoBin = findMosquitto();

@@ -16,15 +16,9 @@ import { DeviceEmulator, type ReceivedCommand } from '../../src/drivers/device-e
 import { startEmbeddedBroker } from '../../src/drivers/embedded-broker.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { createServices } from '../../src/services.ts';
+import { startAedes, type BrokerHarness } from '../helpers/embedded-broker.harness.ts';
 import { findMosquitto, freePort, MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.ts';
 
-/** A broker the tests can kill and bring back on the same port. */
-interface BrokerHarness {
-  readonly url: string;
-  kill(): Promise<void>;
-  restart(): Promise<void>;
-  close(): Promise<void>;
-}
 
 const ESPS = Array.from({ length: 10 }, (_, i) => `ESP_${i}`);
 const UNREACHABLE = /^MQTT broker unreachable \(mqtt:\/\/127\.0\.0\.1:\d+\): /;
@@ -83,19 +77,6 @@ function client(server: RunningServer) {
     },
     health: () => getJson('/health'),
     metrics: async () => (await getJson('/metrics')).text,
-  };
-}
-
-async function aedesBroker(): Promise<BrokerHarness> {
-  let broker = await startEmbeddedBroker({ port: 0 });
-  const { port, url } = broker;
-  return {
-    url,
-    kill: () => broker.close(),
-    restart: async () => {
-      broker = await startEmbeddedBroker({ port });
-    },
-    close: () => broker.close(),
   };
 }
 
@@ -265,7 +246,7 @@ function sequenceSuite(makeBroker: () => Promise<BrokerHarness>): void {
 }
 
 describe('sequences over mqtt through an embedded aedes broker given by --mqtt-url', () => {
-  sequenceSuite(aedesBroker);
+  sequenceSuite(startAedes);
 });
 
 const mosquittoBin = findMosquitto();

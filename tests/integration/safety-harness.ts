@@ -8,6 +8,7 @@ import type { Progress } from '../../src/domain/progress.ts';
 import type { EventEnvelope, EventType, SequenceEvents } from '../../src/events/event-types.ts';
 import { createServices, type ServiceHooks, type Services } from '../../src/services.ts';
 import type { SimDriver } from '../../src/drivers/sim.driver.ts';
+import { EventRecorder } from '../helpers/event.recorder.ts';
 
 /** Config fields a test may override; nested blocks are merged over the defaults. */
 export interface ConfigOverrides extends Partial<Omit<ServerConfig, 'limits' | 'rate_limits'>> {
@@ -50,25 +51,9 @@ export async function startHarness(overrides: ConfigOverrides = {}, hooks: Servi
   const services = await createServices(testConfig(overrides), hooks);
   const sim = services.sim;
   if (!sim) throw new Error('the safety tests need the sim driver');
-  const events: EventEnvelope[] = [];
-  const waiters = new Set<(event: EventEnvelope) => void>();
-  services.engine.events.subscribe((event) => {
-    events.push(event);
-    for (const waiter of [...waiters]) waiter(event);
-  });
-
-  const next = <T extends EventType>(type: T, match: (data: SequenceEvents[T]) => boolean = () => true) =>
-    new Promise<SequenceEvents[T]>((resolve) => {
-      const accepts = (event: EventEnvelope) => event.type === type && match(event.data as SequenceEvents[T]);
-      const seen = events.find(accepts);
-      if (seen) return resolve(seen.data as SequenceEvents[T]);
-      const waiter = (event: EventEnvelope) => {
-        if (!accepts(event)) return;
-        waiters.delete(waiter);
-        resolve(event.data as SequenceEvents[T]);
-      };
-      waiters.add(waiter);
-    });
+  const recorder = new EventRecorder(services.engine.events);
+  const events = recorder.all;
+  const next = recorder.next.bind(recorder);
 
   return {
     services,

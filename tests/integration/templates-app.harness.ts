@@ -14,6 +14,7 @@ import type { SimDriver } from '../../src/drivers/sim.driver.ts';
 import type { EventEnvelope, EventType, SequenceEvents } from '../../src/events/event-types.ts';
 import { createServices, type Services } from '../../src/services.ts';
 import { openSqliteStore } from '../../src/store/sqlite.store.ts';
+import { EventRecorder } from '../helpers/event.recorder.ts';
 
 /** An answer of the app, its body parsed. */
 export interface Answer {
@@ -65,25 +66,9 @@ export async function startApp(options: AppHarnessOptions = {}): Promise<AppHarn
   const app = await buildApp(services);
   await app.ready();
 
-  const events: EventEnvelope[] = [];
-  const waiters = new Set<(event: EventEnvelope) => void>();
-  services.engine.events.subscribe((event) => {
-    events.push(event);
-    for (const waiter of [...waiters]) waiter(event);
-  });
-
-  const next = <T extends EventType>(type: T, match: (data: SequenceEvents[T]) => boolean = () => true) =>
-    new Promise<SequenceEvents[T]>((resolve) => {
-      const accepts = (event: EventEnvelope) => event.type === type && match(event.data as SequenceEvents[T]);
-      const seen = events.find(accepts);
-      if (seen) return resolve(seen.data as SequenceEvents[T]);
-      const waiter = (event: EventEnvelope) => {
-        if (!accepts(event)) return;
-        waiters.delete(waiter);
-        resolve(event.data as SequenceEvents[T]);
-      };
-      waiters.add(waiter);
-    });
+  const recorder = new EventRecorder(services.engine.events);
+  const events = recorder.all;
+  const next = recorder.next.bind(recorder);
 
   const api: AppHarness['api'] = async (method, path, body) => {
     const response = await app.inject({
