@@ -103,6 +103,3 @@ export const registryMachine = setup({
     stopped: { type: 'final', entry: 'stopRuns' },
   },
 });
-
-/** The registry machine's type, for hosts that provide its effects. */
-export type RegistryMachine = typeof registryMachine;

@@ -71,8 +71,6 @@ export const Codes = {
   SAFETY_BLOCKED: 5642,
 } as const;
 
-export type ErrorCode = (typeof Codes)[keyof typeof Codes];
-
 /** The registry entry of a code; unknown codes map to 5631 so nothing leaks without a name. */
 export function errorInfo(code: number): ErrorInfo {
   return ERRORS.get(code) ?? (ERRORS.get(Codes.INTERNAL_ERROR) as ErrorInfo);

@@ -74,9 +74,4 @@ export class ExecutorRegistry {
     const executor = this.#byType.get(type);
     return executor && !executor.internal ? executor.schema : undefined;
   }
-
-  /** Every public action type, aliases included. */
-  types(): string[] {
-    return [...this.#byType.entries()].filter(([, e]) => !e.internal).map(([type]) => type);
-  }
 }
