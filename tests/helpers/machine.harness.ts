@@ -21,20 +21,12 @@ export function machineHarness(plan: SequencePlan, depth?: number) {
   const counts: EffectCounts = { abortAction: 0, forwardPause: 0, forwardResume: 0 };
   const machine = sequenceMachine.provide({
     actions: {
-      runAction: (_, params) => {
-        attempts.push(params);
-      },
-      abortAction: () => {
-        counts.abortAction++;
-      },
-      emitStep: (_, params) => {
-        steps.push(params);
-      },
-      forwardPause: () => {
-        counts.forwardPause++;
-      },
-      forwardResume: () => {
-        counts.forwardResume++;
+      effects: (_, effects) => {
+        for (const effect of effects) {
+          if (effect.type === 'runAction') attempts.push(effect.params);
+          else if (effect.type === 'emitStep') steps.push(effect.params);
+          else counts[effect.type]++;
+        }
       },
     },
   });
