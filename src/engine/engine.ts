@@ -419,7 +419,7 @@ export class Engine {
 
   #plan(definition: SequenceDefinition): SequencePlan {
     try {
-      return buildPlan(definition, { limits: this.limits, templates: this.#options.templates });
+      return buildPlan(definition, { limits: this.limits, actions: this.#executors, templates: this.#options.templates });
     } catch (error) {
       throw new SequencerError(Codes.INVALID_DEFINITION, error instanceof Error ? error.message : String(error));
     }
@@ -569,9 +569,9 @@ export class Engine {
     run.state = status;
     run.endedAt = Date.now();
     run.endError = { message: reason, code };
-    const ref = { sequence_id: run.sequenceId, run_id: run.runId };
     this.#host.emit(run, 'sequence_completed', {
-      ...ref,
+      sequence_id: run.sequenceId,
+      run_id: run.runId,
       status,
       success: false,
       duration_seconds: 0,
