@@ -133,8 +133,9 @@ function validateAt(
   for (const listName of ['steps', 'cleanup_steps'] as const) {
     const list = raw && typeof raw === 'object' ? raw[listName] : undefined;
     if (!Array.isArray(list)) continue;
+    const parsedList = parsed.success ? parsed.data[listName] : undefined;
     list.forEach((step: unknown, index) => {
-      const seconds = checkStep(step, options, depth, join(prefix, `${listName}[${index}]`), errors);
+      const seconds = checkStep(step, options, depth, join(prefix, `${listName}[${index}]`), errors, parsedList?.[index]);
       if (listName === 'steps') estimate += seconds;
     });
   }
@@ -153,8 +154,12 @@ function validateAt(
   return errors.length === before ? estimate : null;
 }
 
-/** Checks one step's action; returns the seconds it is expected to take. */
-function checkStep(step: unknown, options: ValidateOptions, depth: number, path: string, errors: ErrorDetail[]): number {
+/**
+ * Checks one step's action; returns the seconds it is expected to take. A valid action replaces
+ * the one in `parsed` (the step as the definition schema parsed it) with its executor's parse,
+ * defaults filled, so executors need not parse it again on every attempt.
+ */
+function checkStep(step: unknown, options: ValidateOptions, depth: number, path: string, errors: ErrorDetail[], parsed?: Step): number {
   if (!step || typeof step !== 'object') return 0;
   const s = step as Partial<Step> & { action?: unknown };
   const pureDelay = s.action === undefined ? (num(s.delay_seconds) ?? 0) : 0;
@@ -182,6 +187,7 @@ function checkStep(step: unknown, options: ValidateOptions, depth: number, path:
     }
     return waits;
   }
+  if (parsed) parsed.action = result.data as Step['action'];
   if (action.type === 'delay') return waits + (num(action.seconds) ?? 0);
   if (action.type === 'sequence') return waits + checkNested(action, options, depth, actionPath, errors);
   return waits;

@@ -57,9 +57,7 @@ export function actuatorExecutor(driver: ActuatorDriver, safety: ActuatorSafety 
     type: 'actuator_command',
     aliases: ['actuator'],
     schema: ActuatorActionSchema,
-    async execute(payload, context) {
-      // The engine hands over the action as the definition wrote it; parsing fills the defaults.
-      const action = ActuatorActionSchema.parse(payload);
+    async execute(action, context) {
       const command = toCommand(action);
       await safety.beforeSend(command, context);
       const response = await driver.send(command, { signal: context.signal, timeoutMs: context.timeoutMs });

@@ -44,7 +44,8 @@ export interface Executor<A = Record<string, unknown>> {
   /** Validates the action's payload; its issues become 5602 errors with JSON paths. */
   readonly schema: ZodType<A>;
   /**
-   * Runs one attempt. Resolves with a message for the step result; throws to fail the attempt.
+   * Runs one attempt of an action as `schema` parsed it when the definition was validated
+   * (defaults filled). Resolves with a message for the step result; throws to fail the attempt.
    * Absent for types the engine runs itself: a `delay` action is a wait of the statechart, so it
    * pauses and survives restarts like any delay.
    */

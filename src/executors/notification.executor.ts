@@ -32,9 +32,7 @@ export function fillPlaceholders(text: string, values: Record<string, string>): 
 export const notificationExecutor: Executor<NotificationAction> = {
   type: 'notification',
   schema: NotificationActionSchema,
-  async execute(payload, context) {
-    // The engine hands over the action as the definition wrote it; parsing fills the defaults.
-    const action = NotificationActionSchema.parse(payload);
+  async execute(action, context) {
     const values = { sequence_id: context.sequenceId, step_name: context.stepName, rule_name: context.ruleName ?? '' };
     const title = fillPlaceholders(action.title, values);
     const message = fillPlaceholders(action.message, values);

@@ -18,6 +18,20 @@ describe('engine: nested runs', () => {
     expect(h.driver.actuator('ESP_C', 5)?.on).toBe(true);
   });
 
+  it('the device is told the same command with its defaults filled, at top level and in a child', async () => {
+    const sent: unknown[] = [];
+    const send = h.driver.send.bind(h.driver);
+    vi.spyOn(h.driver, 'send').mockImplementation((command, options) => {
+      sent.push(command);
+      return send(command, options);
+    });
+    const { run_id } = h.engine.start(definition([actuatorStep({}, 'ESP_TOP'), nested([actuatorStep({}, 'ESP_C')])]));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(h.engine.get(run_id)?.status).toBe('completed');
+    const told = { gpio: 5, command: 'ON', value: 1, duration_seconds: 0 };
+    expect(sent).toEqual([expect.objectContaining({ esp_id: 'ESP_TOP', ...told }), expect.objectContaining({ esp_id: 'ESP_C', ...told })]);
+  });
+
   it('the child publishes no events of its own: only the parent run appears on the stream', async () => {
     const { run_id } = h.engine.start(definition([nested([actuatorStep({}, 'ESP_C')])]));
     await vi.advanceTimersByTimeAsync(1000);

@@ -27,8 +27,9 @@ function context(over: Partial<ExecutionContext> = {}) {
   return { ctx, emitted };
 }
 
+/** Runs the executor as the engine does: on the action as validation parsed it. */
 const execute = (action: Record<string, unknown>, ctx: ExecutionContext) =>
-  (notificationExecutor.execute as (a: unknown, c: ExecutionContext) => Promise<string>)({ type: 'notification', ...action }, ctx);
+  (notificationExecutor.execute as NonNullable<typeof notificationExecutor.execute>)(NotificationActionSchema.parse({ type: 'notification', ...action }), ctx);
 
 describe('notification executor: websocket channel', () => {
   it('publishes a notification event with the placeholders filled', async () => {
