@@ -30,9 +30,14 @@ export interface SimDevice extends SimBehaviour {
   actuators: SimActuator[];
 }
 
+/** An actuator as the node holds it: the time as a number, formatted only when someone looks. */
+interface ActuatorState extends Omit<SimActuator, 'updated_at'> {
+  updatedAt: number;
+}
+
 interface Node extends SimBehaviour {
   commands: number;
-  actuators: Map<number, SimActuator>;
+  actuators: Map<number, ActuatorState>;
 }
 
 export class SimDriver implements ActuatorDriver {
@@ -95,7 +100,8 @@ export class SimDriver implements ActuatorDriver {
 
   /** One actuator's state, or undefined if never commanded. */
   actuator(espId: string, gpio: number): SimActuator | undefined {
-    return this.#nodes.get(espId)?.actuators.get(gpio);
+    const state = this.#nodes.get(espId)?.actuators.get(gpio);
+    return state && viewOf(state);
   }
 
   #node(espId: string): Node {
@@ -118,13 +124,7 @@ export class SimDriver implements ActuatorDriver {
       case 'PWM': value = command.value; on = value > 0; break;
       case 'TOGGLE': on = !wasOn; value = on ? 1 : 0; break;
     }
-    node.actuators.set(command.gpio, {
-      gpio: command.gpio,
-      on,
-      value,
-      last_command: command.command,
-      updated_at: new Date().toISOString(),
-    });
+    node.actuators.set(command.gpio, { gpio: command.gpio, on, value, last_command: command.command, updatedAt: Date.now() });
   }
 
   #view(espId: string, node: Node): SimDevice {
@@ -134,7 +134,11 @@ export class SimDriver implements ActuatorDriver {
       fail: node.fail,
       hang: node.hang,
       commands: node.commands,
-      actuators: [...node.actuators.values()].sort((a, b) => a.gpio - b.gpio),
+      actuators: [...node.actuators.values()].sort((a, b) => a.gpio - b.gpio).map(viewOf),
     };
   }
+}
+
+function viewOf({ updatedAt, ...actuator }: ActuatorState): SimActuator {
+  return { ...actuator, updated_at: new Date(updatedAt).toISOString() };
 }
