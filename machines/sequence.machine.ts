@@ -55,11 +55,15 @@ const machineSetup = setup({
 type Decide = (context: Ctx, event: never) => Move | null;
 
 /** The move last decided, so the guards and the action of one transition decide only once. */
-let last: { key: string; context: unknown; event: unknown; move: Move | null } = { key: '', context: null, event: null, move: null };
+const last: { key: string; context: unknown; event: unknown; move: Move | null } = { key: '', context: null, event: null, move: null };
 
 function decide(key: string, fn: Decide, context: Ctx, event: SequenceEvent): Move | null {
   if (last.key !== key || last.context !== context || last.event !== event) {
-    last = { key, context, event, move: fn(context, event as never) };
+    const move = fn(context, event as never);
+    last.key = key;
+    last.context = context;
+    last.event = event;
+    last.move = move;
   }
   return last.move;
 }
