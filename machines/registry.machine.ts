@@ -3,9 +3,10 @@
  * run, learns when each ends, and sweeps terminal runs out of memory with one timer for all.
  *
  * Spawning and stopping are effects named here (`spawnRun`, `stopRuns`) and provided by the host:
- * the host creates each run as an actor whose parent is this registry, so runs share its system
- * (and the inspector sees them as its children) without XState copying a map of every child on
- * each spawn, which would make starts cost O(runs held).
+ * the host creates each run as an actor in this registry's system, under it (the inspector sees
+ * the runs as its children), without XState copying a map of every child on each spawn, which
+ * would make starts cost O(runs held). The host reports a run's end as RUN_ENDED or RUN_CRASHED:
+ * event types that do not name the run, so no cache of XState's grows with the runs.
  */
 import { assign, setup } from 'xstate';
 
@@ -25,11 +26,13 @@ export interface RegistryInput {
 export type RegistryEvent =
   /** Admit and spawn a run (or a restored run, with its snapshot) if below the limit. */
   | { type: 'SPAWN'; runId: string }
+  /** A run's actor reached a final state. */
+  | { type: 'RUN_ENDED'; runId: string }
+  /** A run's actor threw (a defect in an action). */
+  | { type: 'RUN_CRASHED'; runId: string; error: unknown }
   /** A run ended without reaching a final state (stopped by the host). */
   | { type: 'RUN_STOPPED'; runId: string }
-  | { type: 'SHUTDOWN' }
-  | { type: `xstate.done.actor.${string}` }
-  | { type: `xstate.error.actor.${string}`; error: unknown };
+  | { type: 'SHUTDOWN' };
 
 export const registryMachine = setup({
   types: {
@@ -78,22 +81,13 @@ export const registryMachine = setup({
           },
           { actions: { type: 'refuseRun', params: ({ event }) => ({ runId: event.runId }) } },
         ],
-        'xstate.done.actor.*': {
-          actions: [
-            assign({ running: ({ context }) => context.running - 1 }),
-            { type: 'runEnded', params: ({ event }) => ({ runId: event.type.slice('xstate.done.actor.'.length) }) },
-          ],
+        RUN_ENDED: {
+          actions: [assign({ running: ({ context }) => context.running - 1 }), { type: 'runEnded', params: ({ event }) => ({ runId: event.runId }) }],
         },
-        'xstate.error.actor.*': {
+        RUN_CRASHED: {
           actions: [
             assign({ running: ({ context }) => context.running - 1 }),
-            {
-              type: 'runCrashed',
-              params: ({ event }) => ({
-                runId: event.type.slice('xstate.error.actor.'.length),
-                error: 'error' in event ? event.error : undefined,
-              }),
-            },
+            { type: 'runCrashed', params: ({ event }) => ({ runId: event.runId, error: event.error }) },
           ],
         },
         RUN_STOPPED: { actions: assign({ running: ({ context }) => context.running - 1 }) },

@@ -20,6 +20,7 @@ import type { RunQuery, RunStats, RunStore, StoredRun } from '../store/run-store
 import { buildPlan, SAFE_STATE_ACTION } from './plan.ts';
 import { toProgress } from './progress.ts';
 import { RunHost } from './run-host.ts';
+import { runParent, type RunParent } from './run-parent.ts';
 import type { Run } from './run.ts';
 import { WriteAhead } from './write-ahead.ts';
 
@@ -105,6 +106,8 @@ export class Engine {
   readonly #host: RunHost;
   readonly #out: WriteAhead;
   readonly #registry: Actor<typeof registryMachine>;
+  /** What top-level runs' actors report their end to: the registry, by fixed event types. */
+  readonly #runParent: RunParent;
   readonly #executors: ExecutorRegistry;
   readonly #store: RunStore | null;
   readonly #options: EngineOptions;
@@ -156,6 +159,10 @@ export class Engine {
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
     this.#registry.start();
+    this.#runParent = runParent(this.#registry, {
+      ended: (runId) => this.#registry.send({ type: 'RUN_ENDED', runId }),
+      crashed: (runId, error) => this.#registry.send({ type: 'RUN_CRASHED', runId, error }),
+    });
   }
 
   /** Validates a definition without starting it (SPEC 7 `POST /sequences/validate`). */
@@ -479,7 +486,7 @@ export class Engine {
     // Created here rather than inside the registry's action: XState computes a new actor's first
     // context with assign(), which it refuses to run inside another actor's custom action.
     try {
-      this.#host.createActor(run, this.#registry, snapshot);
+      this.#host.createActor(run, this.#runParent, snapshot);
     } catch (error) {
       // A stored snapshot XState cannot restore: give the slot back.
       this.#host.runs.delete(run.runId);
@@ -609,7 +616,15 @@ export class Engine {
     const definition = { ...parent.definition, sequence_id: `${parent.sequenceId}/${context.stepName}` };
     const child = this.#newRun(definition, plan, {}, parent);
     this.#host.runs.set(child.runId, child);
-    const actor = this.#host.createActor(child, parent.actor);
+    // The child's end reaches its parent's attempt through `onEnd`; its crash is its top-level run's.
+    const root = parent.root;
+    const actor = this.#host.createActor(
+      child,
+      runParent(parent.actor, {
+        ended: () => {},
+        crashed: (_, error) => this.#registry.send({ type: 'RUN_CRASHED', runId: root.runId, error }),
+      }),
+    );
     return new Promise<string>((resolve, reject) => {
       child.onEnd = (ended) => {
         const ctx = ended.snapshot?.context;

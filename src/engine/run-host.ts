@@ -12,6 +12,7 @@ import type { ExecutionContext, ExecutorRegistry } from '../executors/executor.t
 import type { EventType, SequenceEvents } from '../events/event-types.ts';
 import { percentOf } from './progress.ts';
 import { stateString, statusOf, type Run } from './run.ts';
+import type { RunParent } from './run-parent.ts';
 import type { WriteAhead } from './write-ahead.ts';
 
 /** What the host tells its owner about runs. */
@@ -49,8 +50,8 @@ export class RunHost {
     });
   }
 
-  /** Creates a run's actor as a child of `parent` (the registry, or the run it is nested in). */
-  createActor(run: Run, parent: { system: unknown } & object, snapshot?: unknown): RunActor {
+  /** Creates a run's actor under `parent` (standing for the registry, or for the run it is nested in). */
+  createActor(run: Run, parent: RunParent, snapshot?: unknown): RunActor {
     const actor = createActor(this.machine, {
       parent: parent as never,
       id: run.runId,
@@ -61,8 +62,8 @@ export class RunHost {
     run.lastEvent = 'xstate.init';
     actor.subscribe({
       next: (next) => this.#onSnapshot(run, next, run.lastEvent),
-      // A throwing action is a defect; the registry hears of it (a nested run's crash fails its
-      // parent's actor in turn) and fails the top-level run. The crashed actor moves no more.
+      // A throwing action is a defect; the registry hears of it through the parent (a nested
+      // run's crash as its top-level run's) and fails the top-level run. The crashed actor moves no more.
       error: () => {
         this.#disarm(run);
         if (run.parent !== null) this.runs.delete(run.runId);

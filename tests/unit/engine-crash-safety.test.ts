@@ -56,6 +56,20 @@ describe('when a run crashes', () => {
     expect(sim.actuator('ESP_P', 4)).toMatchObject({ on: false, last_command: 'OFF' });
   });
 
+  it('a crash inside a nested run fails its top-level run, which makes safe what it held and frees its slot', async () => {
+    const { sim, engine, events } = setUp();
+    const nested = { name: 'Child', action: { type: 'sequence', steps: [{ name: 'Crash', action: { type: 'defect' } }] } };
+    const { run_id } = engine.start(definition([pump('ON'), nested, pump('OFF')]));
+    await vi.advanceTimersByTimeAsync(50);
+
+    expect(events.completed(run_id)).toMatchObject({ status: 'failed', error_code: 5631 });
+    expect(sim.actuator('ESP_P', 4)).toMatchObject({ on: false, last_command: 'OFF' });
+    expect(engine.runningCount).toBe(0);
+    const next = engine.start(definition([pump('ON')]));
+    await vi.advanceTimersByTimeAsync(50);
+    expect(events.completed(next.run_id)).toMatchObject({ status: 'completed' });
+  });
+
   it('leaves on what a step said to leave on', async () => {
     const { sim, engine } = setUp();
     engine.start(definition([pump('ON', { leave_on: true }), { name: 'Crash', action: { type: 'defect' } }]));

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createActor, createMachine, type AnyActorRef } from 'xstate';
+import { createActor, createMachine, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { registryMachine } from '../../machines/registry.machine.ts';
+import { runParent } from '../../src/engine/run-parent.ts';
 
 /** A run stand-in: ends on FINISH, throws on BOOM. */
 const child = createMachine({
@@ -23,12 +24,19 @@ const child = createMachine({
 function registry(maxConcurrent: number, sweepInterval = 1000) {
   const calls = { spawned: [] as string[], refused: [] as string[], ended: [] as string[], crashed: [] as { runId: string; error: unknown }[], sweeps: 0, stops: 0 };
   const children = new Map<string, AnyActorRef>();
+  /** Every event type the registry received. */
+  const received = new Set<string>();
+  let parent: ReturnType<typeof runParent> | null = null;
   const machine = registryMachine.provide({
     actions: {
       spawnRun: ({ self }, { runId }) => {
         calls.spawned.push(runId);
-        // As the engine does: the run's parent is the registry, without spawnChild.
-        const actor = createActor(child, { parent: self as never, id: runId });
+        // As the engine does: the run reports to the registry through a run parent, without spawnChild.
+        parent ??= runParent(self, {
+          ended: (id) => self.send({ type: 'RUN_ENDED', runId: id }),
+          crashed: (id, error) => self.send({ type: 'RUN_CRASHED', runId: id, error }),
+        });
+        const actor = createActor(child, { parent: parent as never, id: runId });
         children.set(runId, actor);
         actor.start();
       },
@@ -50,9 +58,12 @@ function registry(maxConcurrent: number, sweepInterval = 1000) {
     },
     delays: { sweepInterval },
   });
-  const actor = createActor(machine, { input: { maxConcurrent } });
+  const inspect = (event: InspectionEvent) => {
+    if (event.type === '@xstate.event' && event.actorRef === actor) received.add(event.event.type);
+  };
+  const actor = createActor(machine, { input: { maxConcurrent }, inspect });
   actor.start();
-  return { actor, calls, children, running: () => actor.getSnapshot().context.running };
+  return { actor, calls, children, received, running: () => actor.getSnapshot().context.running };
 }
 
 describe('registry machine', () => {
@@ -88,6 +99,18 @@ describe('registry machine', () => {
     expect(r.calls.crashed).toEqual([{ runId: 'run-1', error: expect.objectContaining({ message: 'defect in a run' }) }]);
     expect(r.running()).toBe(0);
     expect(r.actor.getSnapshot().status).toBe('active');
+  });
+
+  it('hears of every end by the same few event types, none naming a run (no cache of XState grows per run)', () => {
+    const r = registry(100);
+    for (let i = 0; i < 20; i++) {
+      r.actor.send({ type: 'SPAWN', runId: `run-${i}` });
+      r.children.get(`run-${i}`)?.send({ type: i % 2 === 0 ? 'FINISH' : 'BOOM' });
+    }
+    expect(r.calls.ended).toHaveLength(10);
+    expect(r.calls.crashed).toHaveLength(10);
+    expect(r.running()).toBe(0);
+    expect([...r.received].sort()).toEqual(['RUN_CRASHED', 'RUN_ENDED', 'SPAWN', 'xstate.init']);
   });
 
   it('RUN_STOPPED frees the slot of a run the host stopped', () => {
