@@ -4,7 +4,8 @@
  * no safety system (its default rate limits would throttle the workload, not the engine). The
  * same workload then runs on a plain async/await executor (`baseline-executor.ts`) and the
  * ratios are printed. Each is measured in a fresh child process. Run with
- * `npx tsx bench/engine.bench.ts [--runs N] [--delay-ms N] [--only engine|baseline]` (`--only`
+ * `npx tsx bench/engine.bench.ts [--runs N] [--delay-ms N] [--batch N] [--only engine|baseline]`
+ * (`--batch`: starts per turn of the event loop, 0 = all in one synchronous loop; `--only`
  * measures in this process, e.g. under `node --cpu-prof --import tsx`).
  */
 import { spawn } from 'node:child_process';
@@ -26,12 +27,21 @@ export interface EngineBenchOptions {
   delayMs?: number;
   /** Measure only one of the two, in this process (for profiling). Default both, each in a child process. */
   only?: 'engine' | 'baseline';
+  /**
+   * Starts per turn of the event loop, as fast as the executor takes them (default 20): starts
+   * reach a server one request at a time, a few per turn, with timers and answers in between.
+   * 0 starts all runs in one synchronous loop: every first step then runs after the loop, every
+   * wait is armed in one burst and every wake-up comes due in one burst.
+   */
+  batch?: number;
 }
 
 /** The numbers of one executor over the workload. */
 export interface WorkloadResult {
   label: string;
   runs: number;
+  /** Starts per turn of the event loop (0: all in one synchronous loop). */
+  batch: number;
   /** Runs that ended successfully (must equal `runs`). */
   completed: number;
   /** Time to start all runs, and the resulting start rate. */
@@ -155,16 +165,19 @@ interface Subject {
   done: Promise<number>;
 }
 
-/** Starts every run of a subject, measures memory while they wait, and collects the numbers. */
-async function measure(runs: number, steps: readonly WorkloadStep[], times: StepTimes, gc: (() => void) | null, subject: Subject): Promise<WorkloadResult> {
+/** Starts every run of a subject, measures memory while they run, and collects the numbers. */
+async function measure(runs: number, batch: number, steps: readonly WorkloadStep[], times: StepTimes, gc: (() => void) | null, subject: Subject): Promise<WorkloadResult> {
   gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
   const rssBefore = process.memoryUsage().rss;
   const cpuBefore = cpuMsNow();
   const began = performance.now();
-  for (let run = 0; run < runs; run++) subject.start(run);
+  for (let run = 0; run < runs; run++) {
+    subject.start(run);
+    if (batch > 0 && (run + 1) % batch === 0) await nextTurn();
+  }
   const startMs = performance.now() - began;
-  // Every run is in its first wait once the first commands have been answered.
+  // Once the last run is in its first wait, every run is running: the first ones end 2 s after they began.
   while ((times.startedCount[1] ?? 0) < runs) await nextTurn();
   const gcCpuBefore = cpuMsNow();
   gc?.();
@@ -177,6 +190,7 @@ async function measure(runs: number, steps: readonly WorkloadStep[], times: Step
   return {
     label: subject.label,
     runs,
+    batch,
     completed,
     startMs,
     startsPerSecond: runs / (startMs / 1000),
@@ -191,7 +205,7 @@ async function measure(runs: number, steps: readonly WorkloadStep[], times: Step
 }
 
 /** The engine over the workload. */
-async function measureEngine(runs: number, steps: readonly WorkloadStep[], gc: (() => void) | null): Promise<WorkloadResult> {
+async function measureEngine(runs: number, batch: number, steps: readonly WorkloadStep[], gc: (() => void) | null): Promise<WorkloadResult> {
   const times = new StepTimes(runs, steps.length);
   const driver = new SimDriver(0);
   const engine = new Engine({ executors: builtinExecutors(driver), store: null, limits: { maxConcurrent: runs } });
@@ -212,14 +226,14 @@ async function measureEngine(runs: number, steps: readonly WorkloadStep[], gc: (
     }
   });
   try {
-    return await measure(runs, steps, times, gc, { label: 'engine', start: (run) => engine.start(definitionOf(run, steps)), done });
+    return await measure(runs, batch, steps, times, gc, { label: 'engine', start: (run) => engine.start(definitionOf(run, steps)), done });
   } finally {
     await engine.close();
   }
 }
 
 /** The plain async/await baseline over the same workload. */
-async function measureBaseline(runs: number, steps: readonly WorkloadStep[], gc: (() => void) | null): Promise<WorkloadResult> {
+async function measureBaseline(runs: number, batch: number, steps: readonly WorkloadStep[], gc: (() => void) | null): Promise<WorkloadResult> {
   const times = new StepTimes(runs, steps.length);
   const driver = new SimDriver(0);
   const pending: Promise<boolean>[] = [];
@@ -229,22 +243,22 @@ async function measureBaseline(runs: number, steps: readonly WorkloadStep[], gc:
     pending.push(baselineRun(run, steps, driver, targetOf(run), times).then(() => true, () => false));
     if (pending.length === runs) void Promise.all(pending).then((all) => finish(all.filter(Boolean).length));
   };
-  return measure(runs, steps, times, gc, { label: 'baseline', start, done });
+  return measure(runs, batch, steps, times, gc, { label: 'baseline', start, done });
 }
 
 /** Measures one executor in this process. */
-async function measureHere(which: 'engine' | 'baseline', runs: number, delayMs: number): Promise<EngineBenchResult> {
+async function measureHere(which: 'engine' | 'baseline', runs: number, delayMs: number, batch: number): Promise<EngineBenchResult> {
   const gc = gcFunction();
   const measureOne = which === 'engine' ? measureEngine : measureBaseline;
   // A small round first, so the numbers are of optimised code rather than of the JIT warming up.
-  await measureOne(Math.min(500, runs), workload(10), gc);
-  const result = await measureOne(runs, workload(delayMs), gc);
+  await measureOne(Math.min(500, runs), batch, workload(10), gc);
+  const result = await measureOne(runs, batch, workload(delayMs), gc);
   return { engine: which === 'engine' ? result : null, baseline: which === 'baseline' ? result : null, gcForced: gc !== null };
 }
 
 /** Measures one executor in a fresh process, so neither sees the other's heap, RSS or JIT state. */
-async function measureApart(which: 'engine' | 'baseline', runs: number, delayMs: number): Promise<EngineBenchResult> {
-  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--only', which, '--runs', String(runs), '--delay-ms', String(delayMs), '--json'];
+async function measureApart(which: 'engine' | 'baseline', runs: number, delayMs: number, batch: number): Promise<EngineBenchResult> {
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--only', which, '--runs', String(runs), '--delay-ms', String(delayMs), '--batch', String(batch), '--json'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
@@ -257,9 +271,10 @@ async function measureApart(which: 'engine' | 'baseline', runs: number, delayMs:
 export async function runEngineBench(options: EngineBenchOptions = {}): Promise<EngineBenchResult> {
   const runs = options.runs ?? 10_000;
   const delayMs = options.delayMs ?? 1000;
-  if (options.only) return measureHere(options.only, runs, delayMs);
-  const engine = await measureApart('engine', runs, delayMs);
-  const baseline = await measureApart('baseline', runs, delayMs);
+  const batch = options.batch ?? 20;
+  if (options.only) return measureHere(options.only, runs, delayMs, batch);
+  const engine = await measureApart('engine', runs, delayMs, batch);
+  const baseline = await measureApart('baseline', runs, delayMs, batch);
   return { engine: engine.engine, baseline: baseline.baseline, gcForced: engine.gcForced && baseline.gcForced };
 }
 
@@ -280,8 +295,9 @@ export function formatEngineBench({ engine: e, baseline: b, gcForced }: EngineBe
     ['wall time', (r) => r.wallMs, (n) => `${f1(n)} ms`, true, ''],
     ['CPU time (user+sys)', (r) => r.cpuMs, (n) => `${f1(n)} ms`, true, '<= 3x baseline'],
   ];
+  const batch = (e ?? b)?.batch ?? 0;
   const lines = [
-    `runs: ${(e ?? b)?.runs ?? 0}`,
+    `runs: ${(e ?? b)?.runs ?? 0}, started ${batch > 0 ? `${batch} per turn of the event loop` : 'in one synchronous loop'}`,
     '',
     '| measure | engine | baseline | engine/baseline | target |',
     '|---|---:|---:|---:|---|',
@@ -301,9 +317,9 @@ function argument(name: string): string | undefined {
   return at >= 0 ? process.argv[at + 1] : undefined;
 }
 
-function numberArgument(name: string): number | undefined {
+function numberArgument(name: string, min = 1): number | undefined {
   const value = Number(argument(name));
-  return Number.isFinite(value) && value > 0 ? value : undefined;
+  return argument(name) !== undefined && Number.isFinite(value) && value >= min ? value : undefined;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
@@ -311,6 +327,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const result = await runEngineBench({
     runs: numberArgument('runs'),
     delayMs: numberArgument('delay-ms'),
+    batch: numberArgument('batch', 0),
     only: only === 'engine' || only === 'baseline' ? only : undefined,
   });
   console.log(process.argv.includes('--json') ? JSON.stringify(result) : formatEngineBench(result));

@@ -342,7 +342,7 @@ function bucketQuantile(text: string, name: string, q: number): number | null {
 async function withServer<T>(label: string, cpuProfDir: string | null, body: (url: string, pid: number) => Promise<T>): Promise<T> {
   // One profile per thread (the tsx loader has its own), named by node; the largest is the server.
   const profile = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}/${label}`] : [];
-  const child = spawn(process.execPath, [...profile, '--max-semi-space-size=64', '--import', 'tsx', SELF, '--serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...profile, '--max-semi-space-size=32', '--import', 'tsx', SELF, '--serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const url = await serverUrl(child);
     return await body(url, child.pid as number);

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the engine benchmark, then the HTTP, store and MQTT benchmarks when their
- * files are present, each with its defaults. `--runs N` sets the engine's concurrent runs;
- * `--bench engine,store` picks which to run.
+ * files are present, each with its defaults. `--runs N` sets the engine's concurrent runs and
+ * `--batch N` its starts per turn of the event loop (0: one synchronous loop); `--bench engine,store`
+ * picks which to run.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,10 +24,12 @@ function argument(name: string): string | undefined {
 
 const chosen = new Set((argument('bench') ?? 'engine,http,store,store-engine,mqtt').split(','));
 const runs = Number(argument('runs'));
+const batch = Number(argument('batch'));
 
 if (chosen.has('engine')) {
   console.log('## engine\n');
-  console.log(formatEngineBench(await runEngineBench({ runs: Number.isFinite(runs) && runs > 0 ? runs : undefined })));
+  const options = { runs: Number.isFinite(runs) && runs > 0 ? runs : undefined, batch: argument('batch') !== undefined && batch >= 0 ? batch : undefined };
+  console.log(formatEngineBench(await runEngineBench(options)));
 }
 
 for (const bench of OTHERS) {
