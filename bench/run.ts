@@ -15,6 +15,7 @@ const OTHERS = [
   { name: 'store', file: 'store.bench.ts', run: 'runStoreBench', format: 'formatStoreBench' },
   { name: 'store-engine', file: 'store-engine.bench.ts', run: 'runStoreEngineBench', format: 'formatStoreEngineBench' },
   { name: 'mqtt', file: 'mqtt.bench.ts', run: 'runMqttBench', format: 'formatMqttBench' },
+  { name: 'machine', file: 'machine.bench.ts', run: 'runMachineBench', format: 'formatMachineBench' },
 ] as const;
 
 function argument(name: string): string | undefined {
@@ -22,7 +23,7 @@ function argument(name: string): string | undefined {
   return at >= 0 ? process.argv[at + 1] : undefined;
 }
 
-const chosen = new Set((argument('bench') ?? 'engine,http,store,store-engine,mqtt').split(','));
+const chosen = new Set((argument('bench') ?? 'engine,http,store,store-engine,mqtt,machine').split(','));
 const runs = Number(argument('runs'));
 const batch = Number(argument('batch'));
 

@@ -1,0 +1,125 @@
+/**
+ * What XState itself costs per run: 10,000 actors alive at once, each sent the six events of the
+ * engine benchmark's run (START, STEP_DONE, WAKE, STEP_DONE, WAKE, STEP_DONE) in rounds over all
+ * actors, as the engine's runs interleave. Measured for the sequence machine (with no-op effects)
+ * and for a minimal machine of the same shape: the same states, one `assign` and one action per
+ * transition, no step logic. The minimal one is the floor any engine built on XState actors pays.
+ * `npx tsx bench/machine.bench.ts [--runs N]`.
+ */
+import { pathToFileURL } from 'node:url';
+import { assign, createActor, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
+import { sequenceMachine, type PlanStep, type SequencePlan } from '../machines/sequence.machine.ts';
+
+/** CPU per run (all threads, µs) of each machine. */
+export interface MachineBenchResult {
+  runs: number;
+  sequenceMachineUs: number;
+  minimalMachineUs: number;
+}
+
+const step = (over: Partial<PlanStep>): PlanStep => ({
+  name: 'Step',
+  action: { type: 'actuator_command' },
+  waitMs: 0,
+  beforeMs: 0,
+  afterMs: 0,
+  timeoutMs: 30_000,
+  retries: 0,
+  retryDelayMs: 0,
+  backoff: false,
+  onFailure: 'abort',
+  ...over,
+});
+
+const plan = (): SequencePlan => ({
+  steps: [step({}), step({ action: null, waitMs: 1000 }), step({}), step({ action: null, waitMs: 1000 }), step({})],
+  cleanup: [],
+  maxDurationMs: 3_600_000,
+});
+
+/** The same states as the sequence machine's path of this run, with the least work per transition. */
+const minimalMachine = setup({
+  types: { context: {} as { step: number }, events: {} as { type: 'START' | 'STEP_DONE' | 'WAKE' } },
+  actions: { effects: () => {} },
+}).createMachine({
+  id: 'minimal',
+  context: { step: 0 },
+  initial: 'idle',
+  states: {
+    idle: { on: { START: { target: '#minimal.running.executing', actions: [assign({ step: 0 }), 'effects'] } } },
+    running: {
+      initial: 'executing',
+      states: {
+        executing: {
+          on: {
+            STEP_DONE: [
+              { guard: ({ context }) => context.step === 4, target: '#minimal.completed', actions: [assign({ step: 5 }), 'effects'] },
+              { target: '#minimal.running.delaying', actions: [assign({ step: ({ context }) => context.step + 1 }), 'effects'] },
+            ],
+          },
+        },
+        delaying: { on: { WAKE: { target: '#minimal.running.executing', actions: [assign({ step: ({ context }) => context.step + 1 }), 'effects'] } } },
+      },
+    },
+    completed: { type: 'final' },
+  },
+});
+
+const sequence = sequenceMachine.provide({ actions: { effects: () => {} } });
+
+/** CPU µs per run for `runs` actors of `logic` alive at once. */
+function measure(name: string, logic: AnyActorLogic, runs: number, input: () => unknown): number {
+  const cpu = process.cpuUsage();
+  const actors: AnyActorRef[] = [];
+  for (let i = 0; i < runs; i++) {
+    const actor = createActor(logic, { id: `run-${i}`, input: input() });
+    actor.subscribe(() => {});
+    actor.start();
+    actors.push(actor);
+  }
+  let now = 0;
+  const all = (event: (actor: AnyActorRef) => object) => {
+    for (const actor of actors) actor.send(event(actor));
+  };
+  const done = (actor: AnyActorRef) => ({ type: 'STEP_DONE', attemptId: (actor.getSnapshot().context as { attemptId?: number }).attemptId, now: ++now, message: 'ok' });
+  all(() => ({ type: 'START', now }));
+  all(done);
+  all(() => ({ type: 'WAKE', now: (now += 1000) }));
+  all(done);
+  all(() => ({ type: 'WAKE', now: (now += 1000) }));
+  all(done);
+  const used = process.cpuUsage(cpu);
+  for (const actor of actors) if (actor.getSnapshot().status !== 'done') throw new Error(`${name}: a run did not complete`);
+  return (used.user + used.system) / runs;
+}
+
+/** Each machine after a warm-up round; the better of three rounds. */
+export function runMachineBench(runs = 10_000): MachineBenchResult {
+  const best = (name: string, logic: AnyActorLogic, input: () => unknown) => {
+    measure(name, logic, Math.min(2000, runs), input);
+    return Math.min(...[0, 1, 2].map(() => measure(name, logic, runs, input)));
+  };
+  return {
+    runs,
+    sequenceMachineUs: best('sequence', sequence, () => ({ plan: plan() })),
+    minimalMachineUs: best('minimal', minimalMachine, () => undefined),
+  };
+}
+
+/** The result as a Markdown table. */
+export function formatMachineBench(r: MachineBenchResult): string {
+  return [
+    `runs alive at once: ${r.runs}, 6 events each`,
+    '',
+    '| machine | CPU per run (actor creation and 6 events) |',
+    '|---|---:|',
+    `| sequence machine (no-op effects) | ${r.sequenceMachineUs.toFixed(0)} µs |`,
+    `| minimal machine of the same shape | ${r.minimalMachineUs.toFixed(0)} µs |`,
+  ].join('\n');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const at = process.argv.indexOf('--runs');
+  const runs = at >= 0 ? Number(process.argv[at + 1]) : undefined;
+  console.log(formatMachineBench(runMachineBench(runs && runs > 0 ? runs : undefined)));
+}
