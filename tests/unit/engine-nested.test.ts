@@ -7,8 +7,18 @@ const nested = (steps: Record<string, unknown>[], extra: Record<string, unknown>
   action: { type: 'sequence', steps, ...extra },
 });
 
+/**
+ * Every event type an actor of the engine's system processed. (A run's end is also relayed, and
+ * inspected, on its way to the stand-in parent, which is not an actor and caches nothing.)
+ */
+const received = new Set<string>();
+
 describe('engine: nested runs', () => {
-  const h = useEngineHarness();
+  const h = useEngineHarness({
+    inspect: (event) => {
+      if (event.type === '@xstate.event' && 'getSnapshot' in event.actorRef) received.add(event.event.type);
+    },
+  });
 
   it('when the inline child completes, the parent step completes and the parent goes on', async () => {
     const { run_id } = h.engine.start(definition([nested([actuatorStep({}, 'ESP_C'), delayStep(1)]), actuatorStep()]));
@@ -30,6 +40,15 @@ describe('engine: nested runs', () => {
     expect(h.engine.get(run_id)?.status).toBe('completed');
     const told = { gpio: 5, command: 'ON', value: 1, duration_seconds: 0 };
     expect(sent).toEqual([expect.objectContaining({ esp_id: 'ESP_TOP', ...told }), expect.objectContaining({ esp_id: 'ESP_C', ...told })]);
+  });
+
+  it('no actor hears of a run ending by an event type that names the run (XState caches per event type, forever)', async () => {
+    received.clear();
+    for (let i = 0; i < 5; i++) h.engine.start(definition([nested([actuatorStep({}, 'ESP_C')])]));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(h.engine.runningCount).toBe(0);
+    expect([...received].filter((type) => type.includes('run-'))).toEqual([]);
+    expect(received).toContain('RUN_ENDED');
   });
 
   it('the child publishes no events of its own: only the parent run appears on the stream', async () => {
