@@ -344,7 +344,9 @@ export class Engine {
   #recoverRun(stored: StoredRun, policy: 'resume' | 'abort'): 'resumed' | 'aborted' | 'queued' {
     const definition = stored.definition as SequenceDefinition;
     const snapshot = stored.snapshot as { context?: SequenceContext; value?: unknown } | null;
-    const plan = snapshot?.context?.plan ?? this.#plan(definition);
+    // Runs stored before schema v4 carry their plan in the snapshot; a run that never started has none.
+    const plan = (stored.plan as SequencePlan | undefined) ?? snapshot?.context?.plan ?? this.#plan(definition);
+    if (snapshot?.context) snapshot.context.plan = plan;
     const run = this.#newRun(definition, plan, { context: stored.progress.context, template: stored.progress.template ?? undefined });
     run.runId = stored.run_id;
     run.createdAt = stored.created_at;
@@ -661,10 +663,12 @@ export class Engine {
       sequence_id: run.sequenceId,
       status: run.status,
       definition: run.definition,
+      // Stored once with the definition; each snapshot leaves it out (two thirds of its size).
+      plan: run.plan,
       progress: toProgress(run, Date.now()),
       // From the last snapshot the host saw: a halted actor's own snapshot says `stopped`, and a
       // stopped snapshot restored after a restart would never move again.
-      snapshot: run.snapshot && run.endedAt === null ? this.#host.machine.getPersistedSnapshot(run.snapshot) : null,
+      snapshot: run.snapshot && run.endedAt === null ? this.#host.machine.getPersistedSnapshot(withoutPlan(run.snapshot)) : null,
       created_at: run.createdAt,
       ended_at: run.endedAt,
     };
@@ -723,4 +727,9 @@ function memoryStats(runs: Run[], since: number, running: number): EngineStats {
     longest_sequence_id: longest?.id ?? null,
     most_common_failure_step: common?.[0] ?? null,
   };
+}
+
+/** A snapshot to persist without its plan, which is stored once per run (`StoredRun.plan`). */
+function withoutPlan(snapshot: NonNullable<Run['snapshot']>): NonNullable<Run['snapshot']> {
+  return { ...snapshot, context: { ...snapshot.context, plan: null as unknown as SequencePlan } };
 }

@@ -14,8 +14,13 @@ export interface StoredRun {
   definition: unknown;
   /** The progress object as of the last transition. */
   progress: Progress;
-  /** The actor's persisted XState snapshot (JSON-serialisable); null once not needed. */
+  /**
+   * The actor's persisted XState snapshot (JSON-serialisable); null once not needed. Its
+   * `context.plan` may be left out (null): the plan never changes during a run and is stored once.
+   */
   snapshot: unknown;
+  /** The run's plan, written once with the definition. Absent in runs stored before schema v4. */
+  plan?: unknown;
   /** Unix ms. */
   created_at: number;
   /** Unix ms; null while the run is not terminal. */

@@ -90,6 +90,13 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    description: "a run's plan is stored once beside its definition instead of in every snapshot",
+    up(db) {
+      db.exec('ALTER TABLE run_definitions ADD COLUMN plan TEXT;');
+    },
+  },
 ];
 
 /** The schema version this build writes; a database above it is refused. */

@@ -55,22 +55,23 @@ export function derivedColumns(
   return { failed_step: failedStep, duration_seconds: duration };
 }
 
-/** A run serialised for the tables: its `runs` row and its definition's JSON. */
+/** A run serialised for the tables: its `runs` row, its definition's and its plan's JSON. */
 export interface SerialisedRun {
   row: RunRow;
   definition: string;
+  plan: string | null;
 }
 
-// Every transition of a run carries the same definition object: serialise it once, not each time.
-// Keying by identity is safe because only the first write of a run's definition is kept anyway.
-const definitionCache = new WeakMap<object, string>();
+// Every transition of a run carries the same definition and plan objects: serialise each once, not
+// each time. Keying by identity is safe because only the first write of a run's is kept anyway.
+const onceCache = new WeakMap<object, string>();
 
-function definitionJson(definition: unknown): string {
-  if (typeof definition !== 'object' || definition === null) return JSON.stringify(definition ?? null);
-  let json = definitionCache.get(definition);
+function onceJson(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value ?? null);
+  let json = onceCache.get(value);
   if (json === undefined) {
-    json = JSON.stringify(definition);
-    definitionCache.set(definition, json);
+    json = JSON.stringify(value);
+    onceCache.set(value, json);
   }
   return json;
 }
@@ -104,18 +105,18 @@ export function toRow(run: StoredRun): SerialisedRun {
     updated_at: 0,
     ...derivedColumns(run.progress, run.status, run.created_at, endedAt),
   };
-  return { row, definition: definitionJson(run.definition) };
+  return { row, definition: onceJson(run.definition), plan: run.plan === undefined ? null : onceJson(run.plan) };
 }
 
-/** The columns `fromRow` needs (the derived ones are write-only), the definition joined in. */
+/** The columns `fromRow` needs (the derived ones are write-only), the definition and plan joined in. */
 export type StoredRunRow = Pick<
   RunRow,
   'run_id' | 'sequence_id' | 'status' | 'progress' | 'snapshot' | 'created_at' | 'ended_at'
-> & { definition: string };
+> & { definition: string; plan: string | null };
 
 /** Parses a row read from SQLite back into a run. */
 export function fromRow(row: StoredRunRow): StoredRun {
-  return {
+  const run: StoredRun = {
     run_id: row.run_id,
     sequence_id: row.sequence_id,
     status: row.status,
@@ -125,4 +126,6 @@ export function fromRow(row: StoredRunRow): StoredRun {
     created_at: row.created_at,
     ended_at: row.ended_at,
   };
+  if (row.plan !== null) run.plan = JSON.parse(row.plan) as unknown;
+  return run;
 }

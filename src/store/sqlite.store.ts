@@ -53,7 +53,7 @@ const ACTIVE_SQL = sqlList(ACTIVE_STATUSES);
 
 // A missing definition reads as null rather than hiding its run (the JOIN is LEFT).
 const SELECT_RUNS = `SELECT run_id, sequence_id, status, progress, snapshot, created_at, ended_at,
-  coalesce(definition, 'null') AS definition FROM runs LEFT JOIN run_definitions USING (run_id)`;
+  coalesce(definition, 'null') AS definition, plan FROM runs LEFT JOIN run_definitions USING (run_id)`;
 const NEWEST_FIRST = 'ORDER BY created_at DESC, run_id DESC';
 
 interface QueuedRun extends SerialisedRun {
@@ -74,8 +74,8 @@ function prepareStatements(db: BetterSqlite3.Database) {
          ended_at = excluded.ended_at, updated_at = excluded.updated_at, failed_step = excluded.failed_step,
          duration_seconds = excluded.duration_seconds`,
     ),
-    insertDefinition: db.prepare<[string, string]>(
-      'INSERT INTO run_definitions (run_id, definition) VALUES (?, ?) ON CONFLICT (run_id) DO NOTHING',
+    insertDefinition: db.prepare<[string, string, string | null]>(
+      'INSERT INTO run_definitions (run_id, definition, plan) VALUES (?, ?, ?) ON CONFLICT (run_id) DO NOTHING',
     ),
     byRunId: db.prepare<[string], StoredRunRow>(`${SELECT_RUNS} WHERE run_id = ?`),
     newestOfSequence: db.prepare<[string], StoredRunRow>(
@@ -176,10 +176,10 @@ export class SqliteStore implements RunStore {
     this.statements = prepareStatements(db);
     this.writeQueue = db.transaction(() => {
       const updatedAt = this.now();
-      for (const { row, definition } of this.queue.values()) {
+      for (const { row, definition, plan } of this.queue.values()) {
         row.updated_at = updatedAt;
         this.statements.upsert.run(row);
-        this.statements.insertDefinition.run(row.run_id, definition);
+        this.statements.insertDefinition.run(row.run_id, definition, plan);
       }
     });
   }

@@ -43,6 +43,42 @@ const valve = (command: string, extra: Record<string, unknown> = {}) =>
   actuatorStep({ name: `Valve ${command}`, action: { type: 'actuator_command', esp_id: 'ESP_1', gpio: 5, command, ...extra } });
 
 describe('recover("resume")', () => {
+  it('stores the plan once and every snapshot without it; a restart resumes from both', async () => {
+    const before = harness();
+    const { run_id } = before.engine.start(definition([valve('ON'), delayStep(10), valve('OFF')]));
+    await vi.advanceTimersByTimeAsync(3000);
+    const stored = store.getRun(run_id) as NonNullable<ReturnType<typeof store.getRun>>;
+    expect((stored.snapshot as { context: { plan: unknown } }).context.plan).toBeNull();
+    expect(stored.plan).toMatchObject({ steps: [{ name: 'Valve ON' }, { name: 'Wait 10 s', waitMs: 10_000 }, { name: 'Valve OFF' }] });
+    await crash(before);
+
+    const after = harness();
+    expect(after.engine.recover('resume')).toMatchObject({ resumed: 1 });
+    await vi.advanceTimersByTimeAsync(7010);
+    expect(after.events.completed(run_id)).toMatchObject({ status: 'completed', steps_completed: 3 });
+  });
+
+  it('a run stored before schema v4 (its plan inside its snapshot, none beside it) resumes too', async () => {
+    const before = harness();
+    const { run_id } = before.engine.start(definition([valve('ON'), delayStep(10), valve('OFF')]));
+    await vi.advanceTimersByTimeAsync(3000);
+    await crash(before);
+    const { plan, ...row } = store.getRun(run_id) as NonNullable<ReturnType<typeof store.getRun>>;
+    const snapshot = row.snapshot as { context: Record<string, unknown> };
+    // As the v3 store kept it: the plan in the snapshot and no plan column. The definition calls a
+    // template that is gone, so only the snapshot's plan can resume the run.
+    store.queueRun({ ...row, snapshot: { ...snapshot, context: { ...snapshot.context, plan } } });
+    store.flush();
+    const gone = JSON.stringify({ ...(row.definition as object), steps: [{ name: 'Call', action: { type: 'sequence', template: 'gone' } }] });
+    const db = (store as unknown as { db: { prepare(sql: string): { run(...args: unknown[]): void } } }).db;
+    db.prepare('UPDATE run_definitions SET plan = NULL, definition = ? WHERE run_id = ?').run(gone, run_id);
+
+    const after = harness();
+    expect(after.engine.recover('resume')).toMatchObject({ resumed: 1 });
+    await vi.advanceTimersByTimeAsync(7010);
+    expect(after.events.completed(run_id)).toMatchObject({ status: 'completed', steps_completed: 3 });
+  });
+
   it('a run stopped in its delay waits out the rest of it and completes with every step result', async () => {
     const before = harness();
     const { run_id } = before.engine.start(definition([valve('ON'), delayStep(10), valve('OFF')]));
@@ -170,8 +206,9 @@ describe('recover("resume")', () => {
     const fine = before.engine.start(definition([delayStep(10)], { sequence_id: 'fine' }));
     await vi.advanceTimersByTimeAsync(10);
     await crash(before);
-    // A queued run whose nested template was deleted while the server was down: no plan can be built.
-    const row = store.getRun(fine.run_id) as NonNullable<ReturnType<typeof store.getRun>>;
+    // A queued run stored before schema v4 (no plan of its own) whose nested template was deleted
+    // while the server was down: no plan can be built.
+    const { plan: _plan, ...row } = store.getRun(fine.run_id) as NonNullable<ReturnType<typeof store.getRun>>;
     const orphan = { ...row, run_id: 'run-orphan', sequence_id: 'orphan', status: 'pending' as const, snapshot: null };
     store.queueRun({ ...orphan, definition: { ...(row.definition as object), sequence_id: 'orphan', steps: [{ name: 'Call', action: { type: 'sequence', template: 'gone' } }] } });
 

@@ -57,27 +57,30 @@ describe.each(Object.entries(backends))('the SQLite store on %s', (_name, open) 
       expect(store.listRuns({ limit: 10, offset: 0 }).total).toBe(1);
     });
 
-    it('round-trips the definition, progress and snapshot as JSON', () => {
+    it('round-trips the definition, plan, progress and snapshot as JSON', () => {
       const store = open();
-      const run = makeRun({ progress: { step_results: [stepResult('Open valve', true)] } });
+      const run = { ...makeRun({ progress: { step_results: [stepResult('Open valve', true)] } }), plan: { steps: [{ name: 'Open valve' }] } };
       const bare = makeRun({ run_id: 'bare', definition: null, snapshot: null });
       store.queueRun(run);
       store.queueRun(bare);
       store.flush();
       expect(store.getRun('run-1')).toEqual(run);
       expect(store.getRun('bare')).toEqual(bare);
+      expect(store.getRun('bare')).not.toHaveProperty('plan');
     });
 
-    it('keeps the definition, sequence_id and created_at of the first write of a run', () => {
+    it('keeps the definition, plan, sequence_id and created_at of the first write of a run', () => {
       const store = open();
-      store.queueRun(makeRun({ definition: { steps: ['first'] }, created_at: 100 }));
+      store.queueRun({ ...makeRun({ definition: { steps: ['first'] }, created_at: 100 }), plan: { steps: ['first'] } });
       store.flush();
-      store.queueRun(
-        makeRun({ definition: { steps: ['second'] }, sequence_id: 'moved', created_at: 999, status: 'paused' }),
-      );
+      store.queueRun({
+        ...makeRun({ definition: { steps: ['second'] }, sequence_id: 'moved', created_at: 999, status: 'paused' }),
+        plan: { steps: ['second'] },
+      });
       store.flush();
       expect(store.getRun('run-1')).toMatchObject({
         definition: { steps: ['first'] },
+        plan: { steps: ['first'] },
         sequence_id: 'seq-1',
         created_at: 100,
         status: 'paused',
