@@ -663,8 +663,9 @@ export class Engine {
       sequence_id: run.sequenceId,
       status: run.status,
       definition: run.definition,
-      // Stored once with the definition; each snapshot leaves it out (two thirds of its size).
-      plan: run.plan,
+      // Stored once with the definition while the run is unfinished; each snapshot leaves it out
+      // (two thirds of its size).
+      plan: run.endedAt === null ? run.plan : undefined,
       progress: toProgress(run, Date.now()),
       // From the last snapshot the host saw: a halted actor's own snapshot says `stopped`, and a
       // stopped snapshot restored after a restart would never move again.

@@ -19,7 +19,10 @@ export interface StoredRun {
    * `context.plan` may be left out (null): the plan never changes during a run and is stored once.
    */
   snapshot: unknown;
-  /** The run's plan, written once with the definition. Absent in runs stored before schema v4. */
+  /**
+   * The run's plan while it is unfinished: written by the first write that has it, dropped by the
+   * first write without it (the run ended). Absent in runs stored before schema v4.
+   */
   plan?: unknown;
   /** Unix ms. */
   created_at: number;

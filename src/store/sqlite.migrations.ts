@@ -92,9 +92,20 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 4,
-    description: "a run's plan is stored once beside its definition instead of in every snapshot",
+    description: "an unfinished run's plan is stored once in its own table instead of in every snapshot",
     up(db) {
-      db.exec('ALTER TABLE run_definitions ADD COLUMN plan TEXT;');
+      // A table of its own: its rows are deleted whole when their runs end, so their pages free up
+      // and are reused, where a column set to NULL would leave half-empty pages for the history.
+      db.exec(`
+        CREATE TABLE run_plans (
+          run_id TEXT PRIMARY KEY,
+          plan   TEXT NOT NULL
+        );
+        CREATE TRIGGER runs_delete_plan AFTER DELETE ON runs
+        BEGIN
+          DELETE FROM run_plans WHERE run_id = OLD.run_id;
+        END;
+      `);
     },
   },
 ];

@@ -53,7 +53,8 @@ const ACTIVE_SQL = sqlList(ACTIVE_STATUSES);
 
 // A missing definition reads as null rather than hiding its run (the JOIN is LEFT).
 const SELECT_RUNS = `SELECT run_id, sequence_id, status, progress, snapshot, created_at, ended_at,
-  coalesce(definition, 'null') AS definition, plan FROM runs LEFT JOIN run_definitions USING (run_id)`;
+  coalesce(definition, 'null') AS definition, plan
+  FROM runs LEFT JOIN run_definitions USING (run_id) LEFT JOIN run_plans USING (run_id)`;
 const NEWEST_FIRST = 'ORDER BY created_at DESC, run_id DESC';
 
 interface QueuedRun extends SerialisedRun {
@@ -74,9 +75,13 @@ function prepareStatements(db: BetterSqlite3.Database) {
          ended_at = excluded.ended_at, updated_at = excluded.updated_at, failed_step = excluded.failed_step,
          duration_seconds = excluded.duration_seconds`,
     ),
-    insertDefinition: db.prepare<[string, string, string | null]>(
-      'INSERT INTO run_definitions (run_id, definition, plan) VALUES (?, ?, ?) ON CONFLICT (run_id) DO NOTHING',
+    insertDefinition: db.prepare<[string, string]>(
+      'INSERT INTO run_definitions (run_id, definition) VALUES (?, ?) ON CONFLICT (run_id) DO NOTHING',
     ),
+    // The plan of the first write stays; a write without one (the run ended) drops it: only
+    // recovery needs it.
+    insertPlan: db.prepare<[string, string]>('INSERT INTO run_plans (run_id, plan) VALUES (?, ?) ON CONFLICT (run_id) DO NOTHING'),
+    deletePlan: db.prepare<[string]>('DELETE FROM run_plans WHERE run_id = ?'),
     byRunId: db.prepare<[string], StoredRunRow>(`${SELECT_RUNS} WHERE run_id = ?`),
     newestOfSequence: db.prepare<[string], StoredRunRow>(
       `${SELECT_RUNS} WHERE sequence_id = ? ${NEWEST_FIRST} LIMIT 1`,
@@ -179,7 +184,9 @@ export class SqliteStore implements RunStore {
       for (const { row, definition, plan } of this.queue.values()) {
         row.updated_at = updatedAt;
         this.statements.upsert.run(row);
-        this.statements.insertDefinition.run(row.run_id, definition, plan);
+        this.statements.insertDefinition.run(row.run_id, definition);
+        if (plan === null) this.statements.deletePlan.run(row.run_id);
+        else this.statements.insertPlan.run(row.run_id, plan);
       }
     });
   }

@@ -56,6 +56,9 @@ describe('recover("resume")', () => {
     expect(after.engine.recover('resume')).toMatchObject({ resumed: 1 });
     await vi.advanceTimersByTimeAsync(7010);
     expect(after.events.completed(run_id)).toMatchObject({ status: 'completed', steps_completed: 3 });
+    // Only recovery needs the plan: the ended run keeps its definition and history, not its plan.
+    expect(store.getRun(run_id)).toMatchObject({ status: 'completed', snapshot: null });
+    expect(store.getRun(run_id)).not.toHaveProperty('plan');
   });
 
   it('a run stored before schema v4 (its plan inside its snapshot, none beside it) resumes too', async () => {
@@ -71,7 +74,8 @@ describe('recover("resume")', () => {
     store.flush();
     const gone = JSON.stringify({ ...(row.definition as object), steps: [{ name: 'Call', action: { type: 'sequence', template: 'gone' } }] });
     const db = (store as unknown as { db: { prepare(sql: string): { run(...args: unknown[]): void } } }).db;
-    db.prepare('UPDATE run_definitions SET plan = NULL, definition = ? WHERE run_id = ?').run(gone, run_id);
+    db.prepare('DELETE FROM run_plans WHERE run_id = ?').run(run_id);
+    db.prepare('UPDATE run_definitions SET definition = ? WHERE run_id = ?').run(gone, run_id);
 
     const after = harness();
     expect(after.engine.recover('resume')).toMatchObject({ resumed: 1 });

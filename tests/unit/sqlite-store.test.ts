@@ -87,6 +87,16 @@ describe.each(Object.entries(backends))('the SQLite store on %s', (_name, open) 
       });
     });
 
+    it('drops the plan at the first write without one (the run ended), keeps the definition', () => {
+      const store = open();
+      store.queueRun({ ...makeRun({ definition: { steps: ['first'] } }), plan: { steps: ['first'] } });
+      store.flush();
+      store.queueRun(makeRun({ definition: { steps: ['first'] }, status: 'completed', ended_at: 2_000, snapshot: null }));
+      store.flush();
+      expect(store.getRun('run-1')).not.toHaveProperty('plan');
+      expect(store.getRun('run-1')).toMatchObject({ definition: { steps: ['first'] }, status: 'completed' });
+    });
+
     it('rejects a run that cannot be serialised at queueRun and keeps flushing the others', () => {
       const store = open();
       store.queueRun(makeRun({ run_id: 'good' }));
