@@ -56,7 +56,11 @@ export interface EngineOptions {
   templates?: TemplateResolver;
   /** Admits a start or throws the SequencerError that refuses it (rate limit 5641, emergency stop 5642). */
   admitStart?: () => void;
-  /** A run's actor crashed (a defect): no cleanup can run, so its actuators are made safe here. */
+  /**
+   * A run ended without its cleanup steps: its actor crashed (a defect), or it could not be
+   * recovered after a restart (too many to resume, its snapshot unusable). Its actuators are made
+   * safe here.
+   */
   onRunCrashed?: (run: Run) => void;
   /** A top-level run ended (leases are released here). */
   onRunEnded?: (run: Run) => void;
@@ -364,8 +368,14 @@ export class Engine {
       return 'queued';
     }
     if (snapshot.context) this.#options.onRunRecovered?.(run, snapshot.context);
-    if (!this.#launch(run, snapshot)) {
-      throw new SequencerError(Codes.ALREADY_RUNNING, `Concurrency limit reached (${this.limits.maxConcurrent} runs)`);
+    try {
+      if (!this.#launch(run, snapshot)) {
+        throw new SequencerError(Codes.ALREADY_RUNNING, `Concurrency limit reached (${this.limits.maxConcurrent} runs)`);
+      }
+    } catch (error) {
+      // None of its cleanup steps can run: what it may have switched on is made safe as for a crash.
+      this.#options.onRunCrashed?.(run);
+      throw error;
     }
     // A run already in cleanup is ending anyway: it only has to learn that its action was lost.
     if (policy === 'abort' && !run.state.startsWith('cleanup')) {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Codes } from '../../src/domain/errors.ts';
 import { openSqliteStore } from '../../src/store/sqlite.store.ts';
 import { actuator, startHarness, wait, type ConfigOverrides, type SafetyHarness } from './safety-harness.ts';
@@ -63,6 +63,24 @@ describe('leases after a restart', () => {
     expect([ended.status, ended.error_code]).toEqual(['failed', Codes.STATE_CORRUPTION]);
     expect(ended.cleanup_results.map((r) => [r.step_name, r.success, r.message])).toEqual([['Safe state', true, 'Turned off ESP_R:5']]);
     expect(after.sim.actuator('ESP_R', 5)?.on).toBe(false);
+  });
+});
+
+describe('runs that cannot be recovered', () => {
+  it('a run beyond a lowered --max-concurrent ends failed with 5633 and what it switched on is turned OFF', async () => {
+    const before = await server();
+    const first = before.start({ steps: [actuator('ESP_A', 5, 'ON'), wait(600)] });
+    const second = before.start({ steps: [actuator('ESP_B', 6, 'ON'), wait(600)] });
+    for (const runId of [first, second]) await before.next('sequence_step', (d) => d.run_id === runId && d.step === 0 && d.status === 'completed');
+    await before.close();
+    open.splice(open.indexOf(before), 1);
+
+    const after = await server({ recovery: 'resume', limits: { max_concurrent: 1 } });
+    expect(after.services.engine.get(first)?.status).toBe('running');
+    expect(after.services.engine.get(second)).toMatchObject({ status: 'failed', error_code: Codes.STATE_CORRUPTION });
+    await vi.waitFor(() => expect(after.sim.actuator('ESP_B', 6)).toMatchObject({ on: false, last_command: 'OFF' }));
+    expect(after.sim.actuator('ESP_A', 5)).toBeUndefined();
+    expect(after.services.safety.leases.holderOf('ESP_B:6')).toBeUndefined();
   });
 });
 
