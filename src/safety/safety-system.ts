@@ -50,6 +50,12 @@ export class SafetySystem implements ActuatorSafety {
   readonly #offTimeoutMs: number;
   /** Actuators a run asked to leave on (`leave_on`), by run: the safe state skips them. */
   readonly #leaveOn = new Map<string, Set<string>>();
+  /**
+   * Actuators whose last command a device accepted was not OFF, whichever run sent it: an
+   * emergency stop turns them OFF even after their run has left memory (a completed run leaves
+   * its actuators as it set them). One entry per actuator of the installation at most.
+   */
+  readonly #leftOn = new Set<string>();
 
   constructor(options: SafetySystemOptions) {
     this.#driver = options.driver;
@@ -104,6 +110,8 @@ export class SafetySystem implements ActuatorSafety {
   /** What a command the device accepted means: OFF frees the actuator; otherwise the step that last switched it decides whether the safe state leaves it on. */
   #applied(runId: string, key: string, command: string, leaveOn: boolean): void {
     if (command === 'OFF') this.leases.release(key, runId);
+    if (command === 'OFF') this.#leftOn.delete(key);
+    else this.#leftOn.add(key);
     if (command !== 'OFF' && leaveOn) {
       const keys = this.#leaveOn.get(runId) ?? new Set<string>();
       keys.add(key);
@@ -184,8 +192,12 @@ export class SafetySystem implements ActuatorSafety {
         };
         try {
           const answer = await this.#driver.send(command, { signal: AbortSignal.timeout(this.#offTimeoutMs), timeoutMs: this.#offTimeoutMs });
-          if (answer.success) report.off.push(key);
-          else report.failed.push(`${key}: ${answer.message}`);
+          if (answer.success) {
+            report.off.push(key);
+            this.#leftOn.delete(key);
+          } else {
+            report.failed.push(`${key}: ${answer.message}`);
+          }
         } catch (error) {
           report.failed.push(`${key}: ${error instanceof Error ? error.message : String(error)}`);
         }
@@ -194,9 +206,14 @@ export class SafetySystem implements ActuatorSafety {
     return report;
   }
 
-  /** Every actuator any run held since it was last forgotten (what an emergency stop turns OFF). */
+  /**
+   * What an emergency stop turns OFF: every actuator a run still in memory has held, and every
+   * actuator last left on by any run since the server started.
+   */
   touched(): Set<string> {
-    return this.leases.allTouched();
+    const keys = this.leases.allTouched();
+    for (const key of this.#leftOn) keys.add(key);
+    return keys;
   }
 
   /** Stops the rate limiter's waiters. Idempotent. */

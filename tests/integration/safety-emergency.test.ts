@@ -41,6 +41,18 @@ describe('emergency stop', () => {
     expect(h.services.engine.runningCount).toBe(0);
   });
 
+  it('turns OFF what a completed run left on, also after the run has left memory', async () => {
+    const done = h.start({ steps: [actuator('ESP_L', 7, 'ON'), actuator('ESP_L', 8, 'ON'), actuator('ESP_L', 8, 'OFF')] });
+    await drive(h.ended(done));
+    expect(h.services.engine.sweep(Date.now() + 24 * 3600 * 1000)).toBe(1);
+    expect(h.sim.actuator('ESP_L', 7)?.on).toBe(true);
+
+    const result = await drive(h.services.emergencyStop('smoke in hall 1'));
+
+    expect(result).toEqual({ runs_cancelled: 0, actuators_off: 1, actuators_failed: [] });
+    expect(h.sim.actuator('ESP_L', 7)).toMatchObject({ on: false, last_command: 'OFF' });
+  });
+
   it('refuses starts with 5642 (HTTP 403) and actuator ON with 5642 until cleared, while OFF still goes through', async () => {
     const run = h.start({
       steps: [actuator('ESP_E', 1, 'ON'), wait(600)],
