@@ -9,6 +9,13 @@ import { api, progressOf, simActuator, startRun, stepEvent, useServeOnFreshDatab
 
 const serve = useServeOnFreshDatabase();
 
+/** Starts the server again on the same database and returns it with the run's progress once it ended. */
+async function restartUntilEnded(runId: string) {
+  const after = await serve('--sim-latency-ms', '0');
+  await after.events.ended(runId);
+  return { after, ended: await progressOf(after.url, runId) };
+}
+
 const valve = (command: string, extra: object = {}) => ({
   name: `Valve ${command}`,
   action: { type: 'actuator_command', esp_id: 'ESP_REC', gpio: 5, command, ...extra },
@@ -25,9 +32,7 @@ describe('kill -9 in the middle of a delay', { timeout: 90_000 }, () => {
     const soakStarted = (await progressOf(before.url, runId)).step_results[0]?.completed_at;
     await before.kill();
 
-    const after = await serve('--sim-latency-ms', '0');
-    await after.events.ended(runId);
-    const ended = await progressOf(after.url, runId);
+    const { after, ended } = await restartUntilEnded(runId);
 
     expect([ended.status, ended.error_code]).toEqual(['completed', null]);
     expect(ended.step_results.map((r) => [r.step_name, r.success, r.message])).toEqual([
@@ -92,9 +97,7 @@ describe('kill -9 in the middle of an action', { timeout: 90_000 }, () => {
   it('fails the step with 5633 and the run follows its failure policy (abort: safe state, failed)', async () => {
     const runId = await killDuringAction([valve('ON'), { name: 'Soak', delay_seconds: 1 }]);
 
-    const after = await serve('--sim-latency-ms', '0');
-    await after.events.ended(runId);
-    const ended = await progressOf(after.url, runId);
+    const { after, ended } = await restartUntilEnded(runId);
 
     expect([ended.status, ended.error_code]).toEqual(['failed', 5633]);
     expect(ended.step_results.map((r) => [r.step_name, r.success, r.error_code])).toEqual([['Valve ON', false, 5633]]);
@@ -107,9 +110,7 @@ describe('kill -9 in the middle of an action', { timeout: 90_000 }, () => {
   it('with on_failure continue the run goes on past the lost step and completes', async () => {
     const runId = await killDuringAction([{ ...valve('ON'), on_failure: 'continue', retry_count: 2 }, { name: 'Soak', delay_seconds: 0 }]);
 
-    const after = await serve('--sim-latency-ms', '0');
-    await after.events.ended(runId);
-    const ended = await progressOf(after.url, runId);
+    const { ended } = await restartUntilEnded(runId);
 
     expect(ended.status).toBe('completed');
     // Not retried: a lost action is not known to have failed, so a retry could repeat it.
@@ -122,9 +123,7 @@ describe('kill -9 in the middle of an action', { timeout: 90_000 }, () => {
   it('an idempotent action is sent again and the run completes', async () => {
     const runId = await killDuringAction([valve('ON', { idempotent: true }), valve('OFF')]);
 
-    const after = await serve('--sim-latency-ms', '0');
-    await after.events.ended(runId);
-    const ended = await progressOf(after.url, runId);
+    const { after, ended } = await restartUntilEnded(runId);
 
     expect([ended.status, ended.error_code]).toEqual(['completed', null]);
     expect(ended.step_results.map((r) => [r.step_name, r.success, r.message])).toEqual([

@@ -32,15 +32,23 @@ function paused(client: TestClient): { resume(): void } {
   return socket;
 }
 
+/**
+ * A fresh server with a full buffer of events and a client replaying all of them from `since=0`
+ * through a socket that reads nothing until `socket.resume()`.
+ */
+async function replayingClientNotReading() {
+  server = await startTestServer();
+  const { hub } = server.services;
+  publish(server, hub.capacity);
+  const client = await connect(server.wsUrl({ since: 0 }));
+  clients.push(client);
+  return { server, hub, client, socket: paused(client) };
+}
+
 describe('a replay larger than the socket can hold', () => {
   it('is paced by the socket, then live events follow once, in order, with no gap', async () => {
-    server = await startTestServer();
-    const { hub } = server.services;
     // 10,000 events of ~2 KB: about 23 MB, far more than the kernel buffers of a socket nobody reads.
-    publish(server, hub.capacity);
-    const client = await connect(server.wsUrl({ since: 0 }));
-    clients.push(client);
-    const socket = paused(client);
+    const { server, hub, client, socket } = await replayingClientNotReading();
 
     // While the replay waits for the reader, new events only grow the buffer.
     publish(server, 100);
@@ -53,12 +61,7 @@ describe('a replay larger than the socket can hold', () => {
   });
 
   it('closes a replaying client with 1013 once the buffer has moved past what it still needs', async () => {
-    server = await startTestServer();
-    const { hub } = server.services;
-    publish(server, hub.capacity);
-    const client = await connect(server.wsUrl({ since: 0 }));
-    clients.push(client);
-    const socket = paused(client);
+    const { server, hub, client, socket } = await replayingClientNotReading();
 
     publish(server, hub.capacity);
     socket.resume();
