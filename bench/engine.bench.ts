@@ -2,9 +2,10 @@
  * Engine benchmark: N concurrent runs in one process, each `actuator ON, delay 1 s, actuator ON,
  * delay 1 s, actuator OFF` against simulated nodes that answer at once (latency 0), no store and
  * no safety system (its default rate limits would throttle the workload, not the engine). The
- * same workload then runs on a plain async/await executor (`baseline-executor.ts`) and the
+ * same workload then runs on the floor (`floor-run.ts`: zod validation and a bare XState actor
+ * per run, nothing else) and on a plain async/await executor (`baseline-executor.ts`), and the
  * ratios are printed. Each is measured in a fresh child process. Run with
- * `npx tsx bench/engine.bench.ts [--runs N] [--delay-ms N] [--batch N] [--only engine|baseline]`
+ * `npx tsx bench/engine.bench.ts [--runs N] [--delay-ms N] [--batch N] [--only engine|floor|baseline]`
  * (`--batch`: starts per turn of the event loop, 0 = all in one synchronous loop; `--only`
  * measures in this process, e.g. under `node --cpu-prof --import tsx`).
  */
@@ -18,6 +19,7 @@ import { SimDriver } from '../src/drivers/sim.driver.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { builtinExecutors } from '../src/executors/builtin-executors.ts';
 import { baselineRun, type StepRecorder, type WorkloadStep } from './baseline-executor.ts';
+import { startFloorRun } from './floor-run.ts';
 
 /** What to measure; every field has a default. */
 export interface EngineBenchOptions {
@@ -26,7 +28,7 @@ export interface EngineBenchOptions {
   /** Length of each of the two waits, in ms. Default 1000. */
   delayMs?: number;
   /** Measure only one of the two, in this process (for profiling). Default both, each in a child process. */
-  only?: 'engine' | 'baseline';
+  only?: Executor;
   /**
    * Starts per turn of the event loop, as fast as the executor takes them (default 20): starts
    * reach a server one request at a time, a few per turn, with timers and answers in between.
@@ -56,13 +58,18 @@ export interface WorkloadResult {
   latenessMaxMs: number;
   /** From the first start to the last run's end. */
   wallMs: number;
-  /** User + system CPU time over the same span, the forced GC excluded. */
+  /** User + system CPU time over the same span (of a round without a forced GC while the runs run). */
   cpuMs: number;
 }
 
-/** Both executors' numbers. */
+/** The executors measured: the engine, the floor of any engine built as mandated, the plain baseline. */
+type Executor = 'engine' | 'floor' | 'baseline';
+const EXECUTORS: readonly Executor[] = ['engine', 'floor', 'baseline'];
+
+/** The executors' numbers. */
 export interface EngineBenchResult {
   engine: WorkloadResult | null;
+  floor: WorkloadResult | null;
   baseline: WorkloadResult | null;
   /** Whether heap figures come after a forced GC (they always do unless V8 refuses the flag). */
   gcForced: boolean;
@@ -165,9 +172,20 @@ interface Subject {
   done: Promise<number>;
 }
 
-/** Starts every run of a subject, measures memory while they run, and collects the numbers. */
-async function measure(runs: number, batch: number, steps: readonly WorkloadStep[], times: StepTimes, gc: (() => void) | null, subject: Subject): Promise<WorkloadResult> {
-  gc?.();
+/**
+ * How a round uses the forced GC: always before the first start (a clean heap), and in a memory
+ * round also while every run waits, to weigh the live runs. That collection stops the world for
+ * up to ~80 ms with 10,000 runs and makes the steps due meanwhile late, so lateness, CPU and wall
+ * time come from a timing round without it.
+ */
+interface Round {
+  gc: (() => void) | null;
+  memory: boolean;
+}
+
+/** Starts every run of a subject, weighs the runs while they all run (memory round), and collects the numbers. */
+async function measure(runs: number, batch: number, steps: readonly WorkloadStep[], times: StepTimes, round: Round, subject: Subject): Promise<WorkloadResult> {
+  round.gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
   const rssBefore = process.memoryUsage().rss;
   const cpuBefore = cpuMsNow();
@@ -179,13 +197,11 @@ async function measure(runs: number, batch: number, steps: readonly WorkloadStep
   const startMs = performance.now() - began;
   // Once the last run is in its first wait, every run is running: the first ones end 2 s after they began.
   while ((times.startedCount[1] ?? 0) < runs) await nextTurn();
-  const gcCpuBefore = cpuMsNow();
-  gc?.();
+  if (round.memory) round.gc?.();
   const memory = process.memoryUsage();
-  const gcCpuMs = cpuMsNow() - gcCpuBefore;
   const completed = await subject.done;
   const wallMs = performance.now() - began;
-  const cpuMs = cpuMsNow() - cpuBefore - gcCpuMs;
+  const cpuMs = cpuMsNow() - cpuBefore;
   const lateness = times.lateness(steps);
   return {
     label: subject.label,
@@ -205,7 +221,7 @@ async function measure(runs: number, batch: number, steps: readonly WorkloadStep
 }
 
 /** The engine over the workload. */
-async function measureEngine(runs: number, batch: number, steps: readonly WorkloadStep[], gc: (() => void) | null): Promise<WorkloadResult> {
+async function measureEngine(runs: number, batch: number, steps: readonly WorkloadStep[], round: Round): Promise<WorkloadResult> {
   const times = new StepTimes(runs, steps.length);
   const driver = new SimDriver(0);
   const engine = new Engine({ executors: builtinExecutors(driver), store: null, limits: { maxConcurrent: runs } });
@@ -226,14 +242,33 @@ async function measureEngine(runs: number, batch: number, steps: readonly Worklo
     }
   });
   try {
-    return await measure(runs, batch, steps, times, gc, { label: 'engine', start: (run) => engine.start(definitionOf(run, steps)), done });
+    return await measure(runs, batch, steps, times, round, { label: 'engine', start: (run) => engine.start(definitionOf(run, steps)), done });
   } finally {
     await engine.close();
   }
 }
 
+/** The floor (zod validation and a bare XState actor per run) over the same workload. */
+async function measureFloor(runs: number, batch: number, steps: readonly WorkloadStep[], round: Round): Promise<WorkloadResult> {
+  const times = new StepTimes(runs, steps.length);
+  let ended = 0;
+  let succeeded = 0;
+  let finish: (completed: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (finish = resolve));
+  const host = {
+    driver: new SimDriver(0),
+    started: (run: number, step: number) => times.started(run, step, performance.now()),
+    ended: (run: number, step: number) => times.ended(run, step, performance.now()),
+    finished: (_run: number, success: boolean) => {
+      if (success) succeeded++;
+      if (++ended === runs) finish(succeeded);
+    },
+  };
+  return measure(runs, batch, steps, times, round, { label: 'floor', start: (run) => void startFloorRun(definitionOf(run, steps), run, host), done });
+}
+
 /** The plain async/await baseline over the same workload. */
-async function measureBaseline(runs: number, batch: number, steps: readonly WorkloadStep[], gc: (() => void) | null): Promise<WorkloadResult> {
+async function measureBaseline(runs: number, batch: number, steps: readonly WorkloadStep[], round: Round): Promise<WorkloadResult> {
   const times = new StepTimes(runs, steps.length);
   const driver = new SimDriver(0);
   const pending: Promise<boolean>[] = [];
@@ -243,21 +278,23 @@ async function measureBaseline(runs: number, batch: number, steps: readonly Work
     pending.push(baselineRun(run, steps, driver, targetOf(run), times).then(() => true, () => false));
     if (pending.length === runs) void Promise.all(pending).then((all) => finish(all.filter(Boolean).length));
   };
-  return measure(runs, batch, steps, times, gc, { label: 'baseline', start, done });
+  return measure(runs, batch, steps, times, round, { label: 'baseline', start, done });
 }
 
 /** Measures one executor in this process. */
-async function measureHere(which: 'engine' | 'baseline', runs: number, delayMs: number, batch: number): Promise<EngineBenchResult> {
+async function measureHere(which: Executor, runs: number, delayMs: number, batch: number): Promise<EngineBenchResult> {
   const gc = gcFunction();
-  const measureOne = which === 'engine' ? measureEngine : measureBaseline;
+  const measureOne = { engine: measureEngine, floor: measureFloor, baseline: measureBaseline }[which];
   // A small round first, so the numbers are of optimised code rather than of the JIT warming up.
-  await measureOne(Math.min(500, runs), batch, workload(10), gc);
-  const result = await measureOne(runs, batch, workload(delayMs), gc);
-  return { engine: which === 'engine' ? result : null, baseline: which === 'baseline' ? result : null, gcForced: gc !== null };
+  await measureOne(Math.min(500, runs), batch, workload(10), { gc, memory: false });
+  const timed = await measureOne(runs, batch, workload(delayMs), { gc, memory: false });
+  const weighed = await measureOne(runs, batch, workload(delayMs), { gc, memory: true });
+  const result = { ...timed, heapPerRunBytes: weighed.heapPerRunBytes, rssPerRunBytes: weighed.rssPerRunBytes };
+  return { engine: which === 'engine' ? result : null, floor: which === 'floor' ? result : null, baseline: which === 'baseline' ? result : null, gcForced: gc !== null };
 }
 
 /** Measures one executor in a fresh process, so neither sees the other's heap, RSS or JIT state. */
-async function measureApart(which: 'engine' | 'baseline', runs: number, delayMs: number, batch: number): Promise<EngineBenchResult> {
+async function measureApart(which: Executor, runs: number, delayMs: number, batch: number): Promise<EngineBenchResult> {
   const args = [...process.execArgv, fileURLToPath(import.meta.url), '--only', which, '--runs', String(runs), '--delay-ms', String(delayMs), '--batch', String(batch), '--json'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -267,19 +304,20 @@ async function measureApart(which: 'engine' | 'baseline', runs: number, delayMs:
   return JSON.parse(out) as EngineBenchResult;
 }
 
-/** Runs the workload on the engine, then on the baseline, each in its own process. */
+/** Runs the workload on the engine, the floor and the baseline, each in its own process. */
 export async function runEngineBench(options: EngineBenchOptions = {}): Promise<EngineBenchResult> {
   const runs = options.runs ?? 10_000;
   const delayMs = options.delayMs ?? 1000;
   const batch = options.batch ?? 20;
   if (options.only) return measureHere(options.only, runs, delayMs, batch);
   const engine = await measureApart('engine', runs, delayMs, batch);
+  const floor = await measureApart('floor', runs, delayMs, batch);
   const baseline = await measureApart('baseline', runs, delayMs, batch);
-  return { engine: engine.engine, baseline: baseline.baseline, gcForced: engine.gcForced && baseline.gcForced };
+  return { engine: engine.engine, floor: floor.floor, baseline: baseline.baseline, gcForced: engine.gcForced && floor.gcForced && baseline.gcForced };
 }
 
 /** The result as a Markdown table with the ratios and the targets. */
-export function formatEngineBench({ engine: e, baseline: b, gcForced }: EngineBenchResult): string {
+export function formatEngineBench({ engine: e, floor: fl, baseline: b, gcForced }: EngineBenchResult): string {
   const f1 = (n: number) => n.toFixed(1);
   const kb = (n: number) => `${(n / 1024).toFixed(2)} KB`;
   const rate = (n: number) => `${Math.round(n).toLocaleString('en')} runs/s`;
@@ -295,17 +333,19 @@ export function formatEngineBench({ engine: e, baseline: b, gcForced }: EngineBe
     ['wall time', (r) => r.wallMs, (n) => `${f1(n)} ms`, true, ''],
     ['CPU time (user+sys)', (r) => r.cpuMs, (n) => `${f1(n)} ms`, true, '<= 3x baseline'],
   ];
-  const batch = (e ?? b)?.batch ?? 0;
+  const any = e ?? fl ?? b;
+  const batch = any?.batch ?? 0;
+  const cell = (r: WorkloadResult | null, show: (n: number) => string, pick: (r: WorkloadResult) => number) => (r ? show(pick(r)) : '-');
+  const ratio = (r: WorkloadResult | null, pick: (r: WorkloadResult) => number) => (r && b && pick(b) > 0 ? `${(pick(r) / pick(b)).toFixed(2)}x` : '');
   const lines = [
-    `runs: ${(e ?? b)?.runs ?? 0}, started ${batch > 0 ? `${batch} per turn of the event loop` : 'in one synchronous loop'}`,
+    `runs: ${any?.runs ?? 0}, started ${batch > 0 ? `${batch} per turn of the event loop` : 'in one synchronous loop'}`,
     '',
-    '| measure | engine | baseline | engine/baseline | target |',
-    '|---|---:|---:|---:|---|',
-    ...rows.map(([name, pick, show, ratio, target]) => {
-      const x = e ? show(pick(e)) : '-';
-      const y = b ? show(pick(b)) : '-';
-      const r = ratio && e && b && pick(b) > 0 ? `${(pick(e) / pick(b)).toFixed(2)}x` : '';
-      return `| ${name} | ${x} | ${y} | ${r} | ${target} |`;
+    '| measure | engine | floor | baseline | engine/baseline | floor/baseline | target |',
+    '|---|---:|---:|---:|---:|---:|---|',
+    ...rows.map(([name, pick, show, hasRatio, target]) => {
+      const cells = [e, fl, b].map((r) => cell(r, show, pick));
+      const ratios = hasRatio ? [ratio(e, pick), ratio(fl, pick)] : ['', ''];
+      return `| ${name} | ${cells.join(' | ')} | ${ratios.join(' | ')} | ${target} |`;
     }),
   ];
   if (!gcForced) lines.push('', 'Heap figures without a forced GC (V8 refused --expose-gc): they include garbage.');
@@ -328,7 +368,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     runs: numberArgument('runs'),
     delayMs: numberArgument('delay-ms'),
     batch: numberArgument('batch', 0),
-    only: only === 'engine' || only === 'baseline' ? only : undefined,
+    only: EXECUTORS.find((executor) => executor === only),
   });
   console.log(process.argv.includes('--json') ? JSON.stringify(result) : formatEngineBench(result));
 }

@@ -4,10 +4,12 @@
  * watched by 50 clients. The server runs in a child process (sim driver answering at once, no
  * limits, no auth, SQLite `:memory:`), so the load generator does not share its event loop; a
  * fresh server serves each part. Latency is the client's receive time minus the envelope's
- * `timestamp` (when the event happened), both read from this machine's clock.
+ * `timestamp` (when the event happened), both read from this machine's clock. The start rate is
+ * also measured on a floor server (Fastify, the engine's zod schemas, a bare XState actor per run
+ * and each transition's snapshot written to SQLite: what any server built as mandated pays).
  *
  * `npx tsx bench/http.bench.ts [--duration S] [--connections N] [--runs N] [--clients N]
- * [--rate N] [--only starts|events] [--cpu-prof DIR]` (`--rate`: starts per second of the latency part, 0 = unpaced;
+ * [--rate N] [--only starts|floor|events] [--cpu-prof DIR]` (`--rate`: starts per second of the latency part, 0 = unpaced;
  * `--cpu-prof` writes the server's CPU profiles to DIR, one per thread: the largest is the server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -17,10 +19,16 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
+import Database from 'better-sqlite3';
+import Fastify from 'fastify';
+import type { AnyActorRef } from 'xstate';
 import WebSocket from 'ws';
 import { defaultConfig, type ServerConfig } from '../src/config/server-config.ts';
+import { SimDriver } from '../src/drivers/sim.driver.ts';
 import { startServer } from '../src/server.ts';
+import { startFloorRun, type FloorHost } from './floor-run.ts';
 
 /** What to measure; every field has a default. */
 export interface HttpBenchOptions {
@@ -36,23 +44,28 @@ export interface HttpBenchOptions {
   startRate?: number;
   /** Directory for the server's CPU profiles (default none). */
   cpuProfDir?: string | null;
-  /** Run only one part (default both). */
-  only?: 'starts' | 'events';
+  /** Run only one part (default all three). */
+  only?: 'starts' | 'floor' | 'events';
+}
+
+/** The numbers of a start-rate run. */
+export interface StartsResult {
+  requests: number;
+  seconds: number;
+  perSecond: number;
+  non2xx: number;
+  errors: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  /** Server CPU time (all threads) per start, from /proc; null where there is no /proc. */
+  serverCpuUsPerStart: number | null;
 }
 
 /** The numbers of one benchmark. */
 export interface HttpBenchResult {
-  starts: null | {
-    requests: number;
-    seconds: number;
-    perSecond: number;
-    non2xx: number;
-    errors: number;
-    latencyP50Ms: number;
-    latencyP99Ms: number;
-    /** Server CPU time (all threads) per start, from /proc; null where there is no /proc. */
-    serverCpuUsPerStart: number | null;
-  };
+  starts: StartsResult | null;
+  /** The same starts against the floor server. */
+  floorStarts: StartsResult | null;
   events: null | {
     runs: number;
     clients: number;
@@ -94,23 +107,26 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   const profile = options.cpuProfDir ?? null;
   // Latency first: autocannon leaves this process with a large heap whose collections would
   // delay the clients' reads and show up as server latency.
-  const events = options.only === 'starts' ? null : await withServer('events', profile, (url, pid) => measureEvents(url, pid, options));
-  const starts = options.only === 'events' ? null : await withServer('starts', profile, (url, pid) => measureStarts(url, pid, options));
-  return { starts, events };
+  const wanted = (part: 'starts' | 'floor' | 'events') => options.only === undefined || options.only === part;
+  const events = wanted('events') ? await withServer('events', profile, (url, pid) => measureEvents(url, pid, options)) : null;
+  const starts = wanted('starts') ? await withServer('starts', profile, (url, pid) => measureStarts(url, pid, options)) : null;
+  const floorStarts = wanted('floor') ? await withServer('floor', profile, (url, pid) => measureStarts(url, pid, options)) : null;
+  return { starts, floorStarts, events };
 }
 
 /** The table of a result. */
 export function formatHttpBench(result: HttpBenchResult): string {
-  const { starts: s, events: e } = result;
+  const { starts, floorStarts, events: e } = result;
   const rows: [string, string, string][] = [];
-  if (s) {
+  const startRows = (s: StartsResult, title: string, target: string) =>
     rows.push(
-      ['starts/s over HTTP', s.perSecond.toFixed(0), '>= 5,000'],
+      [title, s.perSecond.toFixed(0), target],
       ['  requests (non-2xx, errors)', `${s.requests} in ${s.seconds} s (${s.non2xx}, ${s.errors})`, ''],
       ['  request latency p50 / p99', `${s.latencyP50Ms} / ${s.latencyP99Ms} ms`, ''],
       ['  server CPU per start', s.serverCpuUsPerStart === null ? 'n/a' : `${s.serverCpuUsPerStart.toFixed(0)} us (${(1e6 / s.serverCpuUsPerStart).toFixed(0)} starts/s per core)`, ''],
     );
-  }
+  if (starts) startRows(starts, 'starts/s over HTTP', '>= 5,000');
+  if (floorStarts) startRows(floorStarts, 'floor server starts/s', '');
   if (e) {
     rows.push(
       ['event latency p50', `${e.p50Ms.toFixed(2)} ms`, ''],
@@ -129,7 +145,7 @@ export function formatHttpBench(result: HttpBenchResult): string {
   return [line(['metric', 'value', 'target']), line(width.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-async function measureStarts(url: string, pid: number, options: HttpBenchOptions): Promise<HttpBenchResult['starts']> {
+async function measureStarts(url: string, pid: number, options: HttpBenchOptions): Promise<StartsResult> {
   const cpuBefore = cpuMs(pid);
   const result = await autocannon({
     url: `${url}/api/v1/sequences`,
@@ -340,11 +356,12 @@ function bucketQuantile(text: string, name: string, q: number): number | null {
   return bucket ? bucket.le * 1000 : null;
 }
 
-/** Starts a server in a child process, hands its URL to `body`, then stops it. */
+/** Starts a server (the floor server for label `floor`) in a child process, hands its URL to `body`, then stops it. */
 async function withServer<T>(label: string, cpuProfDir: string | null, body: (url: string, pid: number) => Promise<T>): Promise<T> {
   // One profile per thread (the tsx loader has its own), named by node; the largest is the server.
   const profile = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}/${label}`] : [];
-  const child = spawn(process.execPath, [...profile, '--max-semi-space-size=32', '--import', 'tsx', SELF, '--serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const mode = label === 'floor' ? '--serve-floor' : '--serve';
+  const child = spawn(process.execPath, [...profile, '--max-semi-space-size=32', '--import', 'tsx', SELF, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const url = await serverUrl(child);
     return await body(url, child.pid as number);
@@ -381,6 +398,47 @@ async function serve(): Promise<void> {
   console.log(`listening on ${server.url}`);
 }
 
+/**
+ * The floor server, until SIGTERM: Fastify with the same JSON body parsing, each definition
+ * validated with the engine's zod schemas and run as a bare XState actor against the sim driver
+ * (floor-run.ts), each transition's persisted snapshot written to SQLite `:memory:` in one
+ * transaction per turn of the event loop (SPEC 11), and a 202 answer. No events, safety, metrics,
+ * history or auth: what a server built as mandated pays before doing any of that.
+ */
+async function serveFloor(): Promise<void> {
+  const db = new Database(':memory:');
+  db.exec('CREATE TABLE runs (run_id INTEGER PRIMARY KEY, snapshot TEXT NOT NULL, updated_at INTEGER NOT NULL)');
+  const upsert = db.prepare('INSERT INTO runs VALUES (?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at');
+  const commit = db.transaction((rows: [number, string][]) => {
+    const now = Date.now();
+    for (const [run, snapshot] of rows) upsert.run(run, snapshot, now);
+  });
+  let pending: [number, string][] = [];
+  const persist = (run: number, actor: AnyActorRef) => {
+    if (pending.length === 0) {
+      setImmediate(() => {
+        const rows = pending;
+        pending = [];
+        commit(rows);
+      });
+    }
+    pending.push([run, JSON.stringify(actor.getPersistedSnapshot())]);
+  };
+  const host: FloorHost = { driver: new SimDriver(0), started: () => {}, ended: () => {}, finished: () => {} };
+  const app = Fastify();
+  let runs = 0;
+  app.post('/api/v1/sequences', async (request, reply) => {
+    const totalSteps = startFloorRun(request.body, ++runs, host, persist);
+    if (totalSteps === null) return reply.code(422).send({ success: false });
+    return reply.code(202).send({ success: true, sequence_id: 'bench', run_id: `run-${randomUUID()}`, total_steps: totalSteps, status: 'running' });
+  });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  process.once('SIGTERM', () => {
+    void app.close().then(() => process.exit(0));
+  });
+  console.log(`listening on ${url}`);
+}
+
 function flag(name: string): string | undefined {
   const at = process.argv.indexOf(`--${name}`);
   return at >= 0 ? process.argv[at + 1] : undefined;
@@ -389,6 +447,8 @@ function flag(name: string): string | undefined {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   if (process.argv.includes('--serve')) {
     await serve();
+  } else if (process.argv.includes('--serve-floor')) {
+    await serveFloor();
   } else {
     const number = (name: string) => (flag(name) === undefined ? undefined : Number(flag(name)));
     const result = await runHttpBench({

@@ -7,8 +7,9 @@
  * `npx tsx bench/machine.bench.ts [--runs N]`.
  */
 import { pathToFileURL } from 'node:url';
-import { assign, createActor, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
+import { createActor, type AnyActorLogic, type AnyActorRef } from 'xstate';
 import { sequenceMachine, type PlanStep, type SequencePlan } from '../machines/sequence.machine.ts';
+import { minimalMachine } from './floor-run.ts';
 
 /** CPU per run (all threads, µs) of each machine. */
 export interface MachineBenchResult {
@@ -35,34 +36,6 @@ const plan = (): SequencePlan => ({
   steps: [step({}), step({ action: null, waitMs: 1000 }), step({}), step({ action: null, waitMs: 1000 }), step({})],
   cleanup: [],
   maxDurationMs: 3_600_000,
-});
-
-/** The same states as the sequence machine's path of this run, with the least work per transition. */
-const minimalMachine = setup({
-  types: { context: {} as { step: number }, events: {} as { type: 'START' | 'STEP_DONE' | 'WAKE' } },
-  actions: { effects: () => {} },
-}).createMachine({
-  id: 'minimal',
-  context: { step: 0 },
-  initial: 'idle',
-  states: {
-    idle: { on: { START: { target: '#minimal.running.executing', actions: [assign({ step: 0 }), 'effects'] } } },
-    running: {
-      initial: 'executing',
-      states: {
-        executing: {
-          on: {
-            STEP_DONE: [
-              { guard: ({ context }) => context.step === 4, target: '#minimal.completed', actions: [assign({ step: 5 }), 'effects'] },
-              { target: '#minimal.running.delaying', actions: [assign({ step: ({ context }) => context.step + 1 }), 'effects'] },
-            ],
-          },
-        },
-        delaying: { on: { WAKE: { target: '#minimal.running.executing', actions: [assign({ step: ({ context }) => context.step + 1 }), 'effects'] } } },
-      },
-    },
-    completed: { type: 'final' },
-  },
 });
 
 const sequence = sequenceMachine.provide({ actions: { effects: () => {} } });
@@ -102,7 +75,8 @@ export function runMachineBench(runs = 10_000): MachineBenchResult {
   return {
     runs,
     sequenceMachineUs: best('sequence', sequence, () => ({ plan: plan() })),
-    minimalMachineUs: best('minimal', minimalMachine, () => undefined),
+    // Kinds of the five steps: command, wait, command, wait, command. Run 0 is not in flight: no effects.
+    minimalMachineUs: best('minimal', minimalMachine, () => ({ step: 0, kinds: 'cwcwc', run: 0 })),
   };
 }
 
