@@ -126,7 +126,9 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     },
     admitStart: () => {
       safety.assertNotStopped('Start');
-      if (!starts.tryStart()) throw new SequencerError(Codes.RATE_LIMITED, `Start rate limit exceeded (${config.rate_limits.starts_per_second}/s)`);
+      if (!starts.tryStart()) {
+        throw new SequencerError(Codes.RATE_LIMITED, `Start rate limit exceeded (${config.rate_limits.starts_per_second}/s)`, [], undefined, starts.retryAfterMs());
+      }
     },
     onRunEnded: (run) => safety.runEnded(run.runId),
     onRunDropped: (runId) => safety.runDropped(runId),

@@ -21,8 +21,9 @@ const FRAMEWORK_MESSAGES: Record<string, string> = {
   FST_ERR_MAX_PARAM_LENGTH: 'A path parameter is too long',
 };
 
-/** Sends a SequencerError as the SPEC 4 body with its HTTP status. */
+/** Sends a SequencerError as the SPEC 4 body with its HTTP status (and `Retry-After` in whole seconds, at least 1, when it has one). */
 export function sendError(reply: FastifyReply, error: SequencerError): FastifyReply {
+  if (error.retryAfterMs !== undefined) reply.header('retry-after', Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
   return reply.code(error.httpStatus).type('application/json').send(errorBody(error));
 }
 

@@ -92,13 +92,16 @@ export class SequencerError extends Error {
   readonly details: ErrorDetail[];
   /** HTTP status override, for codes whose status depends on where they occur. */
   readonly status?: number;
+  /** When a refused request may be tried again (rate limits), in ms; the HTTP answer then says `Retry-After`. */
+  readonly retryAfterMs?: number;
 
-  constructor(code: number, message?: string, details: ErrorDetail[] = [], status?: number) {
+  constructor(code: number, message?: string, details: ErrorDetail[] = [], status?: number, retryAfterMs?: number) {
     super(message ?? errorInfo(code).message);
     this.name = errorInfo(code).name;
     this.code = code;
     this.details = details;
     this.status = status;
+    this.retryAfterMs = retryAfterMs;
   }
 
   /** The HTTP status this error answers with. */

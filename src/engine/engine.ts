@@ -54,7 +54,10 @@ export interface EngineOptions {
   store?: RunStore | null;
   /** Fills templates named by nested `sequence` actions. */
   templates?: TemplateResolver;
-  /** Admits a start or throws the SequencerError that refuses it (rate limit 5641, emergency stop 5642). */
+  /**
+   * Admits a start or throws the SequencerError that refuses it (rate limit 5641, emergency stop
+   * 5642). Asked only once nothing else refuses the start (409), so a refused start takes no token.
+   */
   admitStart?: () => void;
   /**
    * A run ended without its cleanup steps: its actor crashed (a defect), or it could not be
@@ -184,7 +187,6 @@ export class Engine {
   /** Starts a run of a definition that passed validation. */
   startValidated(definition: SequenceDefinition, options: StartOptions = {}): StartResult {
     if (this.#closed) throw new SequencerError(Codes.TASK_CREATION_FAILED, 'The server is shutting down', [], 503);
-    this.#options.admitStart?.();
     const sequenceId = definition.sequence_id ?? this.#newSequenceId();
     const active = this.#active.get(sequenceId) ?? [];
     const mode = definition.mode;
@@ -199,6 +201,8 @@ export class Engine {
     if (!waits && this.runningCount >= this.limits.maxConcurrent) {
       throw new SequencerError(Codes.ALREADY_RUNNING, `Concurrency limit reached (${this.limits.maxConcurrent} runs)`);
     }
+    // Last: a start refused above takes no start token.
+    this.#options.admitStart?.();
     const plan = this.#plan(definition);
     const run = this.#newRun({ ...definition, sequence_id: sequenceId }, plan, options);
     this.#host.runs.set(run.runId, run);

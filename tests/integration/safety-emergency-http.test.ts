@@ -122,7 +122,7 @@ describe('POST /api/v1/emergency-stop', () => {
 });
 
 describe('POST /api/v1/sequences over the start rate limit', () => {
-  it('answers 429 with code 5641', async () => {
+  it('answers 429 with code 5641 and says when to retry', async () => {
     await app.close();
     await h.close();
     h = await startHarness({ rate_limits: { starts_per_second: 1 } });
@@ -133,6 +133,7 @@ describe('POST /api/v1/sequences over the start rate limit', () => {
 
     expect(first.statusCode).toBe(202);
     expect(second.statusCode).toBe(429);
+    expect(second.headers['retry-after']).toBe('1');
     expect(second.json().error).toMatchObject({ code: Codes.RATE_LIMITED, name: 'SEQ_RATE_LIMITED', message: 'Start rate limit exceeded (1/s)' });
   });
 });

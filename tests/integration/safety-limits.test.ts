@@ -86,9 +86,32 @@ describe('start rate limit', () => {
     expect((refused as SequencerError).code).toBe(Codes.RATE_LIMITED);
     expect((refused as SequencerError).httpStatus).toBe(429);
     expect((refused as SequencerError).message).toBe('Start rate limit exceeded (3/s)');
+    // The next token comes in 1/3 s.
+    expect((refused as SequencerError).retryAfterMs).toBe(334);
 
     await vi.advanceTimersByTimeAsync(334);
     expect(() => t.start(def)).not.toThrow();
+  });
+
+  it('takes no token for a start refused as a duplicate (409): a flood of those does not lock out other starts', async () => {
+    const t = await harness({ rate_limits: { starts_per_second: 3 } });
+    const single = { sequence_id: 'zone-1', steps: [{ delay_seconds: 1 }] };
+    t.start(single);
+
+    const refusals = Array.from({ length: 5 }, () => {
+      try {
+        t.start(single);
+        return null;
+      } catch (error) {
+        return (error as SequencerError).code;
+      }
+    });
+
+    expect(refusals).toEqual(Array(5).fill(Codes.ALREADY_RUNNING));
+    // Two tokens are left of three, as if the duplicates had never been asked.
+    expect(() => t.start({ steps: [{ delay_seconds: 1 }] })).not.toThrow();
+    expect(() => t.start({ steps: [{ delay_seconds: 1 }] })).not.toThrow();
+    expect(() => t.start({ steps: [{ delay_seconds: 1 }] })).toThrow('Start rate limit exceeded (3/s)');
   });
 });
 
