@@ -4,10 +4,12 @@
  * no safety system (its default rate limits would throttle the workload, not the engine). The
  * same workload then runs on the floor (`floor-run.ts`: zod validation and a bare XState actor
  * per run, nothing else) and on a plain async/await executor (`baseline-executor.ts`), and the
- * ratios are printed. Each is measured in a fresh child process. Run with
- * `npx tsx bench/engine.bench.ts [--runs N] [--delay-ms N] [--batch N] [--only engine|floor|baseline]`
+ * ratios are printed. Each is measured in two fresh child processes, one for time and one for
+ * memory (see `Round`). Run with
+ * `npx tsx bench/engine.bench.ts [--runs N] [--delay-ms N] [--batch N] [--only engine|floor|baseline [--weigh]]`
  * (`--batch`: starts per turn of the event loop, 0 = all in one synchronous loop; `--only`
- * measures in this process, e.g. under `node --cpu-prof --import tsx`).
+ * measures one timing round in this process, e.g. under `node --cpu-prof --import tsx`, or a
+ * memory round with `--weigh`).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -27,8 +29,10 @@ export interface EngineBenchOptions {
   runs?: number;
   /** Length of each of the two waits, in ms. Default 1000. */
   delayMs?: number;
-  /** Measure only one of the two, in this process (for profiling). Default both, each in a child process. */
+  /** Measure only one executor, in this process (for profiling). Default all three, each in child processes. */
   only?: Executor;
+  /** With `only`: make it a memory round (the forced GC that weighs the runs stops the world). Default false. */
+  weigh?: boolean;
   /**
    * Starts per turn of the event loop, as fast as the executor takes them (default 20): starts
    * reach a server one request at a time, a few per turn, with timers and answers in between.
@@ -71,7 +75,7 @@ export interface EngineBenchResult {
   engine: WorkloadResult | null;
   floor: WorkloadResult | null;
   baseline: WorkloadResult | null;
-  /** Whether heap figures come after a forced GC (they always do unless V8 refuses the flag). */
+  /** Whether heap figures come from a memory round, after a forced GC (always, unless `only` without `weigh`). */
   gcForced: boolean;
 }
 
@@ -281,39 +285,47 @@ async function measureBaseline(runs: number, batch: number, steps: readonly Work
   return measure(runs, batch, steps, times, round, { label: 'baseline', start, done });
 }
 
-/** Measures one executor in this process. */
-async function measureHere(which: Executor, runs: number, delayMs: number, batch: number): Promise<EngineBenchResult> {
+/** Measures one executor in this process: a warm-up, then one round (a memory round when `weigh`). */
+async function measureHere(which: Executor, runs: number, delayMs: number, batch: number, weigh: boolean): Promise<EngineBenchResult> {
   const gc = gcFunction();
   const measureOne = { engine: measureEngine, floor: measureFloor, baseline: measureBaseline }[which];
   // A small round first, so the numbers are of optimised code rather than of the JIT warming up.
   await measureOne(Math.min(500, runs), batch, workload(10), { gc, memory: false });
-  const timed = await measureOne(runs, batch, workload(delayMs), { gc, memory: false });
-  const weighed = await measureOne(runs, batch, workload(delayMs), { gc, memory: true });
-  const result = { ...timed, heapPerRunBytes: weighed.heapPerRunBytes, rssPerRunBytes: weighed.rssPerRunBytes };
-  return { engine: which === 'engine' ? result : null, floor: which === 'floor' ? result : null, baseline: which === 'baseline' ? result : null, gcForced: gc !== null };
+  const result = await measureOne(runs, batch, workload(delayMs), { gc, memory: weigh });
+  return { engine: which === 'engine' ? result : null, floor: which === 'floor' ? result : null, baseline: which === 'baseline' ? result : null, gcForced: weigh && gc !== null };
 }
 
-/** Measures one executor in a fresh process, so neither sees the other's heap, RSS or JIT state. */
-async function measureApart(which: Executor, runs: number, delayMs: number, batch: number): Promise<EngineBenchResult> {
+/** Measures one executor in a fresh process, so none sees another's heap, RSS or JIT state. */
+async function measureApart(which: Executor, runs: number, delayMs: number, batch: number, weigh: boolean): Promise<WorkloadResult> {
   const args = [...process.execArgv, fileURLToPath(import.meta.url), '--only', which, '--runs', String(runs), '--delay-ms', String(delayMs), '--batch', String(batch), '--json'];
+  if (weigh) args.push('--weigh');
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   const [code] = (await once(child, 'close')) as [number | null];
   if (code !== 0) throw new Error(`the ${which} measurement exited with ${code}`);
-  return JSON.parse(out) as EngineBenchResult;
+  const result = (JSON.parse(out) as EngineBenchResult)[which];
+  if (!result) throw new Error(`the ${which} measurement returned nothing`);
+  if (weigh && !(JSON.parse(out) as EngineBenchResult).gcForced) throw new Error('V8 refused --expose-gc: the runs cannot be weighed');
+  return result;
 }
 
-/** Runs the workload on the engine, the floor and the baseline, each in its own process. */
+/**
+ * Runs the workload on the engine, the floor and the baseline, each twice in fresh processes: a
+ * timing round (everything but memory) and a memory round (heap and RSS).
+ */
 export async function runEngineBench(options: EngineBenchOptions = {}): Promise<EngineBenchResult> {
   const runs = options.runs ?? 10_000;
   const delayMs = options.delayMs ?? 1000;
   const batch = options.batch ?? 20;
-  if (options.only) return measureHere(options.only, runs, delayMs, batch);
-  const engine = await measureApart('engine', runs, delayMs, batch);
-  const floor = await measureApart('floor', runs, delayMs, batch);
-  const baseline = await measureApart('baseline', runs, delayMs, batch);
-  return { engine: engine.engine, floor: floor.floor, baseline: baseline.baseline, gcForced: engine.gcForced && floor.gcForced && baseline.gcForced };
+  if (options.only) return measureHere(options.only, runs, delayMs, batch, options.weigh ?? false);
+  const results: Record<Executor, WorkloadResult | null> = { engine: null, floor: null, baseline: null };
+  for (const executor of EXECUTORS) {
+    const timed = await measureApart(executor, runs, delayMs, batch, false);
+    const weighed = await measureApart(executor, runs, delayMs, batch, true);
+    results[executor] = { ...timed, heapPerRunBytes: weighed.heapPerRunBytes, rssPerRunBytes: weighed.rssPerRunBytes };
+  }
+  return { ...results, gcForced: true };
 }
 
 /** The result as a Markdown table with the ratios and the targets. */
@@ -348,7 +360,7 @@ export function formatEngineBench({ engine: e, floor: fl, baseline: b, gcForced 
       return `| ${name} | ${cells.join(' | ')} | ${ratios.join(' | ')} | ${target} |`;
     }),
   ];
-  if (!gcForced) lines.push('', 'Heap figures without a forced GC (V8 refused --expose-gc): they include garbage.');
+  if (!gcForced) lines.push('', 'Heap figures without a forced GC while the runs run (a timing round, or V8 refused --expose-gc): they include garbage.');
   return lines.join('\n');
 }
 
@@ -369,6 +381,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     delayMs: numberArgument('delay-ms'),
     batch: numberArgument('batch', 0),
     only: EXECUTORS.find((executor) => executor === only),
+    weigh: process.argv.includes('--weigh'),
   });
   console.log(process.argv.includes('--json') ? JSON.stringify(result) : formatEngineBench(result));
 }
