@@ -9,6 +9,9 @@ import type { EventEnvelope, EventType, SequenceEvents } from '../../src/events/
 import { createServices, type ServiceHooks, type Services } from '../../src/services.ts';
 import type { SimDriver } from '../../src/drivers/sim.driver.ts';
 import { EventRecorder } from '../helpers/event.recorder.ts';
+import { drive, useEngineFakeTimers } from '../helpers/fake-clock.ts';
+
+export { drive, useEngineFakeTimers };
 
 /** Config fields a test may override; nested blocks are merged over the defaults. */
 export interface ConfigOverrides extends Partial<Omit<ServerConfig, 'limits' | 'rate_limits'>> {
@@ -105,24 +108,4 @@ export function wait(seconds: number): Record<string, unknown> {
   return { name: `Wait ${seconds} s`, delay_seconds: seconds };
 }
 
-/**
- * With fake timers installed: fires timers one after the other (each followed by its microtasks)
- * until `promise` settles, and returns its value. Throws when no timer is left to fire.
- */
-export async function drive<T>(promise: Promise<T>, maxTimers = 100_000): Promise<T> {
-  let settled = false;
-  const tracked = promise.finally(() => {
-    settled = true;
-  });
-  await vi.advanceTimersByTimeAsync(0);
-  for (let fired = 0; !settled; fired++) {
-    if (fired >= maxTimers || vi.getTimerCount() === 0) throw new Error('nothing left to wait for, and the promise is still pending');
-    await vi.advanceTimersToNextTimerAsync();
-  }
-  return tracked;
-}
 
-/** Fake clocks for the engine: timers and Date; microtasks and setImmediate stay real. */
-export function useEngineFakeTimers(): void {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
-}

@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { vi } from 'vitest';
 import { buildApp } from '../../src/api/build-app.ts';
 import { defaultConfig, type ServerConfig } from '../../src/config/server-config.ts';
 import type { SimDriver } from '../../src/drivers/sim.driver.ts';
@@ -15,6 +14,9 @@ import type { EventEnvelope, EventType, SequenceEvents } from '../../src/events/
 import { createServices, type Services } from '../../src/services.ts';
 import { openSqliteStore } from '../../src/store/sqlite.store.ts';
 import { EventRecorder } from '../helpers/event.recorder.ts';
+import { drive, useEngineFakeTimers } from '../helpers/fake-clock.ts';
+
+export { drive, useEngineFakeTimers };
 
 /** An answer of the app, its body parsed. */
 export interface Answer {
@@ -98,24 +100,3 @@ export async function startApp(options: AppHarnessOptions = {}): Promise<AppHarn
   };
 }
 
-/** Fake clocks for the engine: timers and Date; microtasks and setImmediate stay real (inject needs them). */
-export function useEngineFakeTimers(): void {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
-}
-
-/**
- * With fake timers installed: fires timers one after the other (each followed by its microtasks)
- * until `promise` settles, and returns its value. Throws when no timer is left to fire.
- */
-export async function drive<T>(promise: Promise<T>, maxTimers = 10_000): Promise<T> {
-  let settled = false;
-  const tracked = promise.finally(() => {
-    settled = true;
-  });
-  await vi.advanceTimersByTimeAsync(0);
-  for (let fired = 0; !settled; fired++) {
-    if (fired >= maxTimers || vi.getTimerCount() === 0) throw new Error('nothing left to wait for, and the promise is still pending');
-    await vi.advanceTimersToNextTimerAsync();
-  }
-  return tracked;
-}
