@@ -3,6 +3,7 @@
  * Create it after `vi.useFakeTimers()` so every timer of the engine is fake; close it after each test.
  */
 import { afterEach, beforeEach, vi } from 'vitest';
+import type { ActuatorResponse } from '../../src/drivers/actuator-driver.ts';
 import { Engine, type EngineLimits, type EngineOptions } from '../../src/engine/engine.ts';
 import { SimDriver } from '../../src/drivers/sim.driver.ts';
 import { builtinExecutors } from '../../src/executors/builtin-executors.ts';
@@ -54,4 +55,22 @@ export function useEngineHarness(options: HarnessOptions = {}): EngineHarness {
     vi.useRealTimers();
   });
   return current;
+}
+
+/**
+ * Records what the sim driver is asked: each command's answer (its rejection is handled here, so a
+ * test may check it or not) and the abort signal each command got.
+ */
+export function recordSends(driver: SimDriver): { sent: Promise<ActuatorResponse>[]; signals: AbortSignal[] } {
+  const sent: Promise<ActuatorResponse>[] = [];
+  const signals: AbortSignal[] = [];
+  const send = driver.send.bind(driver);
+  vi.spyOn(driver, 'send').mockImplementation((command, options) => {
+    signals.push(options.signal);
+    const answer = send(command, options);
+    answer.catch(() => {});
+    sent.push(answer);
+    return answer;
+  });
+  return { sent, signals };
 }

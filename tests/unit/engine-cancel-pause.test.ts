@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ActuatorResponse } from '../../src/drivers/actuator-driver.ts';
 import { actuatorStep, definition, delayStep } from '../helpers/definition.builder.ts';
-import { engineHarness, useEngineHarness } from '../helpers/engine.harness.ts';
+import { engineHarness, recordSends, useEngineHarness } from '../helpers/engine.harness.ts';
 
 describe('engine: cancel', () => {
   let h: ReturnType<typeof engineHarness>;
@@ -11,16 +11,7 @@ describe('engine: cancel', () => {
     vi.useFakeTimers();
     h = engineHarness();
     h.driver.configure('ESP_HANG', { hang: true });
-    sent = [];
-    signals = [];
-    const send = h.driver.send.bind(h.driver);
-    vi.spyOn(h.driver, 'send').mockImplementation((command, options) => {
-      signals.push(options.signal);
-      const answer = send(command, options);
-      answer.catch(() => {});
-      sent.push(answer);
-      return answer;
-    });
+    ({ sent, signals } = recordSends(h.driver));
   });
   afterEach(async () => {
     await h.engine.close();

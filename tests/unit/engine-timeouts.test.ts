@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ActuatorResponse } from '../../src/drivers/actuator-driver.ts';
 import { actuatorStep, definition, delayStep } from '../helpers/definition.builder.ts';
-import { engineHarness } from '../helpers/engine.harness.ts';
+import { engineHarness, recordSends } from '../helpers/engine.harness.ts';
 
 describe('engine: step timeout and max duration', () => {
   let h: ReturnType<typeof engineHarness>;
@@ -10,14 +10,7 @@ describe('engine: step timeout and max duration', () => {
     vi.useFakeTimers();
     h = engineHarness();
     h.driver.configure('ESP_HANG', { hang: true });
-    sent = [];
-    const send = h.driver.send.bind(h.driver);
-    vi.spyOn(h.driver, 'send').mockImplementation((command, options) => {
-      const answer = send(command, options);
-      answer.catch(() => {});
-      sent.push(answer);
-      return answer;
-    });
+    ({ sent } = recordSends(h.driver));
   });
   afterEach(async () => {
     await h.engine.close();
