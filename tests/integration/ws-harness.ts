@@ -4,10 +4,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
-import { defaultConfig, type ServerConfig } from '../../src/config/server-config.ts';
+import type { ServerConfig } from '../../src/config/server-config.ts';
 import type { EventEnvelope } from '../../src/events/event-types.ts';
 import { startServer, type ServerHooks } from '../../src/server.ts';
 import type { Services } from '../../src/services.ts';
+import { testConfig } from './api-harness.ts';
 
 /** A listening server. */
 export interface TestServer {
@@ -24,15 +25,7 @@ export interface TestServer {
 
 /** Starts a server with the test defaults plus `overrides`. */
 export async function startTestServer(overrides: Partial<ServerConfig> = {}, hooks: ServerHooks = {}): Promise<TestServer> {
-  const config: ServerConfig = {
-    ...defaultConfig(),
-    port: 0,
-    db: ':memory:',
-    simLatencyMs: 0,
-    rate_limits: { starts_per_second: 0, commands_per_second: 0, commands_per_esp_per_second: 0 },
-    ...overrides,
-  };
-  const server = await startServer(config, hooks);
+  const server = await startServer(testConfig(overrides), hooks);
   const { services, app } = server;
   const { port } = app.server.address() as { port: number };
   const base = server.url;
