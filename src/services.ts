@@ -42,8 +42,11 @@ export interface Services {
   hub: EventHub;
   /** The Stately inspector, when `config.inspect`. */
   inspector: Inspector | null;
-  /** What recovery at start did with the runs the store held as unfinished (SPEC 11). */
-  recovered: ReturnType<Engine['recover']>;
+  /**
+   * What recovery at start did with the runs the store held as unfinished (SPEC 11); `cancelled`:
+   * those of them cancelled because the emergency stop still holds.
+   */
+  recovered: ReturnType<Engine['recover']> & { cancelled: number };
   /** Cancels every run, turns OFF every actuator runs touched, blocks commands and starts. */
   emergencyStop(reason: string): Promise<EmergencyStopResult>;
   /** Lifts the emergency stop. */
@@ -147,7 +150,11 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   metrics.watch(engine);
   const hub = new EventHub();
   hub.attach(engine.events);
-  const recovered = engine.recover(config.recovery);
+  const recovered = { ...engine.recover(config.recovery), cancelled: 0 };
+  // Restarted while the emergency stop holds (the server stopped during one, or before it was
+  // cleared): the runs it found are cancelled, as the stop would have done, instead of resuming
+  // into commands the latch refuses. Their safe state still turns OFF what they held.
+  if (safety.latch.active) recovered.cancelled = cancelEveryRun(engine, safety.latch.state().reason ?? 'Emergency stop');
 
   let closed = false;
   return {
@@ -165,15 +172,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     recovered,
     async emergencyStop(reason) {
       safety.latch.trip(reason, Date.now());
-      let cancelled = 0;
-      for (const run of engine.activeRuns()) {
-        try {
-          engine.cancel(run.runId, `Emergency stop: ${reason}`);
-          cancelled++;
-        } catch {
-          // A run already in cleanup is making itself safe; the OFF below covers it too.
-        }
-      }
+      const cancelled = cancelEveryRun(engine, reason);
       const report = await safety.turnOff(safety.touched());
       const result = { runs_cancelled: cancelled, actuators_off: report.off.length, actuators_failed: report.failed };
       // A second press keeps the first reason in the latch; the event says what the latch says.
@@ -195,4 +194,18 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
       store?.close();
     },
   };
+}
+
+/** Cancels every active run for an emergency stop; returns how many were cancelled. */
+function cancelEveryRun(engine: Engine, reason: string): number {
+  let cancelled = 0;
+  for (const run of engine.activeRuns()) {
+    try {
+      engine.cancel(run.runId, `Emergency stop: ${reason}`);
+      cancelled++;
+    } catch {
+      // A run already in cleanup is making itself safe; the emergency stop's OFF covers it too.
+    }
+  }
+  return cancelled;
 }

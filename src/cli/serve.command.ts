@@ -43,7 +43,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.stderr.write(`sequencer: cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
-  const { resumed, aborted, queued, failed } = server.services.recovered;
+  const { resumed, aborted, queued, failed, cancelled } = server.services.recovered;
   if (resumed + aborted + queued + failed > 0) {
     // After a crash this is the operator's first sign of what the restart did with the runs.
     process.stderr.write(
@@ -51,6 +51,7 @@ export async function serveCommand(args: string[]): Promise<number> {
         `${queued} queued again, ${failed} could not be recovered\n`,
     );
   }
+  if (cancelled > 0) process.stderr.write(`sequencer: the emergency stop is active: ${cancelled} recovered runs cancelled\n`);
   process.stdout.write(`listening on ${server.url}\n`);
   if (server.services.inspector) process.stdout.write(`inspector: open ${server.services.inspector.pageUrl}\n`);
 

@@ -66,6 +66,27 @@ describe('leases after a restart', () => {
   });
 });
 
+describe('a restart while the emergency stop holds', () => {
+  it('cancels the recovered runs instead of resuming them, and their safe state turns the pump OFF', async () => {
+    const before = await server();
+    const runId = before.start({ steps: [actuator('ESP_R', 5, 'ON'), wait(600)] });
+    await before.next('sequence_step', (d) => d.run_id === runId && d.step === 0 && d.status === 'completed');
+    // The server stops between storing the latch and cancelling the runs (as a crash there would).
+    before.services.safety.latch.trip('flood in hall 2', Date.now());
+    await before.close();
+    open.splice(open.indexOf(before), 1);
+
+    const after = await server({ recovery: 'resume' });
+    expect(after.services.recovered).toMatchObject({ resumed: 1, cancelled: 1 });
+
+    const ended = await after.ended(runId);
+    expect([ended.status, ended.error_code, ended.error]).toEqual(['cancelled', Codes.CANCELLED, 'Cancelled: Emergency stop: flood in hall 2']);
+    expect(ended.cleanup_results.map((r) => r.message)).toEqual(['Turned off ESP_R:5']);
+    expect(after.sim.actuator('ESP_R', 5)).toMatchObject({ on: false, last_command: 'OFF' });
+    expect(after.services.safety.latch.active).toBe(true);
+  });
+});
+
 describe('runs that cannot be recovered', () => {
   it('a run beyond a lowered --max-concurrent ends failed with 5633 and what it switched on is turned OFF', async () => {
     const before = await server();
