@@ -12,7 +12,7 @@ import { DEFAULT_LIMITS, definitionSchema } from '../src/domain/definition.schem
 import { ActuatorActionSchema, toCommand, type ActuatorAction } from '../src/executors/actuator.executor.ts';
 
 /** One step of a floor run: a command to an actuator, or a wait. */
-export type FloorStep = { kind: 'command'; action: ActuatorAction } | { kind: 'wait'; ms: number };
+type FloorStep = { kind: 'command'; action: ActuatorAction } | { kind: 'wait'; ms: number };
 
 /** Where floor runs report (by run number) and what they command. */
 export interface FloorHost {

@@ -23,7 +23,7 @@ export const EmergencyStopBodySchema = z
   .nullish();
 
 /** The reason of a stop pressed without one: in a hurry, a bare POST must still stop everything. */
-export const UNSTATED_REASON = 'Emergency stop (no reason given)';
+const UNSTATED_REASON = 'Emergency stop (no reason given)';
 
 /** The state of the latch as every emergency route answers it. */
 export const EmergencyStateSchema = z.object({
