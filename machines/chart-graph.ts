@@ -1,0 +1,116 @@
+/**
+ * The graph of a statechart, read off the machine itself: its state nodes and its transitions with
+ * their event, guard and action names. One function serves every drawing of a chart (the generated
+ * diagrams of docs/statechart.md, the operator console), so no drawing is made by hand and none can
+ * drift from the machine the server runs.
+ */
+import type { AnyStateMachine } from 'xstate';
+
+/** One state node. `id` is the dotted path from the machine's root (`running.executing`). */
+export interface ChartNode {
+  id: string;
+  /** The node's own key (`executing`). */
+  key: string;
+  /** The parent node's id; null for the machine's top-level states. */
+  parent: string | null;
+  type: 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
+  /** The id of the initial child of a compound node. */
+  initial: string | null;
+}
+
+/** One transition (guarded alternatives of one event are one edge each, in the order they are tried). */
+export interface ChartEdge {
+  /** `source:event:index`, stable for a given machine. */
+  id: string;
+  source: string;
+  /** The target node's id; null for a transition that only runs actions. */
+  target: string | null;
+  /** The event type; `always` for an eventless (transient) transition. */
+  event: string;
+  /** The guard's name, or null when the transition is not guarded. */
+  guard: string | null;
+  /** The names of the actions the transition runs. */
+  actions: string[];
+}
+
+/** A machine's chart: its nodes (parents before children) and its edges. */
+export interface ChartGraph {
+  /** The machine's id. */
+  id: string;
+  /** The id of the machine's initial state. */
+  initial: string | null;
+  nodes: ChartNode[];
+  edges: ChartEdge[];
+}
+
+/** The minimum of XState's StateNode this reader relies on. */
+interface NodeLike {
+  id: string;
+  key: string;
+  type: ChartNode['type'];
+  parent?: NodeLike;
+  states: Record<string, NodeLike>;
+  initial?: { target: readonly NodeLike[] };
+  transitions: Map<string, readonly TransitionLike[]>;
+  always?: readonly TransitionLike[];
+}
+
+interface TransitionLike {
+  target?: readonly NodeLike[];
+  guard?: unknown;
+  actions: readonly unknown[];
+}
+
+/** Reads the chart of `machine`: every state node and every transition, in definition order. */
+export function chartGraph(machine: AnyStateMachine): ChartGraph {
+  const root = machine.root as unknown as NodeLike;
+  const prefix = `${root.id}.`;
+  const idOf = (node: NodeLike): string => (node.id.startsWith(prefix) ? node.id.slice(prefix.length) : node.id);
+  const nodes: ChartNode[] = [];
+  const edges: ChartEdge[] = [];
+  const visit = (node: NodeLike): void => {
+    const id = idOf(node);
+    const initial = node.initial?.target[0];
+    nodes.push({
+      id,
+      key: node.key,
+      parent: node.parent && node.parent !== root ? idOf(node.parent) : null,
+      type: node.type,
+      initial: initial ? idOf(initial) : null,
+    });
+    const add = (event: string, list: readonly TransitionLike[]): void => {
+      list.forEach((transition, index) => {
+        const target = transition.target?.[0];
+        edges.push({
+          id: `${id}:${event}:${index}`,
+          source: id,
+          target: target ? idOf(target) : null,
+          event,
+          guard: transition.guard === undefined ? null : nameOf(transition.guard),
+          actions: transition.actions.map(nameOf),
+        });
+      });
+    };
+    for (const [event, list] of node.transitions) add(afterName(event, node.id), list);
+    if (node.always) add('always', node.always);
+    for (const child of Object.values(node.states)) visit(child);
+  };
+  for (const child of Object.values(root.states)) visit(child);
+  const initial = root.initial?.target[0];
+  return { id: root.id, initial: initial ? idOf(initial) : null, nodes, edges };
+}
+
+/** `xstate.after.<delay>.<node id>` reads as `after <delay>`. */
+function afterName(event: string, nodeId: string): string {
+  const prefix = 'xstate.after.';
+  const suffix = `.${nodeId}`;
+  return event.startsWith(prefix) && event.endsWith(suffix) ? `after ${event.slice(prefix.length, -suffix.length)}` : event;
+}
+
+/** The name of a guard or an action: its string, its `type`, or its function's name. */
+function nameOf(item: unknown): string {
+  if (typeof item === 'string') return item;
+  if (typeof item === 'function') return (item as { type?: string }).type ?? (item.name || 'inline');
+  if (item && typeof item === 'object' && 'type' in item) return String((item as { type: unknown }).type);
+  return 'inline';
+}
