@@ -4,17 +4,26 @@
  * answer, and runs until SIGINT or SIGTERM, then returns 0. Bad arguments print why and return 2.
  */
 import { DeviceEmulator } from '../drivers/device-emulator.ts';
+import { parseCommandArgs, UsageError, type Command, type CommandSpec, type ParsedArgs } from './command-line.ts';
 
-/** The flags `emulate` understands. */
-export const EMULATE_USAGE = `Usage: sequencer emulate --esp ESP_1,ESP_2 [options]
+const FLAGS = {
+  'mqtt-url': { type: 'string', value: 'URL', help: 'broker to connect to (MQTT_URL; default mqtt://127.0.0.1:1883)' },
+  esp: { type: 'string', value: 'IDS', help: 'comma-separated esp_ids of the nodes that answer normally' },
+  fail: { type: 'string', value: 'IDS', help: 'nodes that answer success:false (played even when not in --esp)' },
+  silent: { type: 'string', value: 'IDS', help: 'nodes that never answer (played even when not in --esp)' },
+  'latency-ms': { type: 'string', value: 'N', help: 'answer delay of every node (default 20)' },
+  'kaiser-id': { type: 'string', value: 'ID', help: 'kaiser_id topic segment (default god)' },
+} as const;
 
-  --mqtt-url URL        broker to connect to (MQTT_URL; default mqtt://127.0.0.1:1883)
-  --esp IDS             comma-separated esp_ids of the nodes that answer normally
-  --fail IDS            nodes that answer success:false (played even when not in --esp)
-  --silent IDS          nodes that never answer (played even when not in --esp)
-  --latency-ms N        answer delay of every node (default 20)
-  --kaiser-id ID        kaiser_id topic segment (default god)
-`;
+const SPEC: CommandSpec<typeof FLAGS> = {
+  name: 'emulate',
+  summary: 'Play ESP32 nodes over MQTT for the mqtt driver, printing every command and answer.',
+  flags: FLAGS,
+  notes: 'Runs until SIGINT or SIGTERM (exit 0); bad arguments exit 2.',
+};
+
+/** `sequencer emulate`. */
+export const command: Command<typeof FLAGS> = { spec: SPEC, run: emulate };
 
 /** What `emulate` was asked to do. */
 export interface EmulateOptions {
@@ -27,11 +36,6 @@ export interface EmulateOptions {
   silent: string[];
 }
 
-const FLAGS = new Set(['mqtt-url', 'esp', 'fail', 'silent', 'latency-ms', 'kaiser-id']);
-
-/** Arguments that cannot be used; the message says which flag and why. */
-class UsageError extends Error {}
-
 function ids(value: string | undefined, flag: string): string[] {
   if (value === undefined) return [];
   const list = value.split(',').map((id) => id.trim()).filter((id) => id !== '');
@@ -41,19 +45,16 @@ function ids(value: string | undefined, flag: string): string[] {
   return list;
 }
 
-/** Parses `emulate`'s arguments (`--flag value` or `--flag=value`); throws with the reason. */
+/** Parses `emulate`'s arguments (`--flag value` or `--flag=value`); throws UsageError with the reason. */
 export function parseEmulateArgs(args: readonly string[], env: NodeJS.ProcessEnv): EmulateOptions {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (!arg.startsWith('--')) throw new UsageError(`Unexpected argument '${arg}'`);
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    if (!FLAGS.has(name)) throw new UsageError(`Unknown option --${name}`);
-    const value = eq === -1 ? args[++i] : arg.slice(eq + 1);
-    if (value === undefined || (eq === -1 && value.startsWith('--'))) throw new UsageError(`--${name} needs a value`);
-    flags.set(name, value);
-  }
+  const parsed = parseCommandArgs(SPEC, args);
+  if (typeof parsed === 'string') throw new UsageError(`--${parsed} is not an emulator setting`);
+  return emulateOptions(parsed, env);
+}
+
+/** Checks parsed arguments and applies the defaults; throws UsageError with the reason. */
+function emulateOptions({ values }: ParsedArgs<typeof FLAGS>, env: NodeJS.ProcessEnv): EmulateOptions {
+  const flags = new Map(Object.entries(values).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
   const url = flags.get('mqtt-url') ?? (env.MQTT_URL || 'mqtt://127.0.0.1:1883');
   if (!URL.canParse(url) || !['mqtt:', 'mqtts:'].includes(new URL(url).protocol)) {
     throw new UsageError(`--mqtt-url must be a URL such as mqtt://127.0.0.1:1883 (got '${url}')`);
@@ -72,19 +73,8 @@ export function parseEmulateArgs(args: readonly string[], env: NodeJS.ProcessEnv
 }
 
 /** Runs the emulator until a signal; returns the exit code. */
-export async function emulateCommand(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(EMULATE_USAGE);
-    return 0;
-  }
-  let options: EmulateOptions;
-  try {
-    options = parseEmulateArgs(args, process.env);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`sequencer emulate: ${error.message}\n${EMULATE_USAGE}`);
-    return 2;
-  }
+async function emulate(args: ParsedArgs<typeof FLAGS>): Promise<number> {
+  const options = emulateOptions(args, process.env);
   // Handlers first: a person may give up while the broker is still unreachable.
   const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));

@@ -1,52 +1,49 @@
 /**
- * `sequencer run <file.json> [--sim-latency-ms N] [--json]`: runs one sequence in this process
- * against simulated ESP32 nodes, with no database, and shows its steps as they go. Exit 0 when
- * the run completed, 1 when it ended otherwise, 2 for a file that cannot be read or a definition
- * that is not valid, 130 after Ctrl-C (the run is cancelled and its safe state runs first).
+ * `sequencer run <file.json> [--params JSON] [--sim-latency-ms N] [--json]`: runs one sequence (or
+ * a template filled with `--params`) in this process against simulated ESP32 nodes, with no
+ * database, and shows its steps as they go. Exit 0 when the run completed, 1 when it ended
+ * otherwise, 2 for a file that cannot be read or a definition that is not valid, 130 after Ctrl-C
+ * (the run is cancelled and its safe state runs first).
  */
-import { parseArgs } from 'node:util';
 import { defaultConfig } from '../config/server-config.ts';
 import { SequencerError } from '../domain/errors.ts';
 import type { SequenceDefinition } from '../domain/definition.schema.ts';
 import type { RunStatus } from '../domain/progress.ts';
 import type { EventEnvelope, SequenceEvents } from '../events/event-types.ts';
 import { createServices, type Services } from '../services.ts';
+import { UsageError, type Command, type CommandSpec, type ParsedArgs } from './command-line.ts';
+import { checkContent, formatProblems, parseParams, readDefinition } from './definition-file.ts';
 import { createProgressView } from './progress-view.ts';
-import { fileArgument, formatProblems, readDefinition } from './validate.command.ts';
+import { PARAMS_FLAG } from './validate.command.ts';
 
-const USAGE = `Usage: sequencer run <file.json> [--sim-latency-ms N] [--json]
+const FLAGS = {
+  params: PARAMS_FLAG,
+  'sim-latency-ms': { type: 'string', value: 'N', help: 'answer delay of the simulated nodes (default 20)' },
+  json: { type: 'boolean', help: "print only the run's final progress object, as JSON" },
+} as const;
 
-  --sim-latency-ms N  answer delay of the simulated nodes (default 20)
-  --json              print only the run's final progress object, as JSON
-`;
+const SPEC: CommandSpec<typeof FLAGS> = {
+  name: 'run',
+  operands: { names: '<file.json>', min: 1, max: 1 },
+  summary: 'Run one sequence or template locally against simulated devices and show its steps.',
+  flags: FLAGS,
+  notes:
+    'On a terminal a progress bar runs under the step lines. Ctrl-C cancels the run and runs its\n' +
+    'cleanup steps first.\n' +
+    'Exit codes: 0 completed, 1 ended otherwise, 2 not readable or not valid, 130 interrupted.',
+};
+
+/** `sequencer run`. */
+export const command: Command<typeof FLAGS> = { spec: SPEC, run };
 
 /** Exit codes after a signal, as shells report them. */
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
-/** Runs `sequencer run`; returns the exit code. */
-export async function runCommand(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { 'sim-latency-ms': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const file = fileArgument(parsed.positionals, USAGE);
-  if (file === null) return 2;
-  const latency = Number(parsed.values['sim-latency-ms'] ?? defaultConfig().simLatencyMs);
-  if (!Number.isFinite(latency) || latency < 0) {
-    process.stderr.write(`--sim-latency-ms must be a number of ms >= 0\n`);
-    return 2;
-  }
+async function run({ values, operands }: ParsedArgs<typeof FLAGS>): Promise<number> {
+  const file = operands[0] as string;
+  const latency = Number(values['sim-latency-ms'] ?? defaultConfig().simLatencyMs);
+  if (!/^\d+$/.test(values['sim-latency-ms'] ?? '0') || latency > 600_000) throw new UsageError('--sim-latency-ms must be an integer 0..600000');
+  const params = parseParams(values.params);
   const loaded = await readDefinition(file);
   if (!loaded.ok) {
     process.stderr.write(`sequencer run: ${loaded.message}\n`);
@@ -54,12 +51,12 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   const services = await createServices({ ...defaultConfig(), db: ':memory:', driver: 'sim', simLatencyMs: latency });
   try {
-    const checked = services.engine.validate(loaded.value);
+    const checked = checkContent(services, file, loaded.value, params);
     if (!checked.ok) {
       process.stderr.write(`sequencer run: ${file} is not a valid sequence:\n${formatProblems(checked.errors)}`);
       return 2;
     }
-    return await runToEnd(services, checked.definition, parsed.values.json === true);
+    return await runToEnd(services, checked.definition, values.json === true);
   } finally {
     await services.close();
   }

@@ -3,10 +3,11 @@
  * `listening on http://HOST:PORT`, and on SIGINT or SIGTERM shuts down gracefully and returns 0.
  * A bad configuration prints why on stderr and returns 2 before anything starts.
  */
-import { ConfigError, loadConfig, SERVE_USAGE } from '../config/load-config.ts';
+import { ConfigError, configFromFlags, SERVE_SPEC } from '../config/load-config.ts';
 import type { ServerConfig } from '../config/server-config.ts';
 import { startServer } from '../server.ts';
 import { StoreOpenError, type StoreOpenReason } from '../store/store-open.error.ts';
+import type { Command, ParsedArgs } from './command-line.ts';
 
 /** Exit codes of a database that cannot be used, one per reason, so scripts can tell them apart. */
 const STORE_EXIT_CODES: Record<StoreOpenReason, number> = { corrupt: 3, locked: 4, full: 5, io: 6, 'newer-schema': 7, foreign: 8 };
@@ -14,15 +15,14 @@ const STORE_EXIT_CODES: Record<StoreOpenReason, number> = { corrupt: 3, locked: 
 /** How long shutdown may take before the process gives up waiting (SPEC: exit within 5 s). */
 const CLOSE_DEADLINE_MS = 4_500;
 
+/** `sequencer serve`. */
+export const command: Command = { spec: SERVE_SPEC, run: serve };
+
 /** Runs the server until a signal; returns the exit code. */
-export async function serveCommand(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(SERVE_USAGE);
-    return 0;
-  }
+async function serve(args: ParsedArgs<typeof SERVE_SPEC.flags>): Promise<number> {
   let config: ServerConfig;
   try {
-    config = loadConfig(args, process.env);
+    config = configFromFlags(args.values, process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`sequencer: ${error.message}\n`);

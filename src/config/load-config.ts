@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
+import { parseCommandArgs, UsageError, type CommandSpec, type FlagSpec, type FlagSpecs, type ParsedArgs } from '../cli/command-line.ts';
 import { formatPath } from '../domain/validate-definition.ts';
 import { ConfigFileSchema, TokensFileSchema, type ConfigFile } from './config-file.schema.ts';
 import { defaultConfig, type ServerConfig, type TokenConfig } from './server-config.ts';
@@ -20,46 +21,58 @@ type Apply = (config: ServerConfig, value: string, source: string) => void;
 interface Option {
   /** Environment variable that sets it too. */
   env?: string;
-  /** A switch: present means true, no value follows. */
-  boolean?: boolean;
+  /** How the flag is parsed and shown in `serve --help`. */
+  flag: FlagSpec;
   apply: Apply;
 }
 
 const OPTIONS: Record<string, Option> = {
-  port: { env: 'PORT', apply: (c, v, s) => (c.port = integer(v, s, 0, 65_535)) },
-  host: { env: 'HOST', apply: (c, v, s) => (c.host = nonEmpty(v, s)) },
-  db: { env: 'SEQUENCER_DB', apply: (c, v, s) => (c.db = nonEmpty(v, s)) },
-  driver: { env: 'SEQUENCER_DRIVER', apply: (c, v, s) => (c.driver = oneOf(v, s, ['sim', 'mqtt'] as const)) },
-  'mqtt-url': { env: 'MQTT_URL', apply: (c, v, s) => (c.mqttUrl = url(v, s)) },
-  'mqtt-port': { apply: (c, v, s) => (c.mqttPort = integer(v, s, 0, 65_535)) },
-  token: { env: 'SEQUENCER_TOKEN', apply: (c, v, s) => addTokens(c, [{ token: token(v, s), role: 'operator' }]) },
-  'tokens-file': { apply: (c, v) => addTokens(c, readTokensFile(v)) },
-  recovery: { apply: (c, v, s) => (c.recovery = oneOf(v, s, ['resume', 'abort'] as const)) },
-  'max-concurrent': { env: 'SEQUENCER_MAX_CONCURRENT', apply: (c, v, s) => (c.limits.max_concurrent = integer(v, s, 1, 1_000_000)) },
-  'sim-latency-ms': { apply: (c, v, s) => (c.simLatencyMs = integer(v, s, 0, 600_000)) },
-  inspect: { boolean: true, apply: (c, v, s) => (c.inspect = oneOf(v, s, ['true', 'false'] as const) === 'true') },
-  'inspect-port': { apply: (c, v, s) => (c.inspectPort = integer(v, s, 0, 65_535)) },
-  config: { apply: () => {} },
+  port: { env: 'PORT', flag: text('N', 'port (PORT; default 8000; 0 picks a free one)'), apply: (c, v, s) => (c.port = integer(v, s, 0, 65_535)) },
+  host: {
+    env: 'HOST',
+    flag: text('ADDR', 'address (HOST; default 127.0.0.1; another address needs a token)'),
+    apply: (c, v, s) => (c.host = nonEmpty(v, s)),
+  },
+  db: { env: 'SEQUENCER_DB', flag: text('FILE', 'SQLite file or :memory: (SEQUENCER_DB; default ./data/sequencer.db)'), apply: (c, v, s) => (c.db = nonEmpty(v, s)) },
+  driver: {
+    env: 'SEQUENCER_DRIVER',
+    flag: text('sim|mqtt', 'actuator driver (SEQUENCER_DRIVER; default sim)'),
+    apply: (c, v, s) => (c.driver = oneOf(v, s, ['sim', 'mqtt'] as const)),
+  },
+  'mqtt-url': { env: 'MQTT_URL', flag: text('URL', 'external broker (MQTT_URL; default: embedded broker)'), apply: (c, v, s) => (c.mqttUrl = url(v, s)) },
+  'mqtt-port': { flag: text('N', 'port of the embedded broker (default 1883)'), apply: (c, v, s) => (c.mqttPort = integer(v, s, 0, 65_535)) },
+  token: {
+    env: 'SEQUENCER_TOKEN',
+    flag: { ...text('TOKEN', 'operator token (SEQUENCER_TOKEN); may be given more than once'), multiple: true },
+    apply: (c, v, s) => addTokens(c, [{ token: token(v, s), role: 'operator' }]),
+  },
+  'tokens-file': { flag: text('FILE', 'JSON array of {"token", "role": "viewer"|"operator"}'), apply: (c, v) => addTokens(c, readTokensFile(v)) },
+  recovery: {
+    flag: text('resume|abort', 'unfinished runs after a restart (default resume)'),
+    apply: (c, v, s) => (c.recovery = oneOf(v, s, ['resume', 'abort'] as const)),
+  },
+  'max-concurrent': {
+    env: 'SEQUENCER_MAX_CONCURRENT',
+    flag: text('N', 'runs at once (SEQUENCER_MAX_CONCURRENT; default 1000)'),
+    apply: (c, v, s) => (c.limits.max_concurrent = integer(v, s, 1, 1_000_000)),
+  },
+  'sim-latency-ms': { flag: text('N', 'answer delay of simulated nodes (default 20)'), apply: (c, v, s) => (c.simLatencyMs = integer(v, s, 0, 600_000)) },
+  inspect: { flag: { type: 'boolean', help: 'start the Stately inspector relay' }, apply: (c) => (c.inspect = true) },
+  'inspect-port': { flag: text('N', 'port of the inspector relay (default 8080)'), apply: (c, v, s) => (c.inspectPort = integer(v, s, 0, 65_535)) },
+  config: { flag: text('FILE', 'JSON file: limits, rate_limits, safety, tokens, mqtt (flags and environment win)'), apply: () => {} },
 };
 
-/** The flags `serve` understands, for its usage text. */
-export const SERVE_USAGE = `Usage: sequencer serve [options]
+function text(value: string, help: string): FlagSpec {
+  return { type: 'string', value, help };
+}
 
-  --port N              port (PORT; default 8000; 0 picks a free one)
-  --host ADDR           address (HOST; default 127.0.0.1; another address needs a token)
-  --db FILE             SQLite file or :memory: (SEQUENCER_DB; default ./data/sequencer.db)
-  --driver sim|mqtt     actuator driver (SEQUENCER_DRIVER; default sim)
-  --mqtt-url URL        external broker (MQTT_URL; default: embedded broker)
-  --mqtt-port N         port of the embedded broker (default 1883)
-  --token TOKEN         operator token (SEQUENCER_TOKEN)
-  --tokens-file FILE    JSON array of {"token", "role": "viewer"|"operator"}
-  --recovery resume|abort   unfinished runs after a restart (default resume)
-  --max-concurrent N    runs at once (SEQUENCER_MAX_CONCURRENT; default 1000)
-  --sim-latency-ms N    answer delay of simulated nodes (default 20)
-  --inspect             start the Stately inspector relay
-  --inspect-port N      port of the inspector relay (default 8080)
-  --config FILE         JSON file: limits, rate_limits, safety, tokens, mqtt
-`;
+/** `sequencer serve`: its flags are the configuration's. */
+export const SERVE_SPEC: CommandSpec = {
+  name: 'serve',
+  summary: 'Run the server (the default command).',
+  flags: Object.fromEntries(Object.entries(OPTIONS).map(([name, option]) => [name, option.flag])),
+  notes: 'Exit codes: 0 after SIGINT or SIGTERM, 1 cannot start, 2 bad configuration, 3..8 unusable database (docs/operations.md).',
+};
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
@@ -70,15 +83,30 @@ export function isLoopback(host: string): boolean {
 
 /** Resolves the configuration from `serve`'s arguments and the environment. Throws ConfigError. */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServerConfig {
-  const flags = parseFlags(argv);
+  let parsed: ReturnType<typeof parseCommandArgs>;
+  try {
+    parsed = parseCommandArgs(SERVE_SPEC, argv);
+  } catch (error) {
+    if (error instanceof UsageError) throw new ConfigError(`${error.message} (see --help)`);
+    throw error;
+  }
+  return configFromFlags(typeof parsed === 'string' ? {} : parsed.values, env);
+}
+
+/** Resolves the configuration from `serve`'s parsed flags and the environment. Throws ConfigError. */
+export function configFromFlags(flags: ParsedArgs<FlagSpecs>['values'], env: NodeJS.ProcessEnv): ServerConfig {
   const config = defaultConfig();
-  const file = flags.get('config');
-  if (file !== undefined) applyFile(config, readConfigFile(file), file);
+  const file = flags.config;
+  if (typeof file === 'string') applyFile(config, readConfigFile(file), file);
   for (const option of Object.values(OPTIONS)) {
     const value = option.env ? env[option.env] : undefined;
     if (value !== undefined && value !== '') option.apply(config, value, option.env as string);
   }
-  for (const [name, value] of flags) (OPTIONS[name] as Option).apply(config, value, `--${name}`);
+  for (const [name, option] of Object.entries(OPTIONS)) {
+    const given = flags[name];
+    if (given === undefined) continue;
+    for (const value of Array.isArray(given) ? given : [String(given)]) option.apply(config, value, `--${name}`);
+  }
   assertReachableSafely(config);
   return config;
 }
@@ -91,28 +119,6 @@ export function assertReachableSafely(config: Pick<ServerConfig, 'host' | 'token
         'Set --token, SEQUENCER_TOKEN, --tokens-file or "tokens" in --config, or listen on 127.0.0.1.',
     );
   }
-}
-
-function parseFlags(argv: readonly string[]): Map<string, string> {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (!arg.startsWith('--')) throw new ConfigError(`Unexpected argument '${arg}' (see --help)`);
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    const option = OPTIONS[name];
-    if (!option) throw new ConfigError(`Unknown option --${name} (see --help)`);
-    let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
-    if (value === undefined && option.boolean) value = 'true';
-    if (value === undefined) {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new ConfigError(`--${name} needs a value`);
-      value = next;
-      i++;
-    }
-    flags.set(name, value);
-  }
-  return flags;
 }
 
 function readJson(path: string, what: string): unknown {
