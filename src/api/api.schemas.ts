@@ -107,6 +107,7 @@ const queryBoolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 
 export const ListQuerySchema = z.strictObject({
   running_only: queryBoolean.optional().describe('Only runs that have not ended'),
   status: RunStatusSchema.optional(),
+  sequence_id: z.string().min(1).max(100).optional().describe('Only the runs of this sequence_id'),
   limit: z.coerce.number().int().min(1).max(500).default(100),
   offset: z.coerce.number().int().min(0).default(0),
 });
@@ -176,6 +177,7 @@ export const SimDeviceSchema = z.object({
 export const HealthSchema = z.object({
   status: z.enum(['ok', 'starting', 'draining']),
   uptime_seconds: z.number(),
+  started_at: z.string().describe('When this server process started (ISO 8601): a new value means a restart, whose event seq began again at 1'),
   runs_running: z.number().int(),
   driver: z.object({ kind: z.string(), ok: z.boolean(), detail: z.string() }),
   emergency_stop: z.boolean(),

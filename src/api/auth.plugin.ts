@@ -1,14 +1,16 @@
 /**
  * Bearer-token auth of the REST API (SPEC 7): a viewer may read (GET, HEAD), an operator may do
  * everything. 401 without a valid token, 403 for a viewer that tries to control; both in the
- * SPEC 4 body with code 5600 (the request is malformed for this caller). `/health` and `/docs`
- * stay open (load balancers and people reading the API); the WebSocket routes check `?token=`
+ * SPEC 4 body with code 5600 (the request is malformed for this caller). `/health`, `/docs` and the
+ * console's page and assets stay open (load balancers, people reading the API, a browser that has
+ * not been given a token yet: the page holds no data and asks for one); the WebSocket routes check `?token=`
  * themselves so that a refused socket gets close code 4001 rather than an HTTP answer.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { TokenConfig } from '../config/server-config.ts';
 import { roleOf } from './auth.ts';
+import { isConsoleRoute } from './console.plugin.ts';
 import { malformed, sendError } from './error-handler.ts';
 
 /** Options of the auth hook. */
@@ -25,7 +27,7 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
 function isOpen(request: FastifyRequest): boolean {
   const route = request.routeOptions.url;
   if (route === undefined) return false;
-  return OPEN_ROUTES.has(route) || SELF_AUTH_ROUTES.has(route) || route === '/docs' || route.startsWith('/docs/');
+  return OPEN_ROUTES.has(route) || SELF_AUTH_ROUTES.has(route) || route === '/docs' || route.startsWith('/docs/') || isConsoleRoute(route);
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or null. */

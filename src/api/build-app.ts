@@ -1,7 +1,7 @@
 /**
  * Builds the HTTP app of a server (SPEC 7 and 8) on top of its services, without listening:
  * zod validation and serialisation, the OpenAPI UI, auth, one error shape, the routes under
- * `/api/v1`, the WebSocket stream, `/health` and `/metrics`. `server.ts` listens; tests inject.
+ * `/api/v1`, the WebSocket stream, `/health`, `/metrics` and the operator console at `/`. `server.ts` listens; tests inject.
  */
 import Fastify, { type FastifyBodyParser, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -9,6 +9,7 @@ import packageJson from '../../package.json' with { type: 'json' };
 import { Codes, SequencerError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
 import { authPlugin } from './auth.plugin.ts';
+import { consolePlugin, type ConsolePluginOptions } from './console.plugin.ts';
 import { emergencyRoutes } from './emergency.routes.ts';
 import { frameworkErrors, malformed, registerErrorHandling, sendError } from './error-handler.ts';
 import { healthRoutes, type Lifecycle } from './health.routes.ts';
@@ -16,7 +17,9 @@ import { metricsRoutes } from './metrics.routes.ts';
 import { registerOpenApi } from './openapi.ts';
 import { sequenceRoutes } from './sequences.routes.ts';
 import { simRoutes } from './sim.routes.ts';
+import { statechartRoutes } from './statechart.routes.ts';
 import { templateRoutes } from './templates.routes.ts';
+import { whoamiRoutes } from './whoami.routes.ts';
 import { wsPlugin } from './ws.plugin.ts';
 
 declare module 'fastify' {
@@ -32,6 +35,8 @@ export interface BuildAppOptions {
   logger?: boolean | object;
   /** Largest request body in bytes (default 1 MiB: a 50-step definition is a few KiB). */
   bodyLimit?: number;
+  /** Where the operator console is served from (default: `dist/console`, built by `npm install`). */
+  console?: ConsolePluginOptions;
 }
 
 /** Default largest request body. */
@@ -115,9 +120,12 @@ export async function buildApp(services: Services, options: BuildAppOptions = {}
       if (services.sim) await api.register(simRoutes, { sim: services.sim });
       await api.register(templateRoutes, { services });
       await api.register(emergencyRoutes, { services });
+      await api.register(statechartRoutes);
+      await api.register(whoamiRoutes, { tokens: services.config.tokens });
     },
     { prefix: API_PREFIX },
   );
   await app.register(wsPlugin, { services });
+  await app.register(consolePlugin, options.console ?? {});
   return app;
 }

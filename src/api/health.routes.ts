@@ -38,6 +38,7 @@ export async function healthRoutes(app: FastifyInstance, { services, lifecycle }
     return reply.code(status === 'ok' ? 200 : 503).send({
       status,
       uptime_seconds: Math.round((Date.now() - lifecycle.startedAt) / 100) / 10,
+      started_at: new Date(lifecycle.startedAt).toISOString(),
       runs_running: services.engine.runningCount,
       driver: { kind: services.driver.kind, ok: driver.ok, detail: driver.detail },
       emergency_stop: services.safety.latch.active,

@@ -131,8 +131,8 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
       response: { 200: ListResponseSchema, ...errors(422) },
     },
   }, async (request) => {
-    const { limit, offset, status, running_only } = request.query;
-    const page = engine.list({ limit, offset, status, running_only });
+    const { limit, offset, status, running_only, sequence_id } = request.query;
+    const page = engine.list({ limit, offset, status, running_only, sequence_id });
     return { success: true as const, sequences: page.items, total: page.total, running: page.running, completed: page.completed, failed: page.failed, limit, offset };
   });
 

@@ -291,8 +291,10 @@ export class Engine {
     }
     const now = Date.now();
     const all = this.#topLevel().reverse();
-    const matching = all.filter((run) =>
-      query.running_only ? !TERMINAL_STATUSES.has(run.status) : query.status === undefined || run.status === query.status,
+    const matching = all.filter(
+      (run) =>
+        (query.sequence_id === undefined || run.sequenceId === query.sequence_id) &&
+        (query.running_only ? !TERMINAL_STATUSES.has(run.status) : query.status === undefined || run.status === query.status),
     );
     const count = (status: string) => all.filter((r) => r.status === status).length;
     return {

@@ -1,8 +1,9 @@
 /**
  * The Stately inspector (`--inspect`): a relay on a loopback port and an inspector of
  * `@statelyai/inspect` that sends every actor, event and snapshot of the actor system to it. A
- * person opens the relay's page: it embeds the Stately inspector (loaded from stately.ai) and feeds
- * it what arrives on the relay's WebSocket. The relay remembers the latest state of each live
+ * person opens the relay's page: it embeds the Stately inspector (loaded from stately.ai, so it needs
+ * internet, which the page says; the operator console at `/` does not) and feeds it what arrives on
+ * the relay's WebSocket. The relay remembers the latest state of each live
  * actor, so a page opened later still shows the registry and every running sequence.
  *
  * The package's own `createInspectorServer` listens on every interface, cannot report a free port
@@ -161,9 +162,16 @@ function bridgePage(inspectorUrl: string): string {
 <head>
   <meta charset="utf-8">
   <title>Sequencer - Stately inspector</title>
-  <style>html, body, iframe { margin: 0; width: 100%; height: 100%; border: 0; }</style>
+  <style>
+    html, body { margin: 0; height: 100%; display: flex; flex-direction: column; font-family: system-ui, sans-serif; }
+    #offline-note { margin: 0; padding: 6px 12px; background: #fff7e0; border-bottom: 1px solid #e7cf8a; font-size: 14px; }
+    iframe { flex: 1; width: 100%; border: 0; }
+  </style>
 </head>
 <body>
+  <p id="offline-note">The Stately inspector below is loaded from ${inspectorUrl} and needs internet: without it this page
+    stays blank. The operator console at <code>/</code> of the Sequencer server (for example http://127.0.0.1:8000/) needs no
+    internet and shows the same runs live, with their statechart.</p>
   <iframe id="inspector" src="${inspectorUrl}"></iframe>
   <script>
     const frame = document.getElementById('inspector');

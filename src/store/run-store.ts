@@ -43,6 +43,8 @@ export interface StoredTemplate {
 export interface RunQuery {
   status?: RunStatus;
   running_only?: boolean;
+  /** Only the runs of this sequence_id. */
+  sequence_id?: string;
   limit: number;
   offset: number;
 }

@@ -235,6 +235,7 @@ export class SqliteStore implements RunStore {
   /** History page, newest first (created_at, then run_id), with the total that matches the filter. */
   listRuns(query: RunQuery): RunPage {
     this.flush();
+    if (query.sequence_id !== undefined) return this.#listSequence(query, query.sequence_id);
     const { status, limit, offset } = query;
     const { statements } = this;
     let progress: string[];
@@ -252,6 +253,27 @@ export class SqliteStore implements RunStore {
     }
     return { items: progress.map((text) => JSON.parse(text) as Progress), total };
   }
+  /** Statements of the sequence_id filter, by WHERE clause (three at most). */
+  readonly #sequenceStatements = new Map<string, { page: BetterSqlite3.Statement<unknown[], string>; count: BetterSqlite3.Statement<unknown[], number> }>();
+
+  /** A page of one sequence's runs (the `runs_by_sequence` index), with the same status rules. */
+  #listSequence(query: RunQuery, sequenceId: string): RunPage {
+    const { status, limit, offset } = query;
+    if (status !== undefined && query.running_only && TERMINAL_STATUSES.has(status)) return { items: [], total: 0 };
+    const where = status !== undefined ? 'sequence_id = ? AND status = ?' : query.running_only ? `sequence_id = ? AND status IN (${ACTIVE_SQL})` : 'sequence_id = ?';
+    const args: unknown[] = status !== undefined ? [sequenceId, status] : [sequenceId];
+    let statements = this.#sequenceStatements.get(where);
+    if (!statements) {
+      statements = {
+        page: this.db.prepare<unknown[], string>(`SELECT progress FROM runs WHERE ${where} ${NEWEST_FIRST} LIMIT ? OFFSET ?`).pluck(),
+        count: this.db.prepare<unknown[], number>(`SELECT count(*) FROM runs WHERE ${where}`).pluck(),
+      };
+      this.#sequenceStatements.set(where, statements);
+    }
+    const items = statements.page.all(...args, limit, offset).map((text) => JSON.parse(text) as Progress);
+    return { items, total: statements.count.get(...args) ?? 0 };
+  }
+
 
   /** Counts by status over the whole history, every status present (0 when none). */
   countByStatus(): Record<RunStatus, number> {

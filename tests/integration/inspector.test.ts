@@ -103,6 +103,9 @@ describe('the Stately inspector relay (--inspect)', () => {
     expect(page.status).toBe(200);
     const html = await page.text();
     expect(html).toContain('<iframe id="inspector" src="https://stately.ai/inspect">');
+    // A person on an offline installation is told why the page is blank and where to look instead.
+    expect(html).toMatch(/loaded from https:\/\/stately\.ai\/inspect and needs internet/);
+    expect(html).toMatch(/operator console at <code>\/<\/code>[\s\S]*needs no\s+internet/);
     expect(html).toContain("new WebSocket('ws://' + location.host)");
     expect((await fetch(`${inspector.pageUrl}favicon.ico`)).status).toBe(404);
     await expect(startInspector({ port: inspector.port })).rejects.toThrow(/cannot listen on 127\.0\.0\.1:\d+/);
