@@ -1,0 +1,96 @@
+/**
+ * The sequence statechart as SVG: compound states around their children, transitions with their
+ * event and guard, the run's current state lit, the states and transitions it passed through
+ * marked. Marks are also told in words beside the drawing (never by colour alone).
+ */
+import { useEffect } from 'preact/hooks';
+import type { StreamEvent } from '../api/types.ts';
+import { edgeLabel } from './chart-layout.ts';
+import { chartPath } from './chart-path.ts';
+import { chart, loadChart } from './chart.store.ts';
+
+/** Props of Statechart. */
+export interface StatechartProps {
+  /** The run's state as a dotted string (`running.executing`). */
+  state: string;
+  /** The run's events (its `sequence_state` events mark the path). */
+  events: readonly StreamEvent[];
+}
+
+/** Draws the chart with one run's marks. */
+export function Statechart({ state, events }: StatechartProps) {
+  useEffect(() => {
+    void loadChart();
+  }, []);
+  const value = chart.value;
+  if (value === null) return <p class="muted">Loading the statechart…</p>;
+  if ('error' in value) return <p class="notice">{value.error}</p>;
+  const { graph, layout } = value;
+  const path = chartPath(graph, state, events);
+  const mark = (id: string) => (path.current.has(id) ? 'current' : path.visited.has(id) ? 'visited' : 'idle');
+  const trail = events.filter((e) => e.type === 'sequence_state').map((e) => String(e.data.state));
+  return (
+    <figure class="chart">
+      <div class="chart-scroll">
+        <svg
+          class="statechart"
+          viewBox={`-4 -4 ${layout.width + 8} ${layout.height + 8}`}
+          width={layout.width + 8}
+          role="img"
+          aria-label={`Statechart of machine ${graph.id}; current state ${state || 'unknown'}`}
+        >
+          <defs>
+            <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+              <path d="M0,0 L10,5 L0,10 z" class="arrow-head" />
+            </marker>
+            <marker id="arrow-taken" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+              <path d="M0,0 L10,5 L0,10 z" class="arrow-head taken" />
+            </marker>
+          </defs>
+          {layout.nodes.map(({ node, x, y, width, height }) => {
+            const compound = node.type === 'compound' || node.type === 'parallel';
+            return (
+              <g key={node.id} class={`state ${node.type} ${mark(node.id)}`} data-state-id={node.id} data-mark={mark(node.id)}>
+                <rect x={x} y={y} width={width} height={height} rx={compound ? 10 : 8} />
+                {node.type === 'final' ? <rect class="final-ring" x={x + 3} y={y + 3} width={width - 6} height={height - 6} rx={6} /> : null}
+                <text x={x + (compound ? 10 : width / 2)} y={y + (compound ? 18 : height / 2 + 4)} text-anchor={compound ? 'start' : 'middle'}>
+                  {graph.initial === node.id || graph.nodes.some((n) => n.initial === node.id) ? '● ' : ''}
+                  {node.key}
+                  {path.current.has(node.id) && !compound ? ' ◀' : ''}
+                </text>
+              </g>
+            );
+          })}
+          {layout.edges.map(({ id, edges, points, label: placed, middle }) => {
+            const taken = edges.some((edge) => path.taken.has(edge.id));
+            const label = placed ?? (taken ? middle : null);
+            return (
+              <g key={id} class={`transition${taken ? ' taken' : ''}`} data-edge-id={id}>
+                <title>{edges.map(edgeLabel).join('\n')}</title>
+                <path d={points.map((p, i) => `${i === 0 ? 'M' : 'L'}${p.x},${p.y}`).join(' ')} marker-end={`url(#${taken ? 'arrow-taken' : 'arrow'})`} />
+                {label ? (
+                  <text x={label.x} y={label.y + 9} class="edge-label">
+                    {label.text}
+                  </text>
+                ) : null}
+              </g>
+            );
+          })}
+        </svg>
+      </div>
+      <figcaption>
+        <span class="legend current">current</span> <span class="legend visited">passed through</span>{' '}
+        <span class="legend taken">transition taken</span>
+        <p data-testid="chart-current">
+          Current state: <strong>{state || 'unknown'}</strong>
+        </p>
+        {trail.length > 0 ? (
+          <details>
+            <summary>Path ({trail.length} transitions)</summary>
+            <ol class="trail">{trail.slice(-200).map((s, i) => <li key={i}>{s}</li>)}</ol>
+          </details>
+        ) : null}
+      </figcaption>
+    </figure>
+  );
+}

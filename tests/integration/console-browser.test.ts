@@ -1,0 +1,216 @@
+/**
+ * The operator console in a real headless Chromium (SPEC 13), against a real server on a free port
+ * with tokens: it loads with every other host blocked and asks none; a run started over REST shows
+ * up and moves through its states on the chart; pause, resume and cancel from the page change the
+ * run; a viewer sees no control; the emergency stop from the page stops a run and shows the latch;
+ * the start form refuses a bad parameter at its path; after a server restart the page reconnects
+ * and has every event. One browser and one operator page serve every test, in order.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventEnvelope } from '../../src/events/event-types.ts';
+import { defaultConfig, type ServerConfig } from '../../src/config/server-config.ts';
+import { startServer, type RunningServer } from '../../src/server.ts';
+import { ensureConsoleBuilt, launchChromium, offlineContext } from '../helpers/browser.ts';
+
+const OPERATOR = 'console-operator-token';
+const VIEWER = 'console-viewer-token';
+
+let dir = '';
+let config: ServerConfig;
+let server: RunningServer;
+let browser: Browser;
+let page: Page;
+let blocked: string[] = [];
+/** Every event of the current server, in order. */
+let events: EventEnvelope[] = [];
+
+async function start(port = 0): Promise<void> {
+  server = await startServer({ ...config, port });
+  events = [];
+  server.services.engine.events.subscribe((event) => events.push(event));
+}
+
+async function api(method: string, path: string, body?: unknown): Promise<Record<string, any>> {
+  const response = await fetch(`${server.url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${OPERATOR}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return response.json() as Promise<Record<string, any>>;
+}
+
+const valve = (gpio: number, command: 'ON' | 'OFF') => ({ name: `Valve ${command}`, action: { type: 'actuator_command', esp_id: 'ESP_CONSOLE', gpio, command } });
+/** A run that waits on a long delay between an ON and an OFF. */
+const longRun = (sequenceId: string, gpio: number) => ({ sequence_id: sequenceId, steps: [valve(gpio, 'ON'), { name: 'Water', delay_seconds: 600 }, valve(gpio, 'OFF')] });
+const statusOf = async (runId: string) => (await api('GET', `/sequences/${runId}`)).status as string;
+
+/** Waits until the server reports the status (the page acted through the API). */
+async function serverStatus(runId: string, status: string): Promise<void> {
+  await expect.poll(() => statusOf(runId), { timeout: 15_000, interval: 100 }).toBe(status);
+}
+
+async function signIn(target: Page, token: string): Promise<void> {
+  await target.goto(server.url);
+  await target.getByLabel('API token').fill(token);
+  await target.getByRole('button', { name: 'Use this token' }).click();
+  await target.getByTestId('stream-status').getByText('live').waitFor();
+}
+
+beforeAll(async () => {
+  ensureConsoleBuilt();
+  dir = mkdtempSync(join(tmpdir(), 'console-browser-'));
+  config = {
+    ...defaultConfig(),
+    db: join(dir, 'console.db'),
+    simLatencyMs: 0,
+    rate_limits: { starts_per_second: 0, commands_per_second: 0, commands_per_esp_per_second: 0 },
+    tokens: [
+      { token: OPERATOR, role: 'operator' },
+      { token: VIEWER, role: 'viewer' },
+    ],
+  };
+  await start();
+  browser = await launchChromium();
+  const offline = await offlineContext(browser, server.url);
+  blocked = offline.blocked;
+  page = await offline.context.newPage();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the operator console in Chromium', { timeout: 60_000 }, () => {
+  it('loads with every other host blocked and asks none of them for anything', async () => {
+    const requests: string[] = [];
+    page.on('request', (request) => requests.push(request.url()));
+    await signIn(page, OPERATOR);
+    await page.getByRole('heading', { name: 'Runs' }).waitFor();
+    await expect.poll(() => page.getByTestId('role').textContent()).toContain('operator');
+    expect(blocked).toEqual([]);
+    expect(requests.length).toBeGreaterThan(2);
+    for (const url of requests) expect(new URL(url).origin).toBe(server.url);
+  });
+
+  it('shows a run started over REST in the list and marks every state it passes through on the chart', async () => {
+    const started = await api('POST', '/sequences', { sequence_id: 'chart-run', steps: [valve(1, 'ON'), { name: 'Soak', delay_seconds: 1 }, valve(1, 'OFF')] });
+    const row = page.locator(`.run-row[data-run-id="${started.run_id}"]`);
+    await row.waitFor();
+    await row.getByRole('link', { name: 'chart-run' }).click();
+    await page.locator('svg.statechart').waitFor();
+    await page.locator('.run-page[data-status="completed"]').waitFor({ timeout: 20_000 });
+    const states = events.filter((e) => e.type === 'sequence_state' && (e.data as { run_id: string }).run_id === started.run_id).map((e) => (e.data as { state: string }).state);
+    expect(states.length).toBeGreaterThan(2);
+    const final = states[states.length - 1] as string;
+    await page.locator(`[data-state-id="${final}"][data-mark="current"]`).waitFor();
+    for (const state of states.slice(0, -1)) {
+      await expect.poll(() => page.locator(`[data-state-id="${state}"]`).getAttribute('data-mark')).toMatch(/visited|current/);
+    }
+    expect(await page.locator('.transition.taken').count()).toBeGreaterThan(0);
+  });
+
+  it('pauses, resumes and cancels a run from its page', async () => {
+    const started = await api('POST', '/sequences', longRun('controlled', 2));
+    await page.goto(`${server.url}/#/runs/${started.run_id}`);
+    await page.getByRole('button', { name: /Pause/ }).click();
+    await page.getByRole('button', { name: 'Pause the run' }).click();
+    await serverStatus(started.run_id, 'paused');
+    await page.locator('.run-page[data-status="paused"]').waitFor();
+    await page.getByRole('button', { name: /Resume/ }).click();
+    await serverStatus(started.run_id, 'running');
+    await page.locator('.run-page[data-status="running"]').waitFor();
+    await page.getByRole('button', { name: /Cancel/ }).click();
+    await page.getByLabel('Reason').last().fill('wrong zone');
+    await page.getByRole('button', { name: 'Cancel the run' }).click();
+    await serverStatus(started.run_id, 'cancelled');
+    await page.locator('.run-page[data-status="cancelled"]').waitFor();
+    const cancelled = events.find((e) => e.type === 'sequence_cancelled' && (e.data as { run_id: string }).run_id === started.run_id);
+    expect((cancelled?.data as { reason: string }).reason).toBe('wrong zone');
+  });
+
+  it('shows a viewer everything but no control', async () => {
+    const started = await api('POST', '/sequences', longRun('watched', 3));
+    const viewer = await (await offlineContext(browser, server.url)).context.newPage();
+    try {
+      await signIn(viewer, VIEWER);
+      await expect.poll(() => viewer.getByTestId('role').textContent()).toContain('viewer');
+      await viewer.locator(`.run-row[data-run-id="${started.run_id}"]`).waitFor();
+      await viewer.goto(`${server.url}/#/runs/${started.run_id}`);
+      await viewer.locator('svg.statechart').waitFor();
+      await viewer.goto(`${server.url}/#/start`);
+      await viewer.getByText('Your token may only read').waitFor();
+      await viewer.goto(`${server.url}/#/devices`);
+      await viewer.getByRole('heading', { name: 'Actuators' }).waitFor();
+      for (const path of [`#/runs/${started.run_id}`, '#/start', '#/devices', '#/']) {
+        await viewer.goto(`${server.url}/${path}`);
+        await viewer.locator('main h1').first().waitFor();
+        expect(await viewer.locator('main button:not(.link):not([role="tab"])').count(), path).toBe(0);
+        expect(await viewer.getByRole('button', { name: /Emergency stop|Clear/ }).count()).toBe(0);
+      }
+    } finally {
+      await viewer.context().close();
+      await api('POST', `/sequences/${started.run_id}/cancel`, { reason: 'test over' });
+    }
+  });
+
+  it('refuses a bad template parameter at its path and starts nothing', async () => {
+    await api('PUT', '/sequence-templates/zone', {
+      params: { gpio: { type: 'integer', required: true, min: 0, max: 39 } },
+      steps: [{ name: 'Open', action: { type: 'actuator_command', esp_id: 'ESP_CONSOLE', gpio: '{{gpio}}', command: 'ON' } }, { delay_seconds: 1 }],
+    });
+    const before = (await api('GET', '/sequences?limit=1')).total as number;
+    await page.goto(`${server.url}/#/start`);
+    await page.getByLabel('gpio').fill('40');
+    await page.getByRole('button', { name: 'Start zone' }).click();
+    const errors = page.getByTestId('errors');
+    await errors.waitFor();
+    expect(await errors.textContent()).toContain('params.gpio');
+    expect(await page.locator('.field.invalid').getByText('params.gpio').count()).toBe(1);
+    expect((await api('GET', '/sequences?limit=1')).total).toBe(before);
+  });
+
+  it('stops a run with the emergency stop and shows the latch until it is cleared', async () => {
+    const started = await api('POST', '/sequences', longRun('stopped', 4));
+    await page.goto(`${server.url}/#/runs/${started.run_id}`);
+    await page.locator('.run-page[data-status="running"]').waitFor();
+    await page.getByRole('button', { name: /Emergency stop/ }).click();
+    await page.getByTestId('emergency').getByLabel('Reason').fill('water on the floor');
+    await page.getByRole('button', { name: 'Stop everything now' }).click();
+    await serverStatus(started.run_id, 'cancelled');
+    const latch = page.getByTestId('latch');
+    await latch.waitFor();
+    expect(await latch.textContent()).toContain('water on the floor');
+    await page.locator('.run-page[data-status="cancelled"]').waitFor();
+    await page.getByRole('button', { name: 'Clear the stop' }).click();
+    await latch.waitFor({ state: 'detached' });
+    expect((await api('GET', '/emergency-stop')).active).toBe(false);
+  });
+
+  it('reconnects after the server restarts and shows every event of the run, none missed', async () => {
+    const started = await api('POST', '/sequences', { sequence_id: 'survivor', steps: [valve(5, 'ON'), { name: 'Soak', delay_seconds: 2 }, valve(5, 'OFF')] });
+    await page.goto(`${server.url}/#/runs/${started.run_id}`);
+    await page.locator('[data-state-id="running.delaying"][data-mark="current"]').waitFor();
+    const ofRun = (list: EventEnvelope[]) => list.filter((e) => (e.data as { run_id?: string }).run_id === started.run_id);
+    const before = ofRun(events).length;
+    const port = Number(new URL(server.url).port);
+    await server.close();
+    await page.getByTestId('stream-status').getByText('reconnecting').waitFor();
+    await start(port);
+    await page.locator('.run-page[data-status="completed"]').waitFor({ timeout: 30_000 });
+    // From the new server's buffer: it holds the events of its recovery too, published before any
+    // client could connect.
+    const after = ofRun(server.services.hub.since(0).map((entry) => entry.event));
+    expect(after.length).toBeGreaterThan(0);
+    const shown = page.getByTestId('run-events').locator('li');
+    await expect.poll(() => shown.count()).toBe(before + after.length);
+    const types = await shown.evaluateAll((items) => items.map((li) => li.getAttribute('data-type')));
+    expect(types.slice(before)).toEqual(after.map((e) => e.type));
+    expect(types[types.length - 1]).toBe('sequence_completed');
+  });
+});
