@@ -3,6 +3,7 @@
  * that a server may not have yet (`stopping`, `ending_as`, `safe_state`, `node`, ...) are optional:
  * the console shows them when they come.
  */
+import type { Progress as ServerProgress, StepResult as ServerStepResult } from '../../../src/domain/progress.ts';
 
 /** Status of a run (SPEC 5). */
 export type RunStatus = 'pending' | 'running' | 'paused' | 'stopping' | 'completed' | 'failed' | 'cancelled' | 'timeout';
@@ -13,49 +14,24 @@ export const RUN_STATUSES: readonly RunStatus[] = ['pending', 'running', 'paused
 /** Statuses after which nothing changes. */
 export const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled', 'timeout']);
 
-/** One step's result. */
-export interface StepResult {
-  step_index: number;
-  step_name: string;
-  success: boolean;
-  skipped?: boolean;
-  message: string;
-  error_code: number | null;
-  started_at: string;
-  completed_at: string;
-  duration_ms: number;
-  retries: number;
-}
+/** One step's result; `skipped` for a step whose `when` did not hold (SPEC 2.1). */
+export type StepResult = ServerStepResult & { skipped?: boolean };
 
-/** The progress object of SPEC 5. */
-export interface Progress {
-  sequence_id: string;
-  run_id: string;
-  description: string | null;
+/**
+ * The progress object of SPEC 5: the server's type, plus the fields of SPEC 5 that a server may not
+ * send yet (the console shows them when they come).
+ */
+export type Progress = Omit<ServerProgress, 'status' | 'step_results' | 'cleanup_results'> & {
   status: RunStatus;
-  state: string;
-  current_step: number;
-  total_steps: number;
-  progress_percent: number;
-  current_step_name: string | null;
-  started_at: string | null;
-  completed_at: string | null;
-  duration_seconds: number | null;
-  estimated_completion: string | null;
   step_results: StepResult[];
   cleanup_results: StepResult[];
-  error: string | null;
-  error_code: number | null;
   failed_step?: number | null;
   ending_as?: string | null;
   safe_state?: 'not_needed' | 'reached' | 'failed' | null;
   safe_state_at?: string | null;
   redrive_of?: string | null;
   node?: string | null;
-  mode?: string;
-  context?: { rule_id: string | null; rule_name: string | null; triggered_by: string | null; trigger_data: unknown };
-  template?: { name: string; version: number } | null;
-}
+};
 
 /** `GET /sequences`. */
 export interface RunList {
@@ -74,32 +50,8 @@ export interface StreamEvent {
   data: Record<string, unknown> & { sequence_id?: string; run_id?: string };
 }
 
-/** A state node of the statechart (`GET /statechart`). */
-export interface ChartNode {
-  id: string;
-  key: string;
-  parent: string | null;
-  type: 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
-  initial: string | null;
-}
-
-/** A transition of the statechart. */
-export interface ChartEdge {
-  id: string;
-  source: string;
-  target: string | null;
-  event: string;
-  guard: string | null;
-  actions: string[];
-}
-
-/** `GET /statechart`. */
-export interface ChartGraph {
-  id: string;
-  initial: string | null;
-  nodes: ChartNode[];
-  edges: ChartEdge[];
-}
+/** The statechart's graph (`GET /statechart`), as the server's `chartGraph` makes it. */
+export type { ChartEdge, ChartGraph, ChartNode } from '../../../machines/chart-graph.ts';
 
 /** One actuator as `GET /devices` lists it. */
 export interface DeviceActuator {

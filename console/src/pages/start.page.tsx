@@ -30,6 +30,23 @@ function problems(error: unknown): ErrorDetail[] {
   return [{ path: '', code: 0, message: String(error) }];
 }
 
+/**
+ * Starts a run and opens its page; on refusal, hands the problems (at their paths) to `onErrors`.
+ * `onBusy` is true while the request is out.
+ */
+async function startAndOpen(path: string, body: unknown, onErrors: (errors: ErrorDetail[]) => void, onBusy: (busy: boolean) => void): Promise<void> {
+  onBusy(true);
+  onErrors([]);
+  try {
+    const started = await post<{ run_id: string }>(path, body);
+    location.hash = runHref(started.run_id);
+  } catch (error) {
+    onErrors(problems(error));
+  } finally {
+    onBusy(false);
+  }
+}
+
 /** The start page. */
 export function StartPage() {
   const [mode, setMode] = useState<'template' | 'definition'>('template');
@@ -69,18 +86,8 @@ function FromTemplate() {
   if (templates === null) return <p class="muted">Loading templates…</p>;
   if (templates.length === 0) return <p class="muted">No template is stored yet (PUT /api/v1/sequence-templates/&lt;name&gt;). Paste a definition instead.</p>;
   const template = templates.find((t) => t.name === name) ?? templates[0]!;
-  const start = async () => {
-    setBusy(true);
-    setErrors([]);
-    try {
-      const started = await post<{ run_id: string }>(`/sequence-templates/${encodeURIComponent(template.name)}/start`, { params: typedParams(template, values) });
-      location.hash = runHref(started.run_id);
-    } catch (error) {
-      setErrors(problems(error));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const start = () =>
+    startAndOpen(`/sequence-templates/${encodeURIComponent(template.name)}/start`, { params: typedParams(template, values) }, setErrors, setBusy);
   return (
     <form
       class="start-form"
@@ -150,16 +157,7 @@ function FromDefinition() {
     setChecked(null);
     setErrors([]);
     const body = parse();
-    if (body === undefined) return;
-    setBusy(true);
-    try {
-      const started = await post<{ run_id: string }>('/sequences', body);
-      location.hash = runHref(started.run_id);
-    } catch (error) {
-      setErrors(problems(error));
-    } finally {
-      setBusy(false);
-    }
+    if (body !== undefined) await startAndOpen('/sequences', body, setErrors, setBusy);
   };
   return (
     <form class="start-form" onSubmit={(e) => (e.preventDefault(), void start())}>

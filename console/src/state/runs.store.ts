@@ -135,9 +135,11 @@ function apply(event: StreamEvent): void {
 
 function startedRow(event: StreamEvent): Progress {
   const data = event.data;
+  const rule = { rule_id: (data.rule_id as string | null) ?? null, rule_name: (data.rule_name as string | null) ?? null };
   return {
     sequence_id: String(data.sequence_id),
     run_id: String(data.run_id),
+    ...rule,
     description: (data.description as string | null) ?? null,
     status: 'running',
     state: 'running',
@@ -153,7 +155,9 @@ function startedRow(event: StreamEvent): Progress {
     cleanup_results: [],
     error: null,
     error_code: null,
-    mode: data.mode as string | undefined,
+    context: { ...rule, triggered_by: null, trigger_data: null },
+    mode: String(data.mode ?? 'single'),
+    template: null,
     node: (data.node as string | undefined) ?? null,
   };
 }
