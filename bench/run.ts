@@ -16,6 +16,7 @@ const OTHERS = [
   { name: 'store-engine', file: 'store-engine.bench.ts', run: 'runStoreEngineBench', format: 'formatStoreEngineBench' },
   { name: 'mqtt', file: 'mqtt.bench.ts', run: 'runMqttBench', format: 'formatMqttBench' },
   { name: 'machine', file: 'machine.bench.ts', run: 'runMachineBench', format: 'formatMachineBench' },
+  { name: 'startup', file: 'startup.bench.ts', run: 'runStartupBench', format: 'formatStartupBench' },
 ] as const;
 
 function argument(name: string): string | undefined {
@@ -23,7 +24,7 @@ function argument(name: string): string | undefined {
   return at >= 0 ? process.argv[at + 1] : undefined;
 }
 
-const chosen = new Set((argument('bench') ?? 'engine,http,store,store-engine,mqtt,machine').split(','));
+const chosen = new Set((argument('bench') ?? 'engine,http,store,store-engine,mqtt,machine,startup').split(','));
 const runs = Number(argument('runs'));
 const batch = Number(argument('batch'));
 
