@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the engine benchmark, then the HTTP, store and MQTT benchmarks when their
- * files are present, each with its defaults. `--runs N` sets the engine's concurrent runs and
+ * files are present, and the console in Chromium, each with its defaults. `--runs N` sets the engine's concurrent runs and
  * `--batch N` its starts per turn of the event loop (0: one synchronous loop); `--bench engine,store`
  * picks which to run.
  */
@@ -17,6 +17,7 @@ const OTHERS = [
   { name: 'mqtt', file: 'mqtt.bench.ts', run: 'runMqttBench', format: 'formatMqttBench' },
   { name: 'machine', file: 'machine.bench.ts', run: 'runMachineBench', format: 'formatMachineBench' },
   { name: 'startup', file: 'startup.bench.ts', run: 'runStartupBench', format: 'formatStartupBench' },
+  { name: 'console', file: 'console.bench.ts', run: 'runConsoleBench', format: 'formatConsoleBench' },
 ] as const;
 
 function argument(name: string): string | undefined {
@@ -24,7 +25,7 @@ function argument(name: string): string | undefined {
   return at >= 0 ? process.argv[at + 1] : undefined;
 }
 
-const chosen = new Set((argument('bench') ?? 'engine,http,store,store-engine,mqtt,machine,startup').split(','));
+const chosen = new Set((argument('bench') ?? 'engine,http,store,store-engine,mqtt,machine,startup,console').split(','));
 const runs = Number(argument('runs'));
 const batch = Number(argument('batch'));
 

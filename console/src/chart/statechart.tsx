@@ -3,7 +3,7 @@
  * event and guard, the run's current state lit, the states and transitions it passed through
  * marked. Marks are also told in words beside the drawing (never by colour alone).
  */
-import { useEffect } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { StreamEvent } from '../api/types.ts';
 import { edgeLabel } from './chart-layout.ts';
 import { chartPath } from './chart-path.ts';
@@ -19,6 +19,7 @@ export interface StatechartProps {
 
 /** Draws the chart with one run's marks. */
 export function Statechart({ state, events }: StatechartProps) {
+  const [fit, setFit] = useState(true);
   useEffect(() => {
     void loadChart();
   }, []);
@@ -31,9 +32,12 @@ export function Statechart({ state, events }: StatechartProps) {
   const trail = events.filter((e) => e.type === 'sequence_state').map((e) => String(e.data.state));
   return (
     <figure class="chart">
+      <button type="button" class="link" aria-pressed={!fit} onClick={() => setFit(!fit)}>
+        {fit ? 'Actual size' : 'Fit to width'}
+      </button>
       <div class="chart-scroll">
         <svg
-          class="statechart"
+          class={`statechart${fit ? ' fit' : ''}`}
           viewBox={`-4 -4 ${layout.width + 8} ${layout.height + 8}`}
           width={layout.width + 8}
           role="img"

@@ -4,9 +4,9 @@
  * and context. The run is read over REST when the page opens and again after its own events
  * (at most twice a second); the events themselves come from the shared stream.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, get } from '../api/http.ts';
-import type { Progress } from '../api/types.ts';
+import type { Progress, StreamEvent } from '../api/types.ts';
 import { Statechart } from '../chart/statechart.tsx';
 import { clock, duration, elapsed } from '../components/format.ts';
 import { RunActions } from '../components/run-actions.tsx';
@@ -15,7 +15,9 @@ import { StatusBadge } from '../components/status-badge.tsx';
 import { StepTimeline } from '../components/step-timeline.tsx';
 import { now } from '../state/now.ts';
 import { runHref } from '../state/router.ts';
-import { onBatch, onRestart, remember, runEvents, runs, version } from '../state/runs.store.ts';
+import { onBatch, onRestart, remember, revisions, runEvents, runs, version } from '../state/runs.store.ts';
+
+const NO_EVENTS: readonly StreamEvent[] = [];
 
 /** Props of RunPage. */
 export interface RunPageProps {
@@ -68,8 +70,15 @@ export function RunPage({ id }: RunPageProps) {
 
   version.value;
   const run = runId ? runs.get(runId) : undefined;
+  // The parts below redraw when this run changed (or, for the timeline, each second while it
+  // runs), not on every batch of other runs' events: the same vnode tells Preact to skip them.
+  const revision = run ? (revisions.get(run.run_id) ?? 0) : -1;
+  const second = run?.completed_at ? 0 : Math.floor(now.value / 1000);
+  const events = (run && runEvents.get(run.run_id)) ?? NO_EVENTS;
+  const chartView = useMemo(() => (run ? <Statechart state={run.state} events={events} /> : null), [revision, run]);
+  const timelineView = useMemo(() => (run ? <StepTimeline run={run} events={events} now={now.value} /> : null), [revision, second, run]);
+  const eventsView = useMemo(() => <RunEvents events={events} />, [revision, events]);
   if (!run) return <section class="page">{error ? <p class="notice">{error}</p> : <p class="muted">Loading run {id}…</p>}</section>;
-  const events = runEvents.get(run.run_id) ?? [];
   const percent = Math.round(run.progress_percent);
   return (
     <section class="page run-page" aria-labelledby="run-title" data-run-id={run.run_id} data-status={run.status}>
@@ -111,15 +120,15 @@ export function RunPage({ id }: RunPageProps) {
       />
       <section aria-labelledby="timeline-title" class="panel">
         <h2 id="timeline-title">Steps</h2>
-        <StepTimeline run={run} events={events} now={now.value} />
+        {timelineView}
       </section>
       <section aria-labelledby="chart-title" class="panel">
         <h2 id="chart-title">Statechart</h2>
-        <Statechart state={run.state} events={events} />
+        {chartView}
       </section>
       <section aria-labelledby="events-title" class="panel">
         <h2 id="events-title">Events ({events.length})</h2>
-        <RunEvents events={events} />
+        {eventsView}
       </section>
       <section aria-labelledby="definition-title" class="panel">
         <h2 id="definition-title">Definition and context</h2>

@@ -3,6 +3,7 @@
  * node), filtered by status and sequence_id. The list is virtual: 10,000 runs cost the DOM of the
  * few rows in view, and a batch of events redraws those rows only.
  */
+import type { VNode } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { RUN_STATUSES, type Progress } from '../api/types.ts';
 import { duration, elapsed } from '../components/format.ts';
@@ -11,7 +12,7 @@ import { useVirtualRows } from '../components/use-virtual-rows.ts';
 import { now } from '../state/now.ts';
 import { runHref } from '../state/router.ts';
 import { RunListModel, type ListFilter } from '../state/run-list.ts';
-import { onBatch, onRestart, version } from '../state/runs.store.ts';
+import { onBatch, onRestart, revisions, version } from '../state/runs.store.ts';
 
 const ROW_HEIGHT = 52;
 
@@ -84,6 +85,20 @@ function RunTable({ model }: { model: RunListModel }) {
   const virtualizer = useVirtualRows(count, ROW_HEIGHT, scrollRef);
   const items = virtualizer.getVirtualItems();
   for (const item of items) if (model.ids[item.index] === undefined) model.ensure(item.index);
+  // A row whose run, place and second did not change is the same vnode, which Preact skips: a
+  // batch of events redraws only the rows of the runs it touched.
+  const cache = useRef(new Map<number, { key: string; row: VNode }>()).current;
+  const second = Math.floor(now.value / 1000);
+  const rows = items.map((item) => {
+    const run = model.at(item.index);
+    const key = `${run?.run_id}:${run ? revisions.get(run.run_id) : -1}:${item.start}:${run?.completed_at ? 0 : second}`;
+    const cached = cache.get(item.index);
+    if (cached?.key === key) return cached.row;
+    const row = <RunRow key={item.key} run={run} index={item.index} top={item.start} now={now.value} />;
+    cache.set(item.index, { key, row });
+    return row;
+  });
+  if (cache.size > items.length * 4) for (const index of cache.keys()) if (!items.some((i) => i.index === index)) cache.delete(index);
   return (
     <div class="run-table" role="table" aria-label="Runs" aria-rowcount={count + 1}>
       <div class="run-row head" role="row" aria-rowindex={1}>
@@ -97,16 +112,14 @@ function RunTable({ model }: { model: RunListModel }) {
       <div class="run-scroll" ref={scrollRef} tabIndex={0} aria-label="Run list, scrollable">
         {count === 0 && model.counts.value ? <p class="muted empty">No runs match.</p> : null}
         <div style={{ height: `${virtualizer.getTotalSize()}px`, position: 'relative' }}>
-          {items.map((item) => (
-            <RunRow key={item.key} run={model.at(item.index)} index={item.index} top={item.start} />
-          ))}
+          {rows}
         </div>
       </div>
     </div>
   );
 }
 
-function RunRow({ run, index, top }: { run: Progress | undefined; index: number; top: number }) {
+function RunRow({ run, index, top, now }: { run: Progress | undefined; index: number; top: number; now: number }) {
   const style = { transform: `translateY(${top}px)`, height: `${ROW_HEIGHT}px` };
   if (!run) {
     return (
@@ -134,7 +147,7 @@ function RunRow({ run, index, top }: { run: Progress | undefined; index: number;
       <span role="cell" class="step-cell">
         {run.status === 'completed' ? 'done' : `${step} ${run.current_step_name ?? ''}`}
       </span>
-      <span role="cell">{duration(elapsed(run.started_at, run.completed_at, now.value))}</span>
+      <span role="cell">{duration(elapsed(run.started_at, run.completed_at, now))}</span>
       <span role="cell" class="muted">
         {run.node ?? '-'}
       </span>

@@ -18,6 +18,12 @@ const RUNS_WITH_EVENTS = 2000;
 export const runs = new Map<string, Progress>();
 /** Each run's events as they came, by run_id. */
 export const runEvents = new Map<string, StreamEvent[]>();
+/** How many times each run changed (an event or a REST read): views of one run redraw on a change only. */
+export const revisions = new Map<string, number>();
+
+const touch = (runId: string): void => {
+  revisions.set(runId, (revisions.get(runId) ?? 0) + 1);
+};
 /** One more after every batch of events applied. */
 export const version = signal(0);
 /** The stream's connection state. */
@@ -51,6 +57,7 @@ export function onRestart(listener: () => void): () => void {
 /** Stores rows read over REST (the newest truth), keeping the objects other views hold. */
 export function remember(list: Progress[]): Progress[] {
   return list.map((progress) => {
+    touch(progress.run_id);
     const known = runs.get(progress.run_id);
     if (!known) {
       runs.set(progress.run_id, progress);
@@ -80,6 +87,7 @@ function apply(event: StreamEvent): void {
   }
   const runId = data.run_id;
   if (!runId) return;
+  touch(runId);
   keepEvent(runId, event);
   let row = runs.get(runId);
   if (event.type === 'sequence_started' && !row) {
