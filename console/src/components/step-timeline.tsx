@@ -118,9 +118,8 @@ export function StepTimeline({ run, events, now }: StepTimelineProps) {
               </span>
               <span class="timeline-outcome">
                 {ICON[bar.outcome]} {bar.outcome}
-                {bar.message && (bar.outcome === 'failed' || bar.outcome === 'waiting' || bar.outcome === 'skipped' || bar.outcome === 'retrying') ? (
-                  <small class="muted"> {bar.message}</small>
-                ) : null}
+                {/* A wait's message names the reading that ended it; a failure's, the cause. */}
+                {bar.message ? <small class="muted"> {bar.message}</small> : null}
               </span>
             </li>
           );
