@@ -3,8 +3,8 @@
  * with tokens: it loads with every other host blocked and asks none; a run started over REST shows
  * up and moves through its states on the chart; pause, resume and cancel from the page change the
  * run; a viewer sees no control; the emergency stop from the page stops a run and shows the latch;
- * the start form refuses a bad parameter at its path; after a server restart the page reconnects
- * and has every event. One browser and one operator page serve every test, in order.
+ * the start form refuses a bad parameter at its path; the list filters by status and sequence id;
+ * after a server restart the page reconnects and has every event. One browser and one operator page serve every test, in order.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -190,6 +190,20 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     await page.getByRole('button', { name: 'Clear the stop' }).click();
     await latch.waitFor({ state: 'detached' });
     expect((await api('GET', '/emergency-stop')).active).toBe(false);
+  });
+
+  it('filters the runs by status and by sequence id', async () => {
+    await page.goto(`${server.url}/#/`);
+    await page.getByLabel('Status').selectOption('cancelled');
+    const cancelled = (await api('GET', '/sequences?status=cancelled')).total as number;
+    expect(cancelled).toBeGreaterThan(1);
+    const rows = page.locator('.run-scroll .run-row[data-run-id]');
+    await expect.poll(() => rows.count()).toBe(cancelled);
+    expect(new Set(await rows.evaluateAll((items) => items.map((row) => row.getAttribute('data-status'))))).toEqual(new Set(['cancelled']));
+    await page.getByLabel('Sequence id').fill('controlled');
+    await page.getByLabel('Sequence id').press('Enter');
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.first().getByRole('link').textContent()).toBe('controlled');
   });
 
   it('reconnects after the server restarts and shows every event of the run, none missed', async () => {

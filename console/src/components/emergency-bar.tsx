@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, get, post } from '../api/http.ts';
 import type { EmergencyState } from '../api/types.ts';
-import { emergency, emergencyLog } from '../state/runs.store.ts';
+import { alerts, emergency, emergencyLog } from '../state/runs.store.ts';
 import { canAct } from '../state/session.ts';
 import { dateTime } from './format.ts';
 
@@ -90,6 +90,7 @@ export function EmergencyBar() {
         </div>
       ) : null}
       {message ? <p class="emergency-message">{message}</p> : null}
+      <SafetyAlerts />
       {history.length > 0 || emergencyLog.value.length > 0 ? (
         <details class="emergency-history">
           <summary>Latch history</summary>
@@ -110,5 +111,16 @@ export function EmergencyBar() {
         </details>
       ) : null}
     </section>
+  );
+}
+
+/** Actuators a safe state could not confirm OFF (`safety_alert`): a person must go and look. */
+function SafetyAlerts() {
+  const safety = alerts.value.filter((a) => a.type === 'safety_alert');
+  if (safety.length === 0) return null;
+  return (
+    <p class="safety-alerts" role="alert">
+      ⚠ Not confirmed OFF: {safety.map((a) => `${String(a.data.esp_id)}:${String(a.data.gpio)}`).join(', ')} — <a href="#/devices">see Devices</a>
+    </p>
   );
 }

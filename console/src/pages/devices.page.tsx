@@ -90,11 +90,13 @@ export function DevicesPage() {
       {snapshot.devicesNote ? <p class="notice">{snapshot.devicesNote}{snapshot.sim ? ' Showing the simulated nodes instead.' : ''}</p> : null}
       {alerts.value.length > 0 ? (
         <details class="panel" open>
-          <summary>Alerts ({alerts.value.length})</summary>
+          <summary>Alerts and notifications ({alerts.value.length})</summary>
           <ul>
             {alerts.value.map((a) => (
               <li key={a.seq}>
-                {clock(new Date(a.timestamp * 1000).toISOString())} <strong>{a.type}</strong> {String(a.data.esp_id ?? '')}:{String(a.data.gpio ?? '')} {String(a.data.message ?? '')}
+                {clock(new Date(a.timestamp * 1000).toISOString())} <strong>{a.type}</strong>{' '}
+                {a.type === 'notification' ? `[${String(a.data.severity)}] ${String(a.data.title)}:` : `${String(a.data.esp_id ?? '')}:${String(a.data.gpio ?? '')}`}{' '}
+                {String(a.data.message ?? '')}
               </li>
             ))}
           </ul>

@@ -32,7 +32,7 @@ export const streamStatus = signal<StreamStatus>('connecting');
 export const emergency = signal<EmergencyState>({ active: false, reason: null, since: null });
 /** Emergency stops and clears seen by this page, newest first. */
 export const emergencyLog = signal<{ active: boolean; reason: string | null; at: string }[]>([]);
-/** Alerts (safety, device) seen by this page, newest first, at most 50. */
+/** Alerts (safety, device) and notifications seen by this page, newest first, at most 50. */
 export const alerts = signal<StreamEvent[]>([]);
 
 /** Hears every batch of events after it was applied (list views insert new runs, pages reload). */
@@ -82,7 +82,7 @@ function apply(event: StreamEvent): void {
     emergencyLog.value = [{ active, reason, at: iso(event.timestamp) }, ...emergencyLog.value].slice(0, 50);
     return;
   }
-  if (event.type === 'safety_alert' || event.type === 'device_alert') {
+  if (event.type === 'safety_alert' || event.type === 'device_alert' || event.type === 'notification') {
     alerts.value = [event, ...alerts.value].slice(0, 50);
   }
   const runId = data.run_id;
