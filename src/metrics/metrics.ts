@@ -1,10 +1,13 @@
 /**
  * Prometheus metrics of one server (issue 3): runs started and ended by status, runs running now,
- * step durations, actuator commands by result, WebSocket clients and event lag. Each server has its
- * own registry (tests build many servers in one process); the engine's events feed it through one
+ * step durations, actuator commands by result, WebSocket clients and event lag, all named
+ * `sequencer_*`; beside them prom-client's process and Node.js defaults (CPU, memory, event loop
+ * lag, GC, handles) under their usual names. Each server has its own registry (tests build many
+ * servers in one process); the defaults describe the process, so they are collected once per
+ * process and rendered with every server's. The engine's events feed the registry through one
  * subscription, and the actuator driver is wrapped once so every command is counted, whoever sends it.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ActuatorCommand, ActuatorDriver, ActuatorResponse, SendOptions } from '../drivers/actuator-driver.ts';
 import type { EventBus } from '../events/event-bus.ts';
 
@@ -20,6 +23,7 @@ export type CommandResult = 'ok' | 'failed' | 'error' | 'aborted';
 
 /** The instruments of one server. */
 export interface Metrics {
+  /** This server's `sequencer_*` instruments (the process defaults are in `render()` too). */
   readonly registry: Registry;
   readonly runsStarted: Counter;
   readonly runsEnded: Counter<'status'>;
@@ -43,12 +47,27 @@ export interface Metrics {
   readonly contentType: string;
 }
 
+let processRegistry: Registry | null = null;
+
+/**
+ * The process and Node.js defaults, collected once per process: each collection starts its own
+ * event-loop monitor and GC observer, which must not multiply with the servers of a test run.
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 const LAG_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 const STEP_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 3600];
 
 /** Creates the instruments in a fresh registry. Nothing is counted until `watch` / `countCommands`. */
 export function createMetrics(): Metrics {
   const registry = new Registry();
+  const defaults = processMetrics();
   const registers = [registry];
   let source: MetricsSource | null = null;
   const runsStarted = new Counter({ name: 'sequencer_runs_started_total', help: 'Runs started', registers });
@@ -135,7 +154,7 @@ export function createMetrics(): Metrics {
     countCommands(driver) {
       return new CountingDriver(driver, (result) => actuatorCommands.inc({ result }));
     },
-    render: () => registry.metrics(),
+    render: async () => (await registry.metrics()) + (await defaults.metrics()),
   };
 }
 

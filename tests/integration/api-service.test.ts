@@ -85,6 +85,20 @@ describe('GET /metrics', () => {
     expect(text).toContain('sequencer_event_lag_seconds_bucket');
   });
 
+  it("shows the process and Node.js defaults beside the server's own families", async () => {
+    t = await testApp();
+    const response = await t.inject({ method: 'GET', url: '/metrics' });
+    const text = response.body;
+    for (const family of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_gc_duration_seconds']) {
+      expect(text).toMatch(new RegExp(`^# TYPE ${family} `, 'm'));
+    }
+    expect(sample(text, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    expect(sample(text, 'sequencer_runs_started_total')).toBe(0);
+    // Each family once: the process defaults are not repeated per server.
+    const types = text.match(/^# TYPE \S+/gm) ?? [];
+    expect(new Set(types).size).toBe(types.length);
+  });
+
   it('shows the runs running at scrape time', async () => {
     t = await testApp();
     await t.inject({ method: 'POST', url: '/api/v1/sequences', payload: { steps: [{ delay_seconds: 600 }] } });
