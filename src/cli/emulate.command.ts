@@ -4,6 +4,7 @@
  * answer, and runs until SIGINT or SIGTERM, then returns 0. Bad arguments print why and return 2.
  */
 import { DeviceEmulator } from '../drivers/device-emulator.ts';
+import { redactUrl } from '../logging/redact-url.ts';
 import { parseCommandArgs, UsageError, type Command, type CommandSpec, type ParsedArgs } from './command-line.ts';
 
 const FLAGS = {
@@ -91,7 +92,7 @@ async function emulate(args: ParsedArgs<typeof FLAGS>): Promise<number> {
   for (const id of options.silent) emulator.setBehaviour(id, { silent: true });
   const behaviour = (id: string): string => (options.fail.includes(id) ? 'fails' : options.silent.includes(id) ? 'silent' : 'answers');
   const nodes = options.espIds.map((id) => `${id} (${behaviour(id)})`).join(', ');
-  process.stdout.write(`emulating ${nodes} on ${redact(options.url)}, kaiser ${options.kaiserId}, latency ${options.latencyMs} ms\n`);
+  process.stdout.write(`emulating ${nodes} on ${redactUrl(options.url)}, kaiser ${options.kaiserId}, latency ${options.latencyMs} ms\n`);
 
   // Until connected, the emulator reconnects every second and logs why it cannot.
   void emulator.start();
@@ -99,12 +100,4 @@ async function emulate(args: ParsedArgs<typeof FLAGS>): Promise<number> {
   process.stdout.write(`emulator: ${signal}, stopping\n`);
   await emulator.close();
   return 0;
-}
-
-/** The URL without credentials, for what the terminal shows. */
-function redact(url: string): string {
-  const parsed = new URL(url);
-  parsed.username = '';
-  parsed.password = '';
-  return parsed.toString().replace(/\/$/, '');
 }

@@ -1,9 +1,12 @@
 /**
  * `notification`: tells people. The `websocket` channel publishes a `notification` event; the
  * `webhook` channel POSTs JSON to the target URL, bounded by the step timeout (its AbortSignal).
+ * A webhook that fails says where (the URL without credentials or query) and why: the HTTP status,
+ * or the network's reason (connection refused, DNS, TLS, ...) with its code.
  */
 import { z } from 'zod';
 import { Codes, SequencerError } from '../domain/errors.ts';
+import { redactUrl } from '../logging/redact-url.ts';
 import type { Executor } from './executor.ts';
 
 /** The payload of a notification action (SPEC 2). */
@@ -47,24 +50,74 @@ export const notificationExecutor: Executor<NotificationAction> = {
       });
       return `Notification sent: ${title || message}`;
     }
-    const response = await fetch(action.target as string, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        sequence_id: context.sequenceId,
-        run_id: context.runId,
-        step_name: context.stepName,
-        rule_name: context.ruleName,
-        title,
-        message,
-        severity: action.severity,
-      }),
-      signal: context.signal,
-    });
+    const target = action.target as string;
+    const { url, authorization } = splitCredentials(target);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        body: JSON.stringify({
+          sequence_id: context.sequenceId,
+          run_id: context.runId,
+          step_name: context.stepName,
+          rule_name: context.ruleName,
+          title,
+          message,
+          severity: action.severity,
+        }),
+        signal: context.signal,
+      });
+    } catch (error) {
+      // A timeout or a cancel of the step speaks for itself.
+      if (context.signal.aborted) throw error;
+      throw new SequencerError(Codes.STEP_FAILED, `Webhook ${redactUrl(target)} failed: ${networkReason(error, target)}`);
+    }
     await response.body?.cancel();
     if (!response.ok) {
-      throw new SequencerError(Codes.STEP_FAILED, `Webhook ${action.target} answered ${response.status}`);
+      throw new SequencerError(Codes.STEP_FAILED, `Webhook ${redactUrl(target)} answered ${response.status}`);
     }
-    return `Webhook ${action.target} answered ${response.status}`;
+    return `Webhook ${redactUrl(target)} answered ${response.status}`;
   },
 };
+
+/**
+ * The URL without `user:password@` and those as a Basic authorization header: fetch refuses a URL
+ * with credentials, and `https://user:secret@host/hook` is how people write a protected webhook.
+ */
+function splitCredentials(target: string): { url: string; authorization: string | null } {
+  const parsed = new URL(target);
+  if (parsed.username === '' && parsed.password === '') return { url: target, authorization: null };
+  const pair = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.toString(), authorization: `Basic ${Buffer.from(pair).toString('base64')}` };
+}
+
+/** Why a request did not get an answer, from fetch's `cause` (undici wraps the socket's error). */
+function networkReason(error: unknown, url: string): string {
+  let cause = (error as { cause?: unknown }).cause ?? error;
+  // Several addresses tried (IPv6 and IPv4 of `localhost`): the first one's reason stands for all.
+  if (cause instanceof AggregateError && cause.errors.length > 0 && !(cause as NodeJS.ErrnoException).code) cause = cause.errors[0];
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const host = URL.canParse(url) ? new URL(url).hostname : url;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return `connection refused by ${host} (ECONNREFUSED)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `DNS lookup of ${host} failed (${code})`;
+    case 'ECONNRESET':
+      return `connection reset by ${host} (ECONNRESET)`;
+    case 'ETIMEDOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return `connecting to ${host} timed out (${code})`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `${host} is unreachable (${code})`;
+    default: {
+      const text = cause instanceof Error ? cause.message : String(cause);
+      return code && !text.includes(code) ? `${text} (${code})` : text;
+    }
+  }
+}

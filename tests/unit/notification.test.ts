@@ -62,7 +62,7 @@ describe('notification executor: websocket channel', () => {
 describe('notification executor: webhook channel', () => {
   let server: Server;
   let url: string;
-  let received: { method?: string; type?: string; body: unknown }[];
+  let received: { method?: string; type?: string; authorization?: string; body: unknown }[];
   let reply: (req: IncomingMessage, res: ServerResponse) => void;
   let arrived: Promise<void>;
 
@@ -75,7 +75,12 @@ describe('notification executor: webhook channel', () => {
       let body = '';
       req.on('data', (chunk) => (body += chunk));
       req.on('end', () => {
-        received.push({ method: req.method, type: req.headers['content-type'], body: body ? JSON.parse(body) : null });
+        received.push({
+          method: req.method,
+          type: req.headers['content-type'],
+          ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+          body: body ? JSON.parse(body) : null,
+        });
         signalArrival();
         reply(req, res);
       });
@@ -108,6 +113,35 @@ describe('notification executor: webhook channel', () => {
     await expect(execute({ channel: 'webhook', target: url, message: 'x' }, ctx)).rejects.toMatchObject({
       code: 5614,
       message: `Webhook ${url} answered 500`,
+    });
+  });
+
+  it('sends the credentials of the URL as Basic auth, and names the URL without them or the query when it answers an error', async () => {
+    reply = (_req, res) => res.writeHead(503).end();
+    const { ctx } = context();
+    const secret = url.replace('http://', 'http://hooks:s3cret@') + '?api_key=k3y';
+    const failure = await execute({ channel: 'webhook', target: secret, message: 'x' }, ctx).catch((error: Error) => error);
+    expect(failure).toMatchObject({ code: 5614, message: `Webhook ${url}?… answered 503` });
+    expect((failure as Error).message).not.toMatch(/s3cret|k3y|hooks:/);
+    expect(received[0]?.authorization).toBe(`Basic ${Buffer.from('hooks:s3cret').toString('base64')}`);
+  });
+
+  it('says the connection was refused, with its code, when nobody listens', async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    const { ctx } = context();
+    await expect(execute({ channel: 'webhook', target: url, message: 'x' }, ctx)).rejects.toMatchObject({
+      code: 5614,
+      message: `Webhook ${url} failed: connection refused by 127.0.0.1 (ECONNREFUSED)`,
+    });
+    server = createServer().listen(0, '127.0.0.1');
+  });
+
+  it('says the DNS lookup failed, with its code, for a host that does not resolve', async () => {
+    const { ctx } = context();
+    await expect(execute({ channel: 'webhook', target: 'https://sequencer-test.invalid/hook', message: 'x' }, ctx)).rejects.toMatchObject({
+      code: 5614,
+      message: expect.stringMatching(/^Webhook https:\/\/sequencer-test\.invalid\/hook failed: DNS lookup of sequencer-test\.invalid failed \((ENOTFOUND|EAI_AGAIN)\)$/),
     });
   });
 
