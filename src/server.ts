@@ -11,11 +11,8 @@ import type { ServerConfig } from './config/server-config.ts';
 import { createServices, type ServiceHooks, type Services } from './services.ts';
 import { openSqliteStore } from './store/sqlite.store.ts';
 
-/** Hooks of a server: those of its services, plus the HTTP logger. */
-export interface ServerHooks extends ServiceHooks {
-  /** Fastify logger: false (default), true, or pino options. */
-  logger?: boolean | object;
-}
+/** Hooks of a server: those of its services (the logger among them). */
+export type ServerHooks = ServiceHooks;
 
 /** A listening server. */
 export interface RunningServer {
@@ -36,7 +33,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   const services = await createServices(config, { ...hooks, openStore });
   let app: FastifyInstance | null = null;
   try {
-    app = await buildApp(services, { logger: hooks.logger });
+    app = await buildApp(services);
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
     await app?.close();

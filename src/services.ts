@@ -6,13 +6,15 @@
 import type { ServerConfig } from './config/server-config.ts';
 import { Codes, SequencerError } from './domain/errors.ts';
 import type { ActuatorDriver } from './drivers/actuator-driver.ts';
-import { createMqttDriver } from './drivers/create-driver.ts';
+import { createMqttDriver, EmbeddedBrokerMqttDriver } from './drivers/create-driver.ts';
 import { MqttDriver } from './drivers/mqtt.driver.ts';
 import { SimDriver } from './drivers/sim.driver.ts';
 import { Engine } from './engine/engine.ts';
 import { EventHub } from './events/event-hub.ts';
 import { startInspector, type Inspector } from './events/inspector.ts';
 import { builtinExecutors } from './executors/builtin-executors.ts';
+import { silentLogger, type Logger } from './logging/logger.ts';
+import { loggingSafeState, logRunLifecycle } from './logging/run-log.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import type { LatchState } from './safety/emergency-latch.ts';
 import { StartRateLimiter } from './safety/rate-limiter.ts';
@@ -42,6 +44,8 @@ export interface Services {
   hub: EventHub;
   /** The Stately inspector, when `config.inspect`. */
   inspector: Inspector | null;
+  /** The server's logger: runs, requests, the driver, errors (silent unless the caller gave one). */
+  logger: Logger;
   /**
    * What recovery at start did with the runs the store held as unfinished (SPEC 11); `cancelled`:
    * those of them cancelled because the emergency stop still holds.
@@ -57,6 +61,9 @@ export interface Services {
 
 /** Hooks for what the services report. */
 export interface ServiceHooks {
+  /** Where every log line goes (default: nowhere). */
+  logger?: Logger;
+  /** Errors the services meet while running (default: an error line on the logger). */
   onError?: (error: unknown, message: string) => void;
   /** Opens the store (the durability layer); null keeps everything in memory. */
   openStore?: (config: ServerConfig) => RunStore | null;
@@ -81,12 +88,19 @@ const DAY_MS = 86_400_000;
 
 /** Builds and starts the services of a server. */
 export async function createServices(config: ServerConfig, hooks: ServiceHooks = {}): Promise<Services> {
+  const logger = hooks.logger ?? silentLogger();
+  const onError = hooks.onError ?? ((error: unknown, message: string) => logger.error({ err: error }, message));
   const store = hooks.openStore?.(config) ?? null;
   const sim = config.driver === 'sim' ? new SimDriver(config.simLatencyMs) : null;
   const metrics = createMetrics();
   const inner = sim ?? (await (hooks.createDriver ?? createMqttDriver)(config));
   const mqtt = inner instanceof MqttDriver ? inner : null;
-  mqtt?.on('disconnect', () => metrics.mqttDisconnects.inc());
+  if (inner instanceof EmbeddedBrokerMqttDriver) logger.info({ url: inner.broker.url }, `embedded MQTT broker listening on ${inner.broker.url}`);
+  mqtt?.on('connect', () => logger.info('MQTT broker connected'));
+  mqtt?.on('disconnect', (reason) => {
+    metrics.mqttDisconnects.inc();
+    logger.warn({ reason }, 'MQTT broker connection lost');
+  });
   const driver = metrics.countCommands(inner);
   await driver.start();
   const safety = new SafetySystem({
@@ -100,12 +114,12 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
       try {
         store?.setSetting(LATCH_KEY, state);
       } catch (error) {
-        hooks.onError?.(error, 'emergency stop state could not be stored');
+        onError(error, 'emergency stop state could not be stored');
       }
     },
   });
   const starts = new StartRateLimiter(config.rate_limits.starts_per_second);
-  const executors = builtinExecutors(driver, safety).register(safety.safeStateExecutor());
+  const executors = builtinExecutors(driver, safety).register(loggingSafeState(safety.safeStateExecutor(), logger));
   // The engine validates templates at PUT, and templates fill the engine's nested calls: each needs the other.
   const templates: TemplateService = new TemplateService({ store, validate: (definition) => engine.validate(definition) });
   // A busy inspector port must not leave the broker connection (or the embedded broker) keeping the process alive.
@@ -136,18 +150,19 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     onRunEnded: (run) => safety.runEnded(run.runId),
     onRunDropped: (runId) => safety.runDropped(runId),
     onRunCrashed: (run) => {
-      safety.makeSafe(run.runId).catch((error: unknown) => hooks.onError?.(error, `run ${run.runId} crashed and its actuators could not all be turned off`));
+      safety.makeSafe(run.runId).catch((error: unknown) => onError(error, `run ${run.runId} crashed and its actuators could not all be turned off`));
     },
     onSweep: (now) => {
       if (!store) return;
       const before = now - config.limits.history_days * DAY_MS;
-      pruneInChunks(store, before).catch((error: unknown) => hooks.onError?.(error, 'history prune failed'));
+      pruneInChunks(store, before).catch((error: unknown) => onError(error, 'history prune failed'));
     },
     onRunRecovered: (run, context) => safety.restore(run.runId, run.definition.priority, recoveredCommands(context)),
-    onError: hooks.onError,
+    onError,
   });
 
   metrics.watch(engine);
+  logRunLifecycle(engine.events, logger);
   const hub = new EventHub();
   hub.attach(engine.events);
   const recovered = { ...engine.recover(config.recovery), cancelled: 0 };
@@ -169,6 +184,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     metrics,
     hub,
     inspector,
+    logger,
     recovered,
     async emergencyStop(reason) {
       safety.latch.trip(reason, Date.now());

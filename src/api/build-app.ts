@@ -3,7 +3,7 @@
  * zod validation and serialisation, the OpenAPI UI, auth, one error shape, the routes under
  * `/api/v1`, the WebSocket stream, `/health`, `/metrics` and the operator console at `/`. `server.ts` listens; tests inject.
  */
-import Fastify, { type FastifyBodyParser, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyBodyParser, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import packageJson from '../../package.json' with { type: 'json' };
 import { Codes, SequencerError } from '../domain/errors.ts';
@@ -15,6 +15,7 @@ import { frameworkErrors, malformed, registerErrorHandling, sendError } from './
 import { healthRoutes, type Lifecycle } from './health.routes.ts';
 import { metricsRoutes } from './metrics.routes.ts';
 import { registerOpenApi } from './openapi.ts';
+import { DebugRequestLog } from './request-log.ts';
 import { sequenceRoutes } from './sequences.routes.ts';
 import { simRoutes } from './sim.routes.ts';
 import { statechartRoutes } from './statechart.routes.ts';
@@ -31,8 +32,6 @@ declare module 'fastify' {
 
 /** Options of the app; every field has a default. */
 export interface BuildAppOptions {
-  /** Fastify logger: false (default), true, or pino options. */
-  logger?: boolean | object;
   /** Largest request body in bytes (default 1 MiB: a 50-step definition is a few KiB). */
   bodyLimit?: number;
   /** Where the operator console is served from (default: `dist/console`, built by `npm install`). */
@@ -81,7 +80,9 @@ function jsonOrNothing(app: FastifyInstance): FastifyBodyParser<string> {
 /** Builds the app. Nothing listens until the caller does. */
 export async function buildApp(services: Services, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    // The server's one logger; requests at debug, not at Fastify's info.
+    loggerInstance: services.logger as FastifyBaseLogger,
+    logController: new DebugRequestLog(),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     frameworkErrors,
     // The health route answers 503 `draining` itself, in the one body shape.

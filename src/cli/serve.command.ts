@@ -1,10 +1,12 @@
 /**
  * `sequencer serve` (SPEC 12): resolves the configuration, starts the server, prints
- * `listening on http://HOST:PORT`, and on SIGINT or SIGTERM shuts down gracefully and returns 0.
- * A bad configuration prints why on stderr and returns 2 before anything starts.
+ * `listening on http://HOST:PORT` (the only line on stdout, for scripts), logs on stderr, and on
+ * SIGINT or SIGTERM shuts down gracefully and returns 0. What stops it before it listens (a bad
+ * configuration: 2, an unusable database: 3..8, anything else: 1) is one plain line on stderr.
  */
 import { ConfigError, configFromFlags, SERVE_SPEC } from '../config/load-config.ts';
 import type { ServerConfig } from '../config/server-config.ts';
+import { createLogger } from '../logging/logger.ts';
 import { startServer } from '../server.ts';
 import { StoreOpenError, type StoreOpenReason } from '../store/store-open.error.ts';
 import type { Command, ParsedArgs } from './command-line.ts';
@@ -28,11 +30,11 @@ async function serve(args: ParsedArgs<typeof SERVE_SPEC.flags>): Promise<number>
     process.stderr.write(`sequencer: ${error.message}\n`);
     return 2;
   }
+  // From here on stderr carries log lines; what ends the command before it listens stays one plain line.
+  const logger = await createLogger({ level: config.logLevel });
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer(config, {
-      onError: (error, message) => process.stderr.write(`sequencer: ${message}: ${error instanceof Error ? error.message : String(error)}\n`),
-    });
+    server = await startServer(config, { logger });
   } catch (error) {
     if (error instanceof StoreOpenError) {
       // The database is never overwritten or replaced: a person must look at it.
@@ -46,12 +48,13 @@ async function serve(args: ParsedArgs<typeof SERVE_SPEC.flags>): Promise<number>
   const { resumed, aborted, queued, failed, cancelled } = server.services.recovered;
   if (resumed + aborted + queued + failed > 0) {
     // After a crash this is the operator's first sign of what the restart did with the runs.
-    process.stderr.write(
-      `sequencer: recovered unfinished runs (--recovery ${config.recovery}): ${resumed} resumed, ${aborted} aborted, ` +
-        `${queued} queued again, ${failed} could not be recovered\n`,
+    logger.info(
+      { recovery: config.recovery, resumed, aborted, queued, failed },
+      `recovered unfinished runs (--recovery ${config.recovery}): ${resumed} resumed, ${aborted} aborted, ` +
+        `${queued} queued again, ${failed} could not be recovered`,
     );
   }
-  if (cancelled > 0) process.stderr.write(`sequencer: the emergency stop is active: ${cancelled} recovered runs cancelled\n`);
+  if (cancelled > 0) logger.warn({ cancelled }, `the emergency stop is active: ${cancelled} recovered runs cancelled`);
   process.stdout.write(`listening on ${server.url}\n`);
   if (server.services.inspector) process.stdout.write(`inspector: open ${server.services.inspector.pageUrl}\n`);
 
@@ -63,19 +66,19 @@ async function serve(args: ParsedArgs<typeof SERVE_SPEC.flags>): Promise<number>
   const again = () => process.exit(130);
   process.once('SIGINT', again);
   process.once('SIGTERM', again);
-  process.stderr.write(`sequencer: ${signal}, shutting down\n`);
+  logger.info({ signal }, `${signal}, shutting down`);
 
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), CLOSE_DEADLINE_MS);
   });
   const outcome = await Promise.race([server.close().then(() => 'closed' as const), deadline]).catch((error: unknown) => {
-    process.stderr.write(`sequencer: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    logger.error({ err: error }, 'shutdown failed');
     return 'failed' as const;
   });
   clearTimeout(timer);
   if (outcome === 'timeout') {
-    process.stderr.write(`sequencer: shutdown took longer than ${CLOSE_DEADLINE_MS} ms; exiting anyway\n`);
+    logger.error(`shutdown took longer than ${CLOSE_DEADLINE_MS} ms; exiting anyway`);
     process.exit(1);
   }
   const code = outcome === 'closed' ? 0 : 1;

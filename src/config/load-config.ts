@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { parseCommandArgs, UsageError, type CommandSpec, type FlagSpec, type FlagSpecs, type ParsedArgs } from '../cli/command-line.ts';
 import { formatPath } from '../domain/validate-definition.ts';
+import { LOG_LEVELS } from '../logging/logger.ts';
 import { ConfigFileSchema, TokensFileSchema, type ConfigFile } from './config-file.schema.ts';
 import { defaultConfig, type ServerConfig, type TokenConfig } from './server-config.ts';
 
@@ -59,6 +60,11 @@ const OPTIONS: Record<string, Option> = {
   'sim-latency-ms': { flag: text('N', 'answer delay of simulated nodes (default 20)'), apply: (c, v, s) => (c.simLatencyMs = integer(v, s, 0, 600_000)) },
   inspect: { flag: { type: 'boolean', help: 'start the Stately inspector relay' }, apply: (c) => (c.inspect = true) },
   'inspect-port': { flag: text('N', 'port of the inspector relay (default 8080)'), apply: (c, v, s) => (c.inspectPort = integer(v, s, 0, 65_535)) },
+  'log-level': {
+    env: 'LOG_LEVEL',
+    flag: text('LEVEL', `log lines on stderr from this level on: ${LOG_LEVELS.join(', ')} (LOG_LEVEL; default info)`),
+    apply: (c, v, s) => (c.logLevel = oneOf(v, s, LOG_LEVELS)),
+  },
   config: { flag: text('FILE', 'JSON file: limits, rate_limits, safety, tokens, mqtt (flags and environment win)'), apply: () => {} },
 };
 

@@ -2,6 +2,7 @@
  * The resolved configuration of a Sequencer server (SPEC section 12): one interface, every field
  * with its default, resolved once at start-up from flags, environment and the `--config` file.
  */
+import type { LogLevel } from '../logging/logger.ts';
 import type { SafetyPolicyConfig } from '../safety/safety-policy.ts';
 
 /** A bearer token and what it may do (SPEC 7). */
@@ -35,6 +36,8 @@ export interface ServerConfig {
   inspect: boolean;
   /** Loopback port of the inspector relay (default 8080; 0 picks a free one). */
   inspectPort: number;
+  /** Least severe level of the log lines on stderr (default info). */
+  logLevel: LogLevel;
   limits: {
     max_concurrent: number;
     max_steps: number;
@@ -65,6 +68,7 @@ export function defaultConfig(): ServerConfig {
     recovery: 'resume',
     inspect: false,
     inspectPort: 8080,
+    logLevel: 'info',
     limits: { max_concurrent: 1000, max_steps: 50, max_duration_seconds: 3600, retention_seconds: 3600, history_days: 7 },
     rate_limits: { starts_per_second: 200, commands_per_second: 100, commands_per_esp_per_second: 20 },
     safety: { actuators: [] },

@@ -35,7 +35,8 @@ describe('--recovery abort after kill -9', { timeout: 90_000 }, () => {
       // This process never switched them ON: the OFF it sent came from the recovered leases.
       expect((await simActuator(after.url, 'ESP_AB', gpio)).actuator).toMatchObject({ on: false, last_command: 'OFF' });
     }
-    await after.stderrWith('sequencer: recovered unfinished runs (--recovery abort): 0 resumed, 2 aborted, 0 queued again, 0 could not be recovered\n');
+    // A log line: the message ends where its JSON string does.
+    await after.stderrWith('"msg":"recovered unfinished runs (--recovery abort): 0 resumed, 2 aborted, 0 queued again, 0 could not be recovered"');
     const completed = after.events.of(pump).find((e) => e.type === 'sequence_completed')?.data;
     expect(completed).toMatchObject({ status: 'failed', success: false, error_code: 5633 });
     const list = await api<{ running: number; failed: number }>(after.url, '/sequences?running_only=true');

@@ -75,6 +75,29 @@ describe('sequencer serve', () => {
     expect(await s.exit).toBe(0);
   });
 
+  it('keeps stdout for the listening line and writes JSON log lines on stderr, requests at --log-level debug', async () => {
+    const s = serve(['--port', '0', '--db', ':memory:', '--sim-latency-ms', '0', '--log-level', 'debug']);
+    let stdout = '';
+    s.child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const url = await listeningUrl(s.child);
+    const start = await fetch(`${url}/api/v1/sequences`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sequence_id: 'logged', steps: [{ name: 'Short wait', delay_seconds: 0 }] }),
+    });
+    const { run_id } = (await start.json()) as { run_id: string };
+    await expect.poll(() => s.stderr()).toContain(`"run_id":"${run_id}","sequence_id":"logged","status":"completed"`);
+    s.child.kill('SIGTERM');
+    expect(await s.exit).toBe(0);
+
+    expect(stdout).toBe(`listening on ${url}\n`);
+    const lines = s.stderr().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 30, msg: 'run started', run_id, sequence_id: 'logged' }));
+    expect(lines).toContainEqual(expect.objectContaining({ level: 30, msg: 'run ended', run_id, sequence_id: 'logged', status: 'completed' }));
+    expect(lines).toContainEqual(expect.objectContaining({ level: 20, msg: 'request', method: 'POST', url: '/api/v1/sequences', status: 202 }));
+    expect(lines).toContainEqual(expect.objectContaining({ level: 30, msg: 'SIGTERM, shutting down' }));
+  });
+
   it('exits 2 with the reason when the configuration is bad', async () => {
     const s = serve(['--port', '0', '--host', '0.0.0.0']);
     expect(await s.exit).toBe(2);

@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       [
         '--port', '0', '--host=localhost', '--db', ':memory:', '--driver', 'mqtt', '--mqtt-url', 'mqtt://broker:1883',
         '--mqtt-port=1884', '--token', 'op-secret', '--recovery', 'abort', '--max-concurrent', '5', '--sim-latency-ms', '3', '--inspect',
+        '--log-level', 'debug', '--inspect-port=0', '--token', 'op-second',
       ],
       {},
     );
@@ -46,18 +47,20 @@ describe('loadConfig', () => {
       driver: 'mqtt',
       mqttUrl: 'mqtt://broker:1883',
       mqttPort: 1884,
-      tokens: [{ token: 'op-secret', role: 'operator' }],
+      tokens: [{ token: 'op-secret', role: 'operator' }, { token: 'op-second', role: 'operator' }],
       recovery: 'abort',
       simLatencyMs: 3,
       inspect: true,
+      inspectPort: 0,
+      logLevel: 'debug',
       limits: { max_concurrent: 5 },
     });
   });
 
   it('reads the environment, and flags win over it', () => {
-    const env = { PORT: '9000', HOST: '127.0.0.2', SEQUENCER_DB: '/tmp/x.db', SEQUENCER_DRIVER: 'mqtt', MQTT_URL: 'mqtt://m', SEQUENCER_TOKEN: 'env-token', SEQUENCER_MAX_CONCURRENT: '7' };
+    const env = { PORT: '9000', HOST: '127.0.0.2', SEQUENCER_DB: '/tmp/x.db', SEQUENCER_DRIVER: 'mqtt', MQTT_URL: 'mqtt://m', SEQUENCER_TOKEN: 'env-token', SEQUENCER_MAX_CONCURRENT: '7', LOG_LEVEL: 'warn' };
     expect(loadConfig([], env)).toMatchObject({
-      port: 9000, host: '127.0.0.2', db: '/tmp/x.db', driver: 'mqtt', mqttUrl: 'mqtt://m', tokens: [{ token: 'env-token', role: 'operator' }], limits: { max_concurrent: 7 },
+      port: 9000, host: '127.0.0.2', db: '/tmp/x.db', driver: 'mqtt', mqttUrl: 'mqtt://m', tokens: [{ token: 'env-token', role: 'operator' }], limits: { max_concurrent: 7 }, logLevel: 'warn',
     });
     expect(loadConfig(['--port', '9001', '--max-concurrent', '8'], env)).toMatchObject({ port: 9001, limits: { max_concurrent: 8 } });
   });
@@ -72,6 +75,8 @@ describe('loadConfig', () => {
     [['--max-concurrent', '0'], '--max-concurrent must be an integer from 1'],
     [['--driver', 'zigbee'], '--driver must be one of sim, mqtt'],
     [['--recovery', 'later'], '--recovery must be one of resume, abort'],
+    [['--log-level', 'loud'], '--log-level must be one of fatal, error, warn, info, debug, trace, silent'],
+    [['--inspect=yes'], '--inspect takes no value'],
     [['--mqtt-url', 'not a url'], '--mqtt-url must be a URL'],
     [['--port'], '--port needs a value'],
     [['--port', '--host', 'x'], '--port needs a value'],
