@@ -3,10 +3,11 @@
  * zod validation and serialisation, the OpenAPI UI, auth, one error shape, the routes under
  * `/api/v1`, the WebSocket stream, `/health`, `/metrics` and the operator console at `/`. `server.ts` listens; tests inject.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyBodyParser, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyBodyParser, type FastifyInstance, type onSendAsyncHookHandler } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import packageJson from '../../package.json' with { type: 'json' };
-import { Codes, SequencerError } from '../domain/errors.ts';
+import { Codes, errorBody, SequencerError } from '../domain/errors.ts';
+import type { Engine } from '../engine/engine.ts';
 import type { Services } from '../services.ts';
 import { authPlugin } from './auth.plugin.ts';
 import { consolePlugin, type ConsolePluginOptions } from './console.plugin.ts';
@@ -77,6 +78,26 @@ function jsonOrNothing(app: FastifyInstance): FastifyBodyParser<string> {
   };
 }
 
+/**
+ * Holds each successful answer to a request that may change state (anything but GET and HEAD)
+ * until the changes made so far are committed (SPEC 11): a client told 202 never hears of a run a
+ * crash then forgets. Requests of one turn share the commit. When the commit fails, the answer
+ * becomes 500/5631 (the runs it held are ended failed with 5631 meanwhile).
+ */
+function durableAnswers(engine: Engine): onSendAsyncHookHandler<unknown> {
+  return async (request, reply, payload) => {
+    if (READ_METHODS.has(request.method) || reply.statusCode >= 400) return payload;
+    try {
+      await engine.whenDurable();
+      return payload;
+    } catch (error) {
+      request.log.error({ err: error }, 'the change could not be stored');
+      reply.code(500).type('application/json');
+      return JSON.stringify(errorBody(new SequencerError(Codes.INTERNAL_ERROR, 'The change could not be stored')));
+    }
+  };
+}
+
 /** Builds the app. Nothing listens until the caller does. */
 export async function buildApp(services: Services, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -110,6 +131,7 @@ export async function buildApp(services: Services, options: BuildAppOptions = {}
       return sendError(reply, new SequencerError(Codes.TASK_CREATION_FAILED, 'The server is shutting down', [], 503));
     }
   });
+  app.addHook('onSend', durableAnswers(services.engine));
   await app.register(authPlugin, { tokens: services.config.tokens });
   await registerOpenApi(app, packageJson.version);
 

@@ -224,6 +224,14 @@ export class Engine {
     return { success: true, sequence_id: sequenceId, run_id: run.runId, total_steps: plan.steps.length, status: run.status === 'pending' ? 'pending' : 'running' };
   }
 
+  /**
+   * Resolves once every change made so far (a start, a cancel, a pause) is committed to the store;
+   * rejects when that commit failed. An answer that acknowledges a change waits for this.
+   */
+  whenDurable(): Promise<void> {
+    return this.#out.whenDurable();
+  }
+
   /** Runs spawned and not yet ended (paused runs included). */
   get runningCount(): number {
     return this.#registry.getSnapshot().context.running;

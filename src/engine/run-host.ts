@@ -2,7 +2,7 @@
  * Hosts the sequence actors: provides the machine's effects (running actions through executors,
  * aborting them, publishing step events), watches every transition through a subscription per
  * run (the host knows which event it sent, so XState's inspection events are not needed), arms each run's single timer from the deadlines in its context, and persists
- * each transition before its events go out.
+ * each transition before its events go out and before the actions it asks for start.
  */
 import type { Actor } from 'xstate';
 import { createActor } from 'xstate';
@@ -220,9 +220,10 @@ export class RunHost {
       },
       emit: (type, data) => this.emit(run.root, type, data),
     };
-    // Actions start after the transition that asked for them, as XState starts invoked actors:
-    // a nested run started from inside the parent's transition would run inside it.
-    queueMicrotask(() => {
+    // Actions start after the transition that asked for them, as XState starts invoked actors (a
+    // nested run started from inside the parent's transition would run inside it), and once that
+    // transition is stored: a device is never told anything by a run a crash would forget.
+    this.#out.afterCommit(() => {
       if (run.inFlight?.controller !== controller) return;
       let pending: Promise<string>;
       try {

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
@@ -24,6 +25,8 @@ export interface ServeExit {
 /** A listening server process. */
 export interface ServeProcess {
   url: string;
+  /** `kill -9` at once, without waiting (for a kill at a precise moment). */
+  killNow(): void;
   /** Resolves with stderr once it contains `text`. */
   stderrWith(text: string): Promise<string>;
   /** `kill -9`, resolved once the process is gone. */
@@ -58,6 +61,7 @@ export function startServe(args: string[]): Promise<ServeProcess> {
       child.off('exit', onExit);
       resolve({
         url: match[1] as string,
+        killNow: () => child.kill('SIGKILL'),
         stderrWith: (text) =>
           new Promise((found) => {
             const check = () => {
@@ -111,6 +115,44 @@ export async function api<T>(url: string, path: string, body?: unknown, expected
   const json = (await response.json()) as T;
   if (response.status !== expected) throw new Error(`${path} answered ${response.status}: ${JSON.stringify(json)}`);
   return json;
+}
+
+/** An HTTP answer as it was read off the socket. */
+export interface RawAnswer {
+  status: number;
+  body: unknown;
+}
+
+/**
+ * Sends one JSON request over a raw socket and kills the server (`kill -9`) the moment the first
+ * byte of its answer arrives; the rest of the answer is read from what had reached this side.
+ */
+export function requestKilledAtFirstByte(server: ServeProcess, method: string, path: string, body: unknown = {}): Promise<RawAnswer> {
+  const { hostname, port } = new URL(server.url);
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => {
+      if (chunks.length === 0) server.killNow();
+      chunks.push(chunk);
+    });
+    // The kill resets the connection; whatever arrived before is the answer.
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const match = /^HTTP\/1\.1 (\d{3})[^]*?\r\n\r\n([^]*)$/.exec(text);
+      try {
+        resolve({ status: Number(match?.[1]), body: JSON.parse(match?.[2] as string) });
+      } catch {
+        reject(new Error(`no whole HTTP answer before the kill: ${JSON.stringify(text)}`));
+      }
+    });
+    socket.write(
+      `${method} /api/v1${path} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`,
+    );
+  });
 }
 
 /** Starts a run; returns its run_id. */

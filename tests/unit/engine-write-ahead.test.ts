@@ -65,6 +65,20 @@ describe('engine: write-ahead of events to the store', () => {
     expect(memory.rows.get(run_id)).toMatchObject({ status: 'completed', snapshot: null, progress: { status: 'completed' } });
   });
 
+  it("a run's first command reaches the device only after its start is stored, and the start is durable when whenDurable resolves", async () => {
+    const send = h.driver.send.bind(h.driver);
+    vi.spyOn(h.driver, 'send').mockImplementation((command, options) => {
+      log.push(`command ${command.command}`);
+      return send(command, options);
+    });
+    const { run_id } = h.engine.start(definition([actuatorStep()]));
+    const durable = h.engine.whenDurable().then(() => memory.rows.get(run_id)?.status);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await durable).toBe('running');
+    expect(log.slice(0, 2)).toEqual(['write running', 'event sequence_started']);
+    expect(log.indexOf('command ON')).toBeGreaterThan(log.indexOf('write running'));
+  });
+
   it('a running run is stored with its persisted XState snapshot', async () => {
     const { run_id } = h.engine.start(definition([delayStep(30)]));
     await vi.advanceTimersByTimeAsync(0);

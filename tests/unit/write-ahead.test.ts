@@ -182,3 +182,65 @@ describe('WriteAhead with a store', () => {
     expect(published).toHaveLength(1);
   });
 });
+
+describe('WriteAhead: durable before acknowledged, effects after their commit', () => {
+  it('whenDurable resolves once the runs changed before it are committed, and requests of one turn share the commit', async () => {
+    const out = writeAhead();
+    out.touch(run('a'));
+    const first = out.whenDurable().then(() => store.committed('a'));
+    out.touch(run('b'));
+    const second = out.whenDurable().then(() => store.committed('b'));
+    await Promise.resolve();
+    expect(store.commits).toEqual([]);
+
+    await vi.advanceTimersByTimeAsync(0);
+
+    expect(await first).toBe('running');
+    expect(await second).toBe('running');
+    expect(store.commits).toHaveLength(1);
+  });
+
+  it('whenDurable resolves at once when nothing is pending, or without a store', async () => {
+    await expect(writeAhead().whenDurable()).resolves.toBeUndefined();
+    const out = writeAhead(false);
+    out.touch(run('a'));
+    await expect(out.whenDurable()).resolves.toBeUndefined();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('whenDurable rejects with the store error when the commit fails', async () => {
+    const out = writeAhead();
+    out.touch(run('a'));
+    store.failFlush = true;
+    const durable = out.whenDurable();
+    durable.catch(() => {});
+    await vi.advanceTimersByTimeAsync(0);
+    await expect(durable).rejects.toThrow('SQLITE_FULL');
+  });
+
+  it('an effect starts only after the commit of the turn that asked for it, also when that commit failed', async () => {
+    const out = writeAhead();
+    const seen: (string | undefined)[] = [];
+    out.touch(run('a'));
+    out.afterCommit(() => seen.push(store.committed('a')));
+    await Promise.resolve();
+    expect(seen).toEqual([]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual(['running']);
+
+    store.failFlush = true;
+    out.touch(run('b'));
+    out.afterCommit(() => seen.push('after the failed commit'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual(['running', 'after the failed commit']);
+  });
+
+  it('without a store an effect starts after the current code, as a microtask', async () => {
+    const out = writeAhead(false);
+    const seen: string[] = [];
+    out.afterCommit(() => seen.push('effect'));
+    seen.push('transition');
+    await Promise.resolve();
+    expect(seen).toEqual(['transition', 'effect']);
+  });
+});
