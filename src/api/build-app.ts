@@ -18,6 +18,7 @@ import { metricsRoutes } from './metrics.routes.ts';
 import { registerOpenApi } from './openapi.ts';
 import { DebugRequestLog } from './request-log.ts';
 import { sequenceRoutes } from './sequences.routes.ts';
+import { answerRawSocketErrors, clientErrorHandler } from './socket-errors.ts';
 import { simRoutes } from './sim.routes.ts';
 import { statechartRoutes } from './statechart.routes.ts';
 import { templateRoutes } from './templates.routes.ts';
@@ -106,6 +107,7 @@ export async function buildApp(services: Services, options: BuildAppOptions = {}
     logController: new DebugRequestLog(),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     frameworkErrors,
+    clientErrorHandler,
     // The health route answers 503 `draining` itself, in the one body shape.
     return503OnClosing: false,
   });
@@ -148,7 +150,8 @@ export async function buildApp(services: Services, options: BuildAppOptions = {}
     },
     { prefix: API_PREFIX },
   );
-  await app.register(wsPlugin, { services });
+  const upgrades = answerRawSocketErrors(app);
+  await app.register(wsPlugin, { services, upgrades });
   await app.register(consolePlugin, options.console ?? {});
   return app;
 }

@@ -80,6 +80,8 @@ function join(base: string, key: string): string {
 
 /** Fastify's `frameworkErrors` option: malformed URLs get the same body as everything else. */
 export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  // This answer may go out before the upgrade listener sees the socket, which it then closes (socket-errors.ts).
+  if (request.headers.upgrade !== undefined) reply.header('connection', 'close');
   sendError(reply, toSequencerError(error, request));
 }
 

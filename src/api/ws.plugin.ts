@@ -17,6 +17,7 @@ import { textFrame, type EventHub, type HubEntry } from '../events/event-hub.ts'
 import { compileFilter, filtersFromQuery, NO_EVENTS, parseClientMessage, type StreamFilter } from '../events/stream-filter.ts';
 import type { Services } from '../services.ts';
 import { roleOf } from './auth.ts';
+import type { UpgradeSockets } from './socket-errors.ts';
 
 /** Options of the stream plugin. */
 export interface WsPluginOptions {
@@ -31,6 +32,8 @@ export interface WsPluginOptions {
   pingIntervalMs?: number;
   /** How long the app's close waits for sockets to finish closing before it cuts them (default 1 s). */
   closeGraceMs?: number;
+  /** The app's upgrade sockets: told which became WebSockets; refuses bad handshakes in the SPEC 4 shape (default: `ws`'s plain text). */
+  upgrades?: UpgradeSockets;
 }
 
 /** Close codes of the stream. */
@@ -68,6 +71,8 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
   if (!app.hasDecorator('websocketServer')) {
     await app.register(websocket, { options: { maxPayload: 64 * 1024 }, preClose: (done) => done() });
   }
+  const { upgrades } = options;
+  if (upgrades) app.websocketServer.on('wsClientError', upgrades.refuseHandshake);
 
   // Events come in bursts (a write-ahead batch, a run that ends within one turn). Each client
   // collects the frames of the turn and writes them once when the turn's code is done; clients
@@ -96,6 +101,7 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
   heartbeat.unref();
 
   const handler = (socket: WebSocket, request: FastifyRequest): void => {
+    upgrades?.handedOver(request.raw.socket);
     const query = request.query as Record<string, string | undefined>;
     if (roleOf(services.config.tokens, query.token) === null) {
       socket.close(CloseCodes.UNAUTHORIZED, 'Unauthorized');

@@ -4,15 +4,30 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { upgradeRequest } from '../helpers/raw-http.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const children: ChildProcess[] = [];
+const sockets: Socket[] = [];
 
 afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const socket of sockets.splice(0)) socket.destroy();
 });
+
+/** Sends a WebSocket handshake to `path` and resolves with the first bytes of the answer; the client never closes. */
+async function upgradeAnswer(url: string, path: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  sockets.push(socket);
+  socket.on('error', () => {});
+  socket.write(upgradeRequest(path));
+  const [chunk] = (await once(socket, 'data')) as [Buffer];
+  return chunk.toString();
+}
 
 interface Serve {
   child: ChildProcess;
@@ -96,6 +111,16 @@ describe('sequencer serve', () => {
     expect(lines).toContainEqual(expect.objectContaining({ level: 30, msg: 'run ended', run_id, sequence_id: 'logged', status: 'completed' }));
     expect(lines).toContainEqual(expect.objectContaining({ level: 20, msg: 'request', method: 'POST', url: '/api/v1/sequences', status: 202 }));
     expect(lines).toContainEqual(expect.objectContaining({ level: 30, msg: 'SIGTERM, shutting down' }));
+  });
+
+  it('exits 0 on SIGTERM after refused WebSocket upgrades whose clients keep their sockets open', async () => {
+    const s = serve(['--port', '0', '--db', ':memory:']);
+    const url = await listeningUrl(s.child);
+    expect(await upgradeAnswer(url, '/ws/nope')).toMatch(/^HTTP\/1\.1 404 /);
+    expect(await upgradeAnswer(url, `/ws/realtime/${'c'.repeat(101)}`)).toMatch(/^HTTP\/1\.1 414 /);
+    s.child.kill('SIGTERM');
+    expect(await s.exit).toBe(0);
+    expect(s.stderr()).not.toContain('shutdown took longer');
   });
 
   it('exits 2 with the reason when the configuration is bad', async () => {
