@@ -10,6 +10,7 @@ import { Codes, errorBody, SequencerError } from '../domain/errors.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { Services } from '../services.ts';
 import { authPlugin } from './auth.plugin.ts';
+import { drainUnreadBodies } from './body-drain.ts';
 import { consolePlugin, type ConsolePluginOptions } from './console.plugin.ts';
 import { emergencyRoutes } from './emergency.routes.ts';
 import { frameworkErrors, malformed, registerErrorHandling, sendError } from './error-handler.ts';
@@ -126,6 +127,7 @@ export async function buildApp(services: Services, options: BuildAppOptions = {}
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonOrNothing(app));
   registerErrorHandling(app);
+  drainUnreadBodies(app);
 
   // Stop intake while draining: reads go on, anything that would change state is refused.
   app.addHook('onRequest', async (request, reply) => {
