@@ -16,18 +16,14 @@ function bodyUnread(raw: IncomingMessage): boolean {
   return hasBody && raw.complete === false && !raw.destroyed && headers.upgrade === undefined;
 }
 
-/** Bounds of the reading of an answered request's unread body; every field has a default. */
-export interface DrainLimits {
-  /** Most bytes read and dropped (default 16 MiB: a few times the body limit). */
-  maxBytes?: number;
-  /** Longest time spent reading them (default 5 s). */
-  maxMs?: number;
-}
+/** Most bytes of an answered request's body read and dropped: a few times the 1 MiB body limit. */
+const MAX_DRAIN_BYTES = 16 * 1024 * 1024;
+
+/** Longest time spent reading them. */
+const MAX_DRAIN_MS = 5_000;
 
 /** Installs the draining on the app. */
-export function drainUnreadBodies(app: FastifyInstance, limits: DrainLimits = {}): void {
-  const maxBytes = limits.maxBytes ?? 16 * 1024 * 1024;
-  const maxMs = limits.maxMs ?? 5_000;
+export function drainUnreadBodies(app: FastifyInstance): void {
   const draining = new Set<IncomingMessage>();
 
   app.addHook('onSend', async (request, reply, payload) => {
@@ -42,9 +38,9 @@ export function drainUnreadBodies(app: FastifyInstance, limits: DrainLimits = {}
       raw.socket.destroy();
     };
     // Node drops a body nobody began to read without showing it: its declared length is the bound.
-    if (Number(raw.headers['content-length']) > maxBytes) return cut();
+    if (Number(raw.headers['content-length']) > MAX_DRAIN_BYTES) return cut();
     let bytes = 0;
-    const timer = setTimeout(cut, maxMs);
+    const timer = setTimeout(cut, MAX_DRAIN_MS);
     const done = (): void => {
       clearTimeout(timer);
       draining.delete(raw);
@@ -52,7 +48,7 @@ export function drainUnreadBodies(app: FastifyInstance, limits: DrainLimits = {}
     draining.add(raw);
     raw.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
-      if (bytes > maxBytes) cut();
+      if (bytes > MAX_DRAIN_BYTES) cut();
     });
     raw.once('end', done);
     raw.once('close', done);
