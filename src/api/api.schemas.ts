@@ -21,7 +21,7 @@ export const ErrorBodySchema = z
       code: z.number().int().describe('56xx code (SPEC 4)'),
       name: z.string().describe('Name of the code, e.g. SEQ_INVALID_DELAY'),
       message: z.string(),
-      details: z.array(ErrorDetailSchema),
+      details: z.array(ErrorDetailSchema).describe('Every problem, at most 100; past 100, a last entry counts the rest'),
     }),
   })
   .describe('Every HTTP error answers with this body');
@@ -95,7 +95,7 @@ export const StartResponseSchema = z.object({
 /** Answer of `POST /sequences/validate`. */
 export const ValidateResponseSchema = z.object({
   valid: z.boolean(),
-  errors: z.array(ErrorDetailSchema),
+  errors: z.array(ErrorDetailSchema).describe('Every problem, at most 100; past 100, a last entry counts the rest'),
   total_steps: z.number().int(),
   estimated_duration_seconds: z.number().nullable(),
 });

@@ -3,6 +3,7 @@
  * zod validation and serialisation, the OpenAPI UI, auth, one error shape, the routes under
  * `/api/v1`, the WebSocket stream, `/health`, `/metrics` and the operator console at `/`. `server.ts` listens; tests inject.
  */
+import { isUtf8 } from 'node:buffer';
 import Fastify, { type FastifyBaseLogger, type FastifyBodyParser, type FastifyInstance, type onSendAsyncHookHandler } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import packageJson from '../../package.json' with { type: 'json' };
@@ -66,13 +67,16 @@ function nestsDeeperThan(value: unknown, max: number): boolean {
 
 /**
  * JSON bodies as Fastify parses them (prototype poisoning refused), except that an empty body is no
- * body and a body nested deeper than MAX_JSON_DEPTH is refused with 400.
+ * body, a body that is not valid UTF-8 is refused with 400 (decoding would silently turn its bad
+ * bytes into U+FFFD inside names and ids), and a body nested deeper than MAX_JSON_DEPTH is refused
+ * with 400.
  */
-function jsonOrNothing(app: FastifyInstance): FastifyBodyParser<string> {
+function jsonOrNothing(app: FastifyInstance): FastifyBodyParser<Buffer> {
   const parse = app.getDefaultJsonParser('error', 'error');
   return (request, body, done) => {
     if (body.length === 0) return done(null, undefined);
-    parse(request, body, (error, value) => {
+    if (!isUtf8(body)) return done(malformed(400, 'Request body is not valid UTF-8'), undefined);
+    parse(request, body.toString('utf8'), (error, value) => {
       if (error) return done(error, undefined);
       if (nestsDeeperThan(value, MAX_JSON_DEPTH)) return done(malformed(400, `Request body is nested deeper than ${MAX_JSON_DEPTH} levels`), undefined);
       done(null, value);
@@ -125,7 +129,7 @@ export async function buildApp(services: Services, options: BuildAppOptions = {}
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: anything else is a 415 rather than a string the routes would have to reject.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonOrNothing(app));
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, jsonOrNothing(app));
   registerErrorHandling(app);
   drainUnreadBodies(app);
 

@@ -8,7 +8,7 @@ import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ZodType } from 'zod';
 import { RunContextSchema, type RunContextInput } from '../domain/definition.schema.ts';
-import { Codes, SequencerError, type ErrorDetail } from '../domain/errors.ts';
+import { capDetails, Codes, SequencerError, type ErrorDetail } from '../domain/errors.ts';
 import { formatPath } from '../domain/validate-definition.ts';
 import type { Services } from '../services.ts';
 import {
@@ -117,7 +117,7 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
     const problems = [...(result.ok ? [] : result.errors), ...parseContext(context).errors];
     return {
       valid: problems.length === 0,
-      errors: problems,
+      errors: capDetails(problems),
       total_steps: result.ok ? result.definition.steps.length : 0,
       estimated_duration_seconds: result.ok ? result.estimatedSeconds : null,
     };

@@ -116,10 +116,24 @@ export interface ErrorBody {
   error: { code: number; name: string; message: string; details: ErrorDetail[] };
 }
 
-/** Builds the SPEC 4 body for an error. */
+/** Details listed in one answer: a body of 100,000 bad steps must not get a 10 MB answer. */
+export const MAX_DETAILS = 100;
+
+/**
+ * The first MAX_DETAILS details, then one more that counts the rest (its code the first one's),
+ * so an answer stays small whatever the input.
+ */
+export function capDetails(details: ErrorDetail[]): ErrorDetail[] {
+  if (details.length <= MAX_DETAILS) return details;
+  const rest = details.length - MAX_DETAILS;
+  const code = (details[0] as ErrorDetail).code;
+  return [...details.slice(0, MAX_DETAILS), { path: '', code, message: `${rest} more problems not listed (only the first ${MAX_DETAILS} are)` }];
+}
+
+/** Builds the SPEC 4 body for an error (details capped). */
 export function errorBody(err: SequencerError): ErrorBody {
   return {
     success: false,
-    error: { code: err.code, name: errorInfo(err.code).name, message: err.message, details: err.details },
+    error: { code: err.code, name: errorInfo(err.code).name, message: err.message, details: capDetails(err.details) },
   };
 }

@@ -68,6 +68,33 @@ describe('malformed requests get the SPEC 4 body with code 5600 and a 4xx', () =
     expect(t.services.engine.runningCount).toBe(0);
   });
 
+  it('answers 400 to invalid UTF-8 inside a JSON string and starts nothing', async () => {
+    const body = Buffer.concat([Buffer.from('{"sequence_id":"zone-'), Buffer.from([0xc3, 0x28]), Buffer.from('","steps":[{"delay_seconds":1}]}')]);
+    const response = await t.inject({ method: 'POST', url: '/api/v1/sequences', payload: body, headers: { 'content-type': 'application/json' } });
+    const error = expectError(response, 400, 5600);
+    expect(error.error.message).toBe('Request body is not valid UTF-8');
+    expect(t.services.engine.runningCount).toBe(0);
+  });
+
+  it('answers a body of 100,000 bad steps with a small 422: the first 100 problems, then one that counts the rest', async () => {
+    const body = JSON.stringify({ steps: Array.from({ length: 100_000 }, () => ({})) });
+    const response = await postRaw('/api/v1/sequences', body, 'application/json');
+    expect(response.body.length).toBeLessThan(20_000);
+    const { details } = expectError(response, 422, 5606).error;
+    expect(details).toHaveLength(101);
+    expect(details[0]).toEqual({ path: 'steps', code: 5606, message: expect.any(String) });
+    expect(details[1]).toEqual({ path: 'steps[0]', code: 5604, message: "Step requires either 'action' or 'delay_seconds'" });
+    expect(details[100]).toEqual({ path: '', code: 5606, message: '99901 more problems not listed (only the first 100 are)' });
+  });
+
+  it('validates a body of 100,000 bad steps with the same cap', async () => {
+    const body = JSON.stringify({ steps: Array.from({ length: 100_000 }, () => ({})) });
+    const response = await postRaw('/api/v1/sequences/validate', body, 'application/json');
+    expect(response.statusCode).toBe(200);
+    const { valid, errors } = response.json() as { valid: boolean; errors: { message: string }[] };
+    expect([valid, errors.length, errors.at(-1)?.message]).toEqual([false, 101, '99901 more problems not listed (only the first 100 are)']);
+  });
+
   it('accepts trigger data nested as deep as a real rule engine sends it', async () => {
     const data = JSON.parse(`${'{"a":'.repeat(40)}1${'}'.repeat(40)}`);
     const response = await postRaw('/api/v1/sequences', JSON.stringify({ steps: [{ delay_seconds: 0 }], context: { trigger_data: data } }), 'application/json');
