@@ -4,7 +4,7 @@
  * marked. Marks are also told in words beside the drawing (never by colour alone).
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { StreamEvent } from '../api/types.ts';
+import type { ChartGraph, StreamEvent } from '../api/types.ts';
 import { edgeLabel } from './chart-layout.ts';
 import { chartPath } from './chart-path.ts';
 import { chart, loadChart } from './chart.store.ts';
@@ -88,6 +88,7 @@ export function Statechart({ state, events }: StatechartProps) {
         <p data-testid="chart-current">
           Current state: <strong>{state || 'unknown'}</strong>
         </p>
+        <NextMoves graph={graph} state={state} />
         {trail.length > 0 ? (
           <details>
             <summary>Path ({trail.length} transitions)</summary>
@@ -96,5 +97,32 @@ export function Statechart({ state, events }: StatechartProps) {
         ) : null}
       </figcaption>
     </figure>
+  );
+}
+
+/** At most this many transitions are listed under "What can happen next". */
+const NEXT_SHOWN = 30;
+
+/**
+ * The transitions that leave the current state (or one of its parents), in the machine's order:
+ * the chart in words, readable whatever the number of arrows.
+ */
+function NextMoves({ graph, state }: { graph: ChartGraph; state: string }) {
+  const from = state.split('.').map((_, i, parts) => parts.slice(0, i + 1).join('.'));
+  const next = graph.edges.filter((edge) => edge.target !== null && from.includes(edge.source));
+  if (next.length === 0) return null;
+  return (
+    <details>
+      <summary>What can happen next ({next.length} transitions)</summary>
+      <ul class="next-moves">
+        {next.slice(0, NEXT_SHOWN).map((edge) => (
+          <li key={edge.id}>
+            <code>{edge.event}</code>
+            {edge.guard ? <span class="muted"> if {edge.guard}</span> : null} → {edge.target}
+          </li>
+        ))}
+        {next.length > NEXT_SHOWN ? <li class="muted">and {next.length - NEXT_SHOWN} more</li> : null}
+      </ul>
+    </details>
   );
 }
