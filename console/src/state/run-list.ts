@@ -32,6 +32,8 @@ export class RunListModel {
   readonly error = signal<string | null>(null);
   readonly #pages = new Map<number, Promise<void>>();
   readonly #known = new Set<string>();
+  /** Pages being read right now. */
+  readonly #reading = new Set<number>();
 
   constructor(filter: ListFilter) {
     this.filter = filter;
@@ -44,10 +46,17 @@ export class RunListModel {
     this.#pages.set(page, this.#read(page));
   }
 
-  /** The run at a position, or undefined while its page loads. */
+  /** The run at a position, or undefined while its page loads (again, if the store forgot it). */
   at(index: number): Progress | undefined {
     const id = this.ids[index];
-    return id === undefined ? undefined : runs.get(id);
+    if (id === undefined) return undefined;
+    const run = runs.get(id);
+    const page = Math.floor(index / PAGE);
+    if (!run && !this.#reading.has(page)) {
+      this.#pages.delete(page);
+      this.ensure(index);
+    }
+    return run;
   }
 
   /** Adds runs that started after the list was read, at the top. */
@@ -77,6 +86,7 @@ export class RunListModel {
   }
 
   async #read(page: number): Promise<void> {
+    this.#reading.add(page);
     const query = new URLSearchParams({ limit: String(PAGE), offset: String(page * PAGE) });
     if (this.filter.status === 'active') query.set('running_only', 'true');
     else if (this.filter.status !== 'all') query.set('status', this.filter.status);
@@ -95,6 +105,7 @@ export class RunListModel {
       this.#pages.delete(page);
       this.error.value = (error as Error).message;
     }
+    this.#reading.delete(page);
     this.changed.value++;
   }
 }

@@ -13,6 +13,8 @@ import { FrameBatch } from './frame-batch.ts';
 const EVENTS_PER_RUN = 2000;
 /** Runs whose events are kept; the oldest lists are dropped beyond it. */
 const RUNS_WITH_EVENTS = 2000;
+/** Rows kept; beyond it the oldest ended runs are forgotten (a view reads them again if it needs them). */
+const MAX_ROWS = 20_000;
 
 /** Every known run by run_id. Mutated in place; read after `version` changes. */
 export const runs = new Map<string, Progress>();
@@ -181,6 +183,18 @@ function keepEvent(runId: string, event: StreamEvent): void {
   if (list.length > EVENTS_PER_RUN) list.splice(0, list.length - EVENTS_PER_RUN);
 }
 
+/** Forgets up to `count` ended runs, oldest known first, so a page left open for days stays small. */
+function forgetEnded(count: number): void {
+  for (const [runId, row] of runs) {
+    if (count <= 0) return;
+    if (!TERMINAL.has(row.status)) continue;
+    runs.delete(runId);
+    runEvents.delete(runId);
+    revisions.delete(runId);
+    count--;
+  }
+}
+
 /** Time spent applying batches, for the benchmark (`window.__consoleStats`). */
 const stats = { batches: 0, events: 0, ms: 0 };
 (globalThis as { __consoleStats?: typeof stats }).__consoleStats = stats;
@@ -188,6 +202,7 @@ const stats = { batches: 0, events: 0, ms: 0 };
 const batch = new FrameBatch<StreamEvent>((events) => {
   const started = performance.now();
   for (const event of events) apply(event);
+  if (runs.size > MAX_ROWS) forgetEnded(runs.size - MAX_ROWS * 0.75);
   for (const listener of listeners) listener(events);
   version.value++;
   stats.batches++;
