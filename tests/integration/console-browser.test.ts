@@ -3,7 +3,8 @@
  * with tokens: it loads with every other host blocked and asks none; a run started over REST shows
  * up and moves through its states on the chart; pause, resume and cancel from the page change the
  * run; a viewer sees no control; the emergency stop from the page stops a run and shows the latch;
- * the start form refuses a bad parameter at its path; the list filters by status and sequence id;
+ * the start form refuses a bad parameter at its path; a retried step is a bar per attempt; the list
+ * filters by status and sequence id;
  * after a server restart the page reconnects and has every event. One browser and one operator page serve every test, in order.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -190,6 +191,24 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     await page.getByRole('button', { name: 'Clear the stop' }).click();
     await latch.waitFor({ state: 'detached' });
     expect((await api('GET', '/emergency-stop')).active).toBe(false);
+  });
+
+  it('draws one timeline bar per attempt with its outcome in words, then the cleanup and the safe state', async () => {
+    await api('PUT', '/sim/devices/ESP_BROKEN', { fail: true });
+    const started = await api('POST', '/sequences', {
+      sequence_id: 'retried',
+      steps: [{ name: 'Pump on', action: { type: 'actuator_command', esp_id: 'ESP_BROKEN', gpio: 3, command: 'ON' }, retry_count: 1, retry_delay_seconds: 0 }],
+      cleanup_steps: [{ name: 'Settle', delay_seconds: 0 }],
+    });
+    await page.goto(`${server.url}/#/runs/${started.run_id}`);
+    await page.locator('.run-page[data-status="failed"]').waitFor();
+    const rows = page.locator('.timeline-row');
+    await expect.poll(() => rows.evaluateAll((items) => items.map((row) => row.getAttribute('data-outcome')))).toEqual(['retrying', 'failed', 'completed', 'failed']);
+    expect(await rows.nth(1).textContent()).toContain('attempt 2');
+    expect(await rows.nth(1).textContent()).toContain('✖ failed');
+    // The cleanup step, then the safe state's OFF, which the failing node refuses too.
+    expect(await rows.nth(2).textContent()).toContain('cleanup · 1. Settle');
+    expect(await rows.nth(3).textContent()).toContain('cleanup · 2.');
   });
 
   it('filters the runs by status and by sequence id', async () => {

@@ -15,6 +15,7 @@ interface Bar {
   phase: 'steps' | 'cleanup';
   step: number;
   name: string;
+  /** 1 for the first attempt (the events' `attempt` counts retries). */
   attempt: number;
   start: number;
   end: number | null;
@@ -39,7 +40,7 @@ function barsFromEvents(events: readonly StreamEvent[]): Bar[] {
     const status = String(d.status);
     const current = open.get(key);
     if (status === 'starting' || (status === 'waiting' && !current)) {
-      const bar: Bar = { phase, step, name: String(d.step_name), attempt: Number(d.attempt ?? 1), start: at, end: null, outcome: status === 'waiting' ? 'waiting' : 'running', message: '' };
+      const bar: Bar = { phase, step, name: String(d.step_name), attempt: Number(d.attempt ?? 0) + 1, start: at, end: null, outcome: status === 'waiting' ? 'waiting' : 'running', message: '' };
       bars.push(bar);
       open.set(key, bar);
     } else if (status === 'waiting' && current) {
@@ -52,6 +53,12 @@ function barsFromEvents(events: readonly StreamEvent[]): Bar[] {
       current.outcome = status === 'completed' ? 'completed' : status === 'retrying' ? 'retrying' : 'failed';
       current.message = String(d.message ?? '');
       open.delete(key);
+      if (status === 'retrying') {
+        // No `starting` follows a retry: its bar begins now (its retry delay, then the attempt).
+        const next: Bar = { ...current, attempt: Number(d.attempt ?? 0) + 1, start: at, end: null, outcome: 'running', message: '' };
+        bars.push(next);
+        open.set(key, next);
+      }
     }
   }
   return bars;
