@@ -3,8 +3,8 @@
  * responses and generate the OpenAPI document at `/docs`. Definitions reuse the domain schemas, so
  * what `/docs` shows is what the engine checks.
  */
-import { z } from 'zod';
-import { definitionSchema, RunContextSchema, type DefinitionLimits } from '../domain/definition.schema.ts';
+import { z, type ZodType } from 'zod';
+import { documentedDefinitionSchema, RunContextSchema, type DefinitionLimits } from '../domain/definition.schema.ts';
 
 /** One problem, located by its JSON path. */
 export const ErrorDetailSchema = z.object({
@@ -24,7 +24,39 @@ export const ErrorBodySchema = z
       details: z.array(ErrorDetailSchema).describe('Every problem, at most 100; past 100, a last entry counts the rest'),
     }),
   })
-  .describe('Every HTTP error answers with this body');
+  .describe('Every HTTP error answers with this body')
+  .meta({
+    examples: [
+      {
+        success: false,
+        error: {
+          code: 5605,
+          name: 'SEQ_INVALID_DELAY',
+          message: 'Invalid sequence definition: Too big: expected number to be <=3600 (steps[1].delay_seconds)',
+          details: [{ path: 'steps[1].delay_seconds', code: 5605, message: 'Too big: expected number to be <=3600' }],
+        },
+      },
+    ],
+  });
+
+/** What each error status means, as the OpenAPI document describes it. */
+const ERROR_MEANINGS: Record<number, string> = {
+  400: 'Malformed request: not JSON, or nested too deep (5600)',
+  401: 'Missing or invalid bearer token (only when the server has tokens)',
+  403: 'A viewer token where an operator token is needed, or refused by the safety system (5642: emergency stop, safety policy)',
+  404: 'No such run, sequence or template (5611)',
+  409: 'Not allowed in the current state: a run of this sequence_id is running, the queue is full, the concurrency limit is reached (5610), or the run has ended or is not paused (5619)',
+  422: 'Invalid: every problem with its 56xx code and JSON path',
+  429: 'Too many starts per second (5641); the Retry-After header says when to try again',
+  503: 'The server is shutting down',
+};
+
+const ERROR_RESPONSES = new Map(Object.entries(ERROR_MEANINGS).map(([status, meaning]) => [Number(status), ErrorBodySchema.meta({ ...ErrorBodySchema.meta(), description: meaning })]));
+
+/** Response schemas of error statuses for a route's `response`, each the one error body with what the status means. */
+export function errorResponses(...statuses: number[]): Record<number, ZodType> {
+  return Object.fromEntries(statuses.map((status) => [status, ERROR_RESPONSES.get(status) ?? ErrorBodySchema]));
+}
 
 const RUN_STATUSES = ['pending', 'running', 'paused', 'completed', 'failed', 'cancelled', 'timeout'] as const;
 
@@ -42,6 +74,40 @@ const StepResultSchema = z.object({
   duration_ms: z.number(),
   retries: z.number().int(),
 });
+
+/** A run of the documentation's example definition, completed: the progress the server answers for it. */
+function progressExample() {
+  const step = (step_index: number, step_name: string, message: string, started_at: string, completed_at: string, duration_ms: number) =>
+    ({ step_index, step_name, success: true, message, error_code: null, started_at, completed_at, duration_ms, retries: 0 });
+  return {
+    sequence_id: 'zone-1',
+    run_id: 'run-b9318ede-5779-447a-8c31-23caf957b358',
+    rule_id: null,
+    rule_name: 'Morning watering',
+    description: 'Water zone 1: open the valve, wait 2 s, close it',
+    status: 'completed',
+    state: 'completed',
+    current_step: 3,
+    total_steps: 3,
+    progress_percent: 100,
+    current_step_name: null,
+    started_at: '2026-12-02T06:00:00.000Z',
+    completed_at: '2026-12-02T06:00:02.010Z',
+    duration_seconds: 2.01,
+    estimated_completion: null,
+    step_results: [
+      step(0, 'Open valve', 'ESP_12AB34CD gpio 5 ON ok', '2026-12-02T06:00:00.000Z', '2026-12-02T06:00:00.008Z', 8),
+      step(1, 'Water', 'Waited 2 s', '2026-12-02T06:00:00.008Z', '2026-12-02T06:00:02.009Z', 2001),
+      step(2, 'Close valve', 'ESP_12AB34CD gpio 5 OFF ok', '2026-12-02T06:00:02.009Z', '2026-12-02T06:00:02.010Z', 1),
+    ],
+    cleanup_results: [],
+    error: null,
+    error_code: null,
+    context: { rule_id: null, rule_name: 'Morning watering', triggered_by: 'operator', trigger_data: null },
+    mode: 'single',
+    template: null,
+  };
+}
 
 /** The progress object of SPEC 5. */
 export const ProgressSchema = z.object({
@@ -72,33 +138,60 @@ export const ProgressSchema = z.object({
   }),
   mode: z.string(),
   template: z.object({ name: z.string(), version: z.number().int() }).nullable(),
-});
+}).meta({ examples: [progressExample()] });
+
+/** The definition the documentation offers to try: it runs as it is against the sim driver (valve ON, 2 s, OFF). */
+export const EXAMPLE_DEFINITION = {
+  description: 'Water zone 1: open the valve, wait 2 s, close it',
+  steps: [
+    { name: 'Open valve', action: { type: 'actuator_command', esp_id: 'ESP_12AB34CD', gpio: 5, command: 'ON' }, timeout_seconds: 5 },
+    { name: 'Water', delay_seconds: 2 },
+    { name: 'Close valve', action: { type: 'actuator_command', esp_id: 'ESP_12AB34CD', gpio: 5, command: 'OFF' }, timeout_seconds: 5 },
+  ],
+  cleanup_steps: [{ name: 'Valve OFF', action: { type: 'actuator_command', esp_id: 'ESP_12AB34CD', gpio: 5, command: 'OFF' } }],
+  context: { rule_name: 'Morning watering', triggered_by: 'operator' },
+};
 
 /**
- * The body of `POST /sequences` as documented: a definition plus an optional `context`. The route
- * hands the body to the engine unparsed, so definition problems come back with the engine's codes
- * (5601..5618) and paths rather than a generic schema error.
+ * The body of `POST /sequences` as documented: a definition whose `action` is one of the registered
+ * action types (`actions`, each with its fields and an example), plus an optional `context`. The
+ * route hands the body to the engine unparsed, so definition problems come back with the engine's
+ * codes (5601..5618) and paths rather than a generic schema error.
  */
-export function startBodySchema(limits: DefinitionLimits) {
-  return definitionSchema(limits).extend({ context: RunContextSchema.optional() });
+export function startBodySchema(limits: DefinitionLimits, actions: readonly ZodType[]) {
+  // Every action schema is an object whose `type` names it; zod's types cannot see that in a list built at run time.
+  const action = z.discriminatedUnion('type', actions as unknown as [z.ZodObject, ...z.ZodObject[]]);
+  return documentedDefinitionSchema(limits, action)
+    .extend({ context: RunContextSchema.optional() })
+    .meta({ examples: [EXAMPLE_DEFINITION] });
 }
 
 /** 202 answer of `POST /sequences`. */
-export const StartResponseSchema = z.object({
-  success: z.literal(true),
-  sequence_id: z.string(),
-  run_id: z.string(),
-  total_steps: z.number().int(),
-  status: z.enum(['running', 'pending']).describe('pending: waiting behind a run of the same sequence_id (mode queued or restart)'),
-});
+export const StartResponseSchema = z
+  .object({
+    success: z.literal(true),
+    sequence_id: z.string().describe('As given, or generated (seq-<8 hex>)'),
+    run_id: z.string(),
+    total_steps: z.number().int().min(1),
+    status: z.enum(['running', 'pending']).describe('pending: waiting behind a run of the same sequence_id (mode queued or restart)'),
+  })
+  .describe('Started (or queued): the run goes on after the answer')
+  .meta({ examples: [{ success: true, sequence_id: 'seq-1a2b3c4d', run_id: 'run-0b6f2c1e-5d3a-4f8e-9c7b-2a1d4e6f8a90', total_steps: 3, status: 'running' }] });
 
 /** Answer of `POST /sequences/validate`. */
-export const ValidateResponseSchema = z.object({
-  valid: z.boolean(),
-  errors: z.array(ErrorDetailSchema).describe('Every problem, at most 100; past 100, a last entry counts the rest'),
-  total_steps: z.number().int(),
-  estimated_duration_seconds: z.number().nullable(),
-});
+export const ValidateResponseSchema = z
+  .object({
+    valid: z.boolean(),
+    errors: z.array(ErrorDetailSchema).describe('Every problem, at most 100; past 100, a last entry counts the rest'),
+    total_steps: z.number().int().min(0),
+    estimated_duration_seconds: z.number().nullable(),
+  })
+  .meta({
+    examples: [
+      { valid: true, errors: [], total_steps: 3, estimated_duration_seconds: 2 },
+      { valid: false, errors: [{ path: 'steps[1].delay_seconds', code: 5605, message: 'Too big: expected number to be <=3600' }], total_steps: 0, estimated_duration_seconds: null },
+    ],
+  });
 
 /** `true` / `false` / `1` / `0` in a query string. */
 const queryBoolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');

@@ -24,10 +24,19 @@ const OPEN_ROUTES = new Set(['/health']);
 const SELF_AUTH_ROUTES = new Set(['/api/v1/ws', '/ws/realtime/:client_id']);
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
+/** True for a route (as registered, `/sequences/:id`) that answers without a token. */
+export function isOpenRoute(route: string): boolean {
+  return OPEN_ROUTES.has(route) || SELF_AUTH_ROUTES.has(route) || route === '/docs' || route.startsWith('/docs/') || isConsoleRoute(route);
+}
+
+/** True for a method a viewer token may use. */
+export function isReadMethod(method: string): boolean {
+  return READ_METHODS.has(method.toUpperCase());
+}
+
 function isOpen(request: FastifyRequest): boolean {
   const route = request.routeOptions.url;
-  if (route === undefined) return false;
-  return OPEN_ROUTES.has(route) || SELF_AUTH_ROUTES.has(route) || route === '/docs' || route.startsWith('/docs/') || isConsoleRoute(route);
+  return route !== undefined && isOpenRoute(route);
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or null. */
@@ -45,7 +54,7 @@ async function auth(app: FastifyInstance, options: AuthPluginOptions): Promise<v
       reply.header('www-authenticate', 'Bearer');
       return sendError(reply, malformed(401, 'Missing or invalid bearer token', 'headers.authorization'));
     }
-    if (role === 'viewer' && !READ_METHODS.has(request.method)) {
+    if (role === 'viewer' && !isReadMethod(request.method)) {
       return sendError(reply, malformed(403, `A viewer token may only read; ${request.method} needs an operator token`, 'headers.authorization'));
     }
   });

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Services } from '../services.ts';
-import { ErrorBodySchema } from './api.schemas.ts';
+import { errorResponses } from './api.schemas.ts';
 
 /** Options of the emergency routes. */
 export interface EmergencyRoutesOptions {
@@ -40,8 +40,6 @@ export const EmergencyStopResponseSchema = EmergencyStateSchema.extend({
   actuators_failed: z.array(z.string()).describe('`esp_id:gpio: reason` for every OFF that failed; these need a person'),
 });
 
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((status) => [status, ErrorBodySchema]));
-
 /** Registers `GET /emergency-stop`, `POST /emergency-stop` and `POST /emergency-stop/clear`. */
 export async function emergencyRoutes(app: FastifyInstance, { services }: EmergencyRoutesOptions): Promise<void> {
   const api = app.withTypeProvider<ZodTypeProvider>();
@@ -57,7 +55,7 @@ export async function emergencyRoutes(app: FastifyInstance, { services }: Emerge
   };
 
   api.get('/emergency-stop', {
-    schema: { tags, summary: 'Whether an emergency stop is in force, why and since when', response: { 200: EmergencyStateSchema, ...errors(401) } },
+    schema: { tags, summary: 'Whether an emergency stop is in force, why and since when', response: { 200: EmergencyStateSchema, ...errorResponses(401) } },
   }, async () => state());
 
   api.post('/emergency-stop', {
@@ -65,7 +63,7 @@ export async function emergencyRoutes(app: FastifyInstance, { services }: Emerge
       tags,
       summary: 'Cancel every run, turn OFF every actuator runs touched, refuse commands and starts until cleared',
       body: EmergencyStopBodySchema,
-      response: { 200: EmergencyStopResponseSchema, ...errors(401, 403, 422) },
+      response: { 200: EmergencyStopResponseSchema, ...errorResponses(401, 403, 422) },
     },
   }, async (request) => {
     const result = await services.emergencyStop(request.body?.reason ?? UNSTATED_REASON);
@@ -73,7 +71,7 @@ export async function emergencyRoutes(app: FastifyInstance, { services }: Emerge
   });
 
   api.post('/emergency-stop/clear', {
-    schema: { tags, summary: 'Lift the emergency stop: commands and starts are allowed again', response: { 200: EmergencyStateSchema, ...errors(401, 403) } },
+    schema: { tags, summary: 'Lift the emergency stop: commands and starts are allowed again', response: { 200: EmergencyStateSchema, ...errorResponses(401, 403) } },
   }, async () => {
     services.clearEmergencyStop();
     return state();

@@ -15,7 +15,7 @@ import {
   CancelBodySchema,
   CancelQuerySchema,
   CancelResponseSchema,
-  ErrorBodySchema,
+  errorResponses,
   IdParamsSchema,
   ListQuerySchema,
   ListResponseSchema,
@@ -40,8 +40,6 @@ function definitionBodyToEngine<T>(route: FastifyRouteSchemaDef<T>): ReturnType<
   if (route.httpPart === 'body') return (data: unknown) => ({ value: data });
   return validatorCompiler(route as unknown as FastifyRouteSchemaDef<ZodType>);
 }
-
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((status) => [status, ErrorBodySchema]));
 
 /** Splits `context` off a start body; the rest is the definition. */
 function splitBody(body: unknown): { definition: unknown; context: unknown } {
@@ -84,13 +82,14 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
   const { engine } = services;
   const api = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['sequences'];
+  const startBody = startBodySchema(engine.limits, engine.actionSchemas());
 
   api.post('/sequences', {
     schema: {
       tags,
       summary: 'Start a run of a sequence definition (answers at once)',
-      body: startBodySchema(engine.limits),
-      response: { 202: StartResponseSchema, ...errors(409, 422, 429, 403) },
+      body: startBody,
+      response: { 202: StartResponseSchema, ...errorResponses(409, 422, 429, 403) },
     },
     validatorCompiler: definitionBodyToEngine,
   }, async (request, reply) => {
@@ -107,7 +106,7 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
     schema: {
       tags,
       summary: 'Check a definition without starting it; every problem with its code and path',
-      body: startBodySchema(engine.limits),
+      body: startBody,
       response: { 200: ValidateResponseSchema },
     },
     validatorCompiler: definitionBodyToEngine,
@@ -128,7 +127,7 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
       tags,
       summary: 'Runs, newest first, history included',
       querystring: ListQuerySchema,
-      response: { 200: ListResponseSchema, ...errors(422) },
+      response: { 200: ListResponseSchema, ...errorResponses(422) },
     },
   }, async (request) => {
     const { limit, offset, status, running_only, sequence_id } = request.query;
@@ -145,7 +144,7 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
       tags,
       summary: 'Progress of a run, by run_id or sequence_id (newest run)',
       params: IdParamsSchema,
-      response: { 200: ProgressSchema, ...errors(404) },
+      response: { 200: ProgressSchema, ...errorResponses(404) },
     },
   }, async (request) => {
     const progress = engine.get(request.params.id);
@@ -158,7 +157,7 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
       tags,
       summary: "The run actor's persisted XState snapshot",
       params: IdParamsSchema,
-      response: { 200: SnapshotSchema, ...errors(404) },
+      response: { 200: SnapshotSchema, ...errorResponses(404) },
     },
   }, async (request) => {
     const snapshot = engine.snapshot(request.params.id);
@@ -173,15 +172,15 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
       params: IdParamsSchema,
       querystring: CancelQuerySchema,
       body: CancelBodySchema,
-      response: { 200: CancelResponseSchema, ...errors(404, 409) },
+      response: { 200: CancelResponseSchema, ...errorResponses(404, 409) },
     },
   }, async (request) => engine.cancel(request.params.id, request.body?.reason ?? request.query.reason));
 
   api.post('/sequences/:id/pause', {
-    schema: { tags, summary: 'Pause a running run', params: IdParamsSchema, response: { 200: ProgressSchema, ...errors(404, 409) } },
+    schema: { tags, summary: 'Pause a running run', params: IdParamsSchema, response: { 200: ProgressSchema, ...errorResponses(404, 409) } },
   }, async (request) => engine.pause(request.params.id));
 
   api.post('/sequences/:id/resume', {
-    schema: { tags, summary: 'Resume a paused run', params: IdParamsSchema, response: { 200: ProgressSchema, ...errors(404, 409) } },
+    schema: { tags, summary: 'Resume a paused run', params: IdParamsSchema, response: { 200: ProgressSchema, ...errorResponses(404, 409) } },
   }, async (request) => engine.resume(request.params.id));
 }

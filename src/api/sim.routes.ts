@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { SimDriver } from '../drivers/sim.driver.ts';
-import { EspParamsSchema, ErrorBodySchema, SimBehaviourSchema, SimDeviceSchema } from './api.schemas.ts';
+import { EspParamsSchema, errorResponses, SimBehaviourSchema, SimDeviceSchema } from './api.schemas.ts';
 
 /** Options of the sim routes. */
 export interface SimRoutesOptions {
@@ -32,7 +32,7 @@ export async function simRoutes(app: FastifyInstance, { sim }: SimRoutesOptions)
       summary: "Change a simulated node's behaviour (created if new)",
       params: EspParamsSchema,
       body: SimBehaviourSchema,
-      response: { 200: z.object({ success: z.literal(true), device: SimDeviceSchema }), 422: ErrorBodySchema },
+      response: { 200: z.object({ success: z.literal(true), device: SimDeviceSchema }), ...errorResponses(422) },
     },
   }, async (request) => {
     const change = Object.fromEntries(Object.entries(request.body).filter(([, value]) => value !== undefined));

@@ -9,7 +9,7 @@ import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-z
 import { z, type ZodType } from 'zod';
 import type { Services } from '../services.ts';
 import { TemplateBodySchema, TemplateNameParamsSchema, TemplateStartSchema } from '../templates/template.schema.ts';
-import { ErrorBodySchema, StartResponseSchema } from './api.schemas.ts';
+import { errorResponses, StartResponseSchema } from './api.schemas.ts';
 
 /** Options of the template routes. */
 export interface TemplateRoutesOptions {
@@ -57,8 +57,6 @@ function templateBodyToService<S>(route: Parameters<FastifySchemaCompiler<S>>[0]
   return route.httpPart === 'body' ? (data: unknown) => ({ value: data }) : validatorCompiler(route as Parameters<FastifySchemaCompiler<ZodType>>[0]);
 }
 
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((status) => [status, ErrorBodySchema]));
-
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** Registers `/sequence-templates` routes (under the API prefix). */
@@ -80,7 +78,7 @@ export async function templateRoutes(app: FastifyInstance, { services }: Templat
       summary: 'Create or replace a template; checked first (parameters, placeholders, nested calls, no cycle)',
       params: TemplateNameParamsSchema,
       body: TemplateBodySchema,
-      response: { 200: StoredResponseSchema, 201: StoredResponseSchema, ...errors(422) },
+      response: { 200: StoredResponseSchema, 201: StoredResponseSchema, ...errorResponses(422) },
     },
     validatorCompiler: templateBodyToService,
   }, async (request, reply) => {
@@ -89,14 +87,14 @@ export async function templateRoutes(app: FastifyInstance, { services }: Templat
   });
 
   api.get('/sequence-templates/:name', {
-    schema: { tags, summary: 'A template as stored, with its version', params: TemplateNameParamsSchema, response: { 200: TemplateResponseSchema, ...errors(404) } },
+    schema: { tags, summary: 'A template as stored, with its version', params: TemplateNameParamsSchema, response: { 200: TemplateResponseSchema, ...errorResponses(404) } },
   }, async (request) => {
     const stored = templates.get(request.params.name);
     return { success: true as const, name: stored.name, version: stored.version, updated_at: iso(stored.updated_at), template: stored.body };
   });
 
   api.delete('/sequence-templates/:name', {
-    schema: { tags, summary: 'Delete a template (runs started from it go on)', params: TemplateNameParamsSchema, response: { 200: DeleteResponseSchema, ...errors(404) } },
+    schema: { tags, summary: 'Delete a template (runs started from it go on)', params: TemplateNameParamsSchema, response: { 200: DeleteResponseSchema, ...errorResponses(404) } },
   }, async (request) => {
     templates.delete(request.params.name);
     return { success: true as const, message: `Template '${request.params.name}' deleted` };
@@ -108,7 +106,7 @@ export async function templateRoutes(app: FastifyInstance, { services }: Templat
       summary: 'Fill a template with params, validate it and start it like POST /sequences (answers at once)',
       params: TemplateNameParamsSchema,
       body: TemplateStartSchema.nullish(),
-      response: { 202: TemplateStartResponseSchema, ...errors(403, 404, 409, 422, 429) },
+      response: { 202: TemplateStartResponseSchema, ...errorResponses(403, 404, 409, 422, 429) },
     },
   }, async (request, reply) => {
     const instance = templates.instantiate(request.params.name, request.body?.params ?? {});

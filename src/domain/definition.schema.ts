@@ -80,6 +80,19 @@ function buildDefinitionSchema(maxSteps: number) {
   });
 }
 
+/**
+ * The definition schema with `action` as `action` says, for documentation only: the OpenAPI
+ * document shows each registered action type with its fields, while validation keeps checking
+ * actions through their executors (a new type then needs no change here).
+ */
+export function documentedDefinitionSchema(limits: DefinitionLimits, action: z.ZodType) {
+  const step = StepSchema.extend({ action: action.optional() });
+  return definitionSchema(limits).extend({
+    steps: z.array(step).min(1).max(limits.maxSteps),
+    cleanup_steps: z.array(step).max(limits.maxSteps).default([]).describe('Run when the run ends failed, cancelled or timeout, before the safe state'),
+  });
+}
+
 /** A definition as validated (defaults filled in; `sequence_id` may still be absent). */
 export type SequenceDefinition = z.infer<ReturnType<typeof buildDefinitionSchema>>;
 

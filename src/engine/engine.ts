@@ -6,6 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import type { ZodType } from 'zod';
 import type { PlanAction, SequenceContext, SequencePlan } from '../../machines/sequence.types.ts';
 import { registryMachine } from '../../machines/registry.machine.ts';
 import { DEFAULT_LIMITS, type DefinitionLimits, type SequenceDefinition } from '../domain/definition.schema.ts';
@@ -170,6 +171,11 @@ export class Engine {
       ended: (runId) => this.#registry.send({ type: 'RUN_ENDED', runId }),
       crashed: (runId, error) => this.#registry.send({ type: 'RUN_CRASHED', runId, error }),
     });
+  }
+
+  /** The schema of every action type a definition may name (for the API's documentation). */
+  actionSchemas(): ZodType[] {
+    return this.#executors.publicSchemas();
   }
 
   /** Validates a definition without starting it (SPEC 7 `POST /sequences/validate`). */

@@ -12,18 +12,23 @@ import type { ExecutionContext, Executor } from './executor.ts';
 /** The payload of an actuator action (SPEC 2). */
 export const ActuatorActionSchema = z
   .strictObject({
-    type: z.enum(['actuator_command', 'actuator']),
-    esp_id: z.string().min(1).max(64),
-    gpio: z.number().int().min(0).max(39),
+    type: z.enum(['actuator_command', 'actuator']).describe('`actuator` is an alias'),
+    esp_id: z.string().min(1).max(64).describe('The ESP32 node, e.g. ESP_12AB34CD'),
+    gpio: z.number().int().min(0).max(39).describe('The actuator on that node'),
     command: z.enum(['ON', 'OFF', 'PWM', 'TOGGLE']),
-    value: z.number().min(0).max(1).optional(),
-    duration_seconds: z.number().min(0).max(86_400).default(0),
-    leave_on: z.boolean().default(false),
-    idempotent: z.boolean().default(false),
+    value: z.number().min(0).max(1).optional().describe('PWM duty 0.0..1.0 (needed for PWM)'),
+    duration_seconds: z.number().min(0).max(86_400).default(0).describe('The device turns the actuator OFF again after this long (0: stays)'),
+    leave_on: z.boolean().default(false).describe('The safe state leaves this actuator as it is when the run ends badly'),
+    idempotent: z.boolean().default(false).describe('Safe to send again after a crash interrupted it'),
   })
   .refine((a) => a.command !== 'PWM' || a.value !== undefined, {
     message: 'PWM needs a value between 0.0 and 1.0',
     path: ['value'],
+  })
+  .meta({
+    title: 'actuator_command',
+    description: 'Send a command to an actuator and wait for the device to answer; the run holds the actuator until it turns it OFF',
+    examples: [{ type: 'actuator_command', esp_id: 'ESP_12AB34CD', gpio: 5, command: 'PWM', value: 0.6 }],
   });
 export type ActuatorAction = z.infer<typeof ActuatorActionSchema>;
 

@@ -70,6 +70,11 @@ export class ExecutorRegistry {
     return this.#byType.get(type);
   }
 
+  /** The schema of every public action type, once each (aliases share their type's), in registration order. */
+  publicSchemas(): ZodType[] {
+    return [...new Set([...this.#byType.values()].filter((executor) => !executor.internal).map((executor) => executor.schema))];
+  }
+
   /** The schema of a public action type (what definitions may name), or undefined. */
   schemaFor(type: string): ZodType | undefined {
     const executor = this.#byType.get(type);

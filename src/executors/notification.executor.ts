@@ -13,16 +13,21 @@ import type { Executor } from './executor.ts';
 export const NotificationActionSchema = z
   .strictObject({
     type: z.literal('notification'),
-    channel: z.enum(['websocket', 'webhook']).default('websocket'),
-    target: z.url({ protocol: /^https?$/ }).optional(),
+    channel: z.enum(['websocket', 'webhook']).default('websocket').describe('websocket: a `notification` event; webhook: a POST to `target`'),
+    target: z.url({ protocol: /^https?$/ }).optional().describe('The webhook URL (https://user:password@host/... sends Basic auth)'),
     title: z.string().max(200).default(''),
-    message: z.string().min(1).max(2000),
+    message: z.string().min(1).max(2000).describe('{sequence_id}, {step_name} and {rule_name} are filled in'),
     severity: z.enum(['info', 'warning', 'critical']).default('info'),
     idempotent: z.boolean().default(false),
   })
   .refine((a) => a.channel !== 'webhook' || a.target !== undefined, {
     message: 'A webhook notification needs a target URL',
     path: ['target'],
+  })
+  .meta({
+    title: 'notification',
+    description: 'Tell people: an event on the WebSocket stream, or a webhook',
+    examples: [{ type: 'notification', channel: 'websocket', title: 'Zone 1', message: '{sequence_id}: watered', severity: 'info' }],
   });
 export type NotificationAction = z.infer<typeof NotificationActionSchema>;
 

@@ -14,14 +14,19 @@ import type { ExecutionContext, Executor } from './executor.ts';
 export const SequenceActionSchema = z
   .object({
     type: z.literal('sequence'),
-    template: z.string().min(1).max(100).optional(),
-    params: z.record(z.string(), z.unknown()).optional(),
+    template: z.string().min(1).max(100).optional().describe('A stored template (or give inline steps instead)'),
+    params: z.record(z.string(), z.unknown()).optional().describe("The template's parameters"),
     idempotent: z.boolean().default(false),
   })
   .loose()
   .refine((a) => (a.template !== undefined) !== ('steps' in a), {
     message: "A nested sequence needs either inline 'steps' or a 'template', not both",
     path: ['steps'],
+  })
+  .meta({
+    title: 'sequence',
+    description: 'Run a child sequence and wait for it: a stored `template` with `params`, or an inline definition (`steps` and the other definition fields); 3 levels at most',
+    examples: [{ type: 'sequence', template: 'flush-zone', params: { zone: 4, esp_id: 'ESP_ZONE4' } }],
   });
 
 /** Runs a child plan for a parent's attempt; resolves with a summary, throws when the child did not complete. */
