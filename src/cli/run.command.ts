@@ -13,7 +13,7 @@ import type { EventEnvelope, SequenceEvents } from '../events/event-types.ts';
 import { createServices, type Services } from '../services.ts';
 import { UsageError, type Command, type CommandSpec, type ParsedArgs } from './command-line.ts';
 import { checkContent, formatProblems, parseParams, readDefinition } from './definition-file.ts';
-import { createProgressView } from './progress-view.ts';
+import { createProgressView, timingOf } from './progress-view.ts';
 import { PARAMS_FLAG } from './validate.command.ts';
 
 const FLAGS = {
@@ -28,8 +28,8 @@ const SPEC: CommandSpec<typeof FLAGS> = {
   summary: 'Run one sequence or template locally against simulated devices and show its steps.',
   flags: FLAGS,
   notes:
-    'On a terminal a progress bar runs under the step lines. Ctrl-C cancels the run and runs its\n' +
-    'cleanup steps first.\n' +
+    'On a terminal a progress bar shows the step, its elapsed time and what is left of a wait;\n' +
+    'elsewhere every step event is one line. Ctrl-C cancels the run and runs its cleanup steps first.\n' +
     'Exit codes: 0 completed, 1 ended otherwise, 2 not readable or not valid, 130 interrupted.',
 };
 
@@ -65,7 +65,7 @@ async function run({ values, operands }: ParsedArgs<typeof FLAGS>): Promise<numb
 /** Starts the run, shows its events until its last one, and turns its end into an exit code. */
 async function runToEnd(services: Services, definition: SequenceDefinition, json: boolean): Promise<number> {
   const { engine } = services;
-  const view = json ? null : createProgressView({ out: process.stdout, bar: process.stdout.isTTY === true });
+  const view = json ? null : createProgressView({ out: process.stdout, bar: process.stdout.isTTY === true, timing: timingOf(definition) });
   const say = (text: string) => (view ? view.notice(text) : process.stderr.write(`${text}\n`));
   let runId: string | null = null;
   // Without a store the first events are published inside start(), before its run_id is known.

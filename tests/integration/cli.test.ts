@@ -2,11 +2,12 @@
  * The `sequencer run` and `sequencer validate` commands as a user meets them: a real process
  * running the example definitions against simulated nodes, its exit code and its lines.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cli } from '../helpers/cli.harness.ts';
+import { cli, ROOT, type Outcome } from '../helpers/cli.harness.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sequencer-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,6 +40,39 @@ describe('sequencer run', { timeout: 30_000 }, () => {
     const { stdout } = await cli(['run', 'docs/examples/irrigation-zone.json', '--sim-latency-ms', '0']);
     expect(stdout).not.toContain('\u001b');
     expect(stdout).not.toContain('\r');
+  });
+
+  it('off a terminal, prints a line as each step starts, with the wait it holds, before its result', async () => {
+    const { code, stdout } = await cli(['run', 'docs/examples/irrigation-zone.json', '--sim-latency-ms', '0']);
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n');
+    const at = (prefix: string) => lines.findIndex((line) => line.startsWith(prefix));
+    expect(lines.filter((line) => line.startsWith('start '))).toEqual([
+      'start   1/4  Open valve',
+      'start   2/4  Water  (waits 2 s)',
+      'start   3/4  Close valve',
+      'start   4/4  Tell the operator',
+    ]);
+    for (const step of ['1/4', '2/4', '3/4', '4/4']) expect(at(`start   ${step}`)).toBeLessThan(at(`ok      ${step}`));
+    expect(at('ok      1/4')).toBeLessThan(at('start   2/4'));
+  });
+
+  it("on a terminal, the bar shows the step with its elapsed time and what is left of its wait", async () => {
+    // `script` gives the command a real terminal; its output is what a person sees, escape codes and all.
+    const command = `${process.execPath} --import tsx src/cli/main.ts run docs/examples/irrigation-zone.json --sim-latency-ms 0`;
+    const { code, stdout } = await new Promise<Outcome>((resolve, reject) => {
+      const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+      child.on('error', reject);
+      child.on('close', (exit) => resolve({ code: exit, stdout: out, stderr: '' }));
+    });
+    expect(code).toBe(0);
+    // Each redraw of the bar starts with a cursor move: split there as at line ends.
+    const screen = stdout.split(/\u001b\[[0-9;?]*[A-Za-z]|[\r\n]+/);
+    expect(screen).toContainEqual(expect.stringMatching(/ 25% \| 1\/4 steps \| 2\/4 Water \| [\d.]+ m?s elapsed, [\d.]+ m?s left$/));
+    expect(screen).toContainEqual(expect.stringMatching(/^ok {6}2\/4 {2}Water {2}Waited 2 s/));
+    expect(screen.filter((line) => line.startsWith('start '))).toEqual([]);
   });
 
   it('aborts the ventilation example at its failing step, turns the fan OFF in cleanup, and exits 1', async () => {
