@@ -1,33 +1,31 @@
 /**
- * The statechart of one run of a sequence (SPEC section 5).
+ * The statechart of one run of a sequence (SPEC section 5). The chart is the logic: every decision
+ * is a transition with a named guard (`sequence.guards.ts`), every effect a named action
+ * (`sequence.actions.ts`), and every choice point a transient state that tries its guarded
+ * transitions top to bottom. Read `stepStates` below to follow one step.
  *
  * Pure: the machine never reads a clock and owns no timer. Every event carries `now`; every wait
  * stores its absolute deadline in context and the host sends WAKE when it has come (and TIMEOUT
  * when `max_duration_seconds` runs out). That keeps the machine deterministic, makes a restored
  * snapshot resumable (XState does not persist pending `after` timers), and keeps thousands of runs
  * off XState's shared scheduler, whose cancel-all on every actor stop scans every pending timer of
- * the system. Effects (running an action, aborting it, publishing step events, pausing a nested
- * run) are listed by each move and performed by the one `effects` action the host provides with
- * `machine.provide`.
- *
- * What each event does is decided by the pure functions of `sequence.logic.ts`; every possible
- * outcome is a guarded transition to a named state, so the chart shows every edge.
+ * the system. The effects (`runAction`, `abortAction`, `emitStep`, `forwardPause`,
+ * `forwardResume`) are no-ops here; the host provides them with `machine.provide`.
  */
-import { setup } from 'xstate';
-import { lostWhilePaused, moves, type Effect, type Move, type Target } from './sequence.logic.ts';
+import { and, assign, raise, setup } from 'xstate';
+import { attemptParams, heldEvent, sequenceUpdates as u, stepEventParams } from './sequence.actions.ts';
+import { sequenceGuards } from './sequence.guards.ts';
 import type {
-  HeldResult,
-  ResumeTarget,
+  RunActionParams,
   SequenceContext,
   SequenceEvent,
   SequenceInput,
+  StepEventParams,
 } from './sequence.types.ts';
 
 export type * from './sequence.types.ts';
-export { MachineCodes, retryDelayMs } from './sequence.logic.ts';
-export type { Effect } from './sequence.logic.ts';
-
-type Ctx = SequenceContext;
+export { retryDelayMs } from './sequence.actions.ts';
+export { MachineCodes } from './sequence.guards.ts';
 
 const machineSetup = setup({
   types: {
@@ -35,109 +33,129 @@ const machineSetup = setup({
     events: {} as SequenceEvent,
     input: {} as SequenceInput,
   },
+  guards: sequenceGuards,
   actions: {
-    /**
-     * Performs a move's effects, in order (see `Effect`): start an attempt of the current step's
-     * action (the host answers STEP_DONE or STEP_FAILED), abort the action in flight, publish a
-     * `sequence_step` event, tell a nested run in flight to pause or resume with its parent.
-     */
-    effects: (_: unknown, _effects: readonly Effect[]) => {},
-  },
-  guards: {
-    /** Paused while an action was in flight that a restart lost. */
-    lostInFlight: ({ context }) => context.resumeTo === 'executing' && context.held === null,
-    /** Paused while an attempt ran: only then is an answer of the current attempt held for the resume. */
-    pausedInAttempt: ({ context, event }) =>
-      context.resumeTo === 'executing' && 'attemptId' in event && event.attemptId === context.attemptId,
+    /** Effect: runs an attempt of the current step's action; the host answers STEP_DONE or STEP_FAILED. */
+    runAction: (_: unknown, _params: RunActionParams) => {},
+    /** Effect: aborts the action in flight (its executor's AbortSignal). */
+    abortAction: () => {},
+    /** Effect: publishes a `sequence_step` event. */
+    emitStep: (_: unknown, _params: StepEventParams) => {},
+    /** Effect: tells a nested run in flight to pause with its parent. */
+    forwardPause: () => {},
+    /** Effect: tells a nested run in flight to resume with its parent. */
+    forwardResume: () => {},
+    beginRun: assign(u.beginRun),
+    beginStep: assign(u.beginStep),
+    armDelayBefore: assign(u.armDelayBefore),
+    armDelay: assign(u.armDelay),
+    startAttempt: assign(u.startAttempt),
+    recordSuccess: assign(u.recordSuccess),
+    noteFailure: assign(u.noteFailure),
+    noteTimeout: assign(u.noteTimeout),
+    noteLost: assign(u.noteLost),
+    scheduleRetry: assign(u.scheduleRetry),
+    recordFailure: assign(u.recordFailure),
+    failRun: assign(u.failRun),
+    armDelayAfter: assign(u.armDelayAfter),
+    advance: assign(u.advance),
+    finish: assign(u.finish),
+    pauseClock: assign(u.pauseClock),
+    resumeClock: assign(u.resumeClock),
+    holdAnswer: assign(u.holdAnswer),
+    holdLoss: assign(u.holdLoss),
+    markRestart: assign(u.markRestart),
+    endCancelled: assign(u.endCancelled),
+    endTimedOut: assign(u.endTimedOut),
+    endAborted: assign(u.endAborted),
+    recordInterrupted: assign(u.recordInterrupted),
+    beginCleanup: assign(u.beginCleanup),
+    /** The answer held while paused is taken now, as if it had just come. */
+    replayHeld: raise(heldEvent),
   },
 });
 
-type Decide = (context: Ctx, event: never) => Move | null;
-
-/** The move last decided, so the guards and the action of one transition decide only once. */
-const last: { key: string; context: unknown; event: unknown; move: Move | null } = { key: '', context: null, event: null, move: null };
-
-function decide(key: string, fn: Decide, context: Ctx, event: SequenceEvent): Move | null {
-  if (last.key !== key || last.context !== context || last.event !== event) {
-    const move = fn(context, event as never);
-    last.key = key;
-    last.context = context;
-    last.event = event;
-    last.move = move;
-  }
-  return last.move;
-}
-
-const NO_EFFECTS: readonly Effect[] = [];
+/** `emitStep` about the current step with `status`. */
+const emit = (status: StepEventParams['status']) => ({ type: 'emitStep' as const, params: stepEventParams(status) });
+/** `runAction` for the attempt just started. */
+const run = { type: 'runAction' as const, params: attemptParams };
 
 /**
- * Applies the decided move: one context update, then one action with its effects. (Not
- * `enqueueActions`: it builds ten closures per call, a fifth of the machine's cost per event.)
- * The effects are the move decided for this very event: the assign before them changed the
- * context, so they are looked up by the event.
+ * The life of one step, the same in `running` (the steps) and `cleanup` (the cleanup steps, every
+ * one of which goes on when it fails). Transient states (`startingStep`, `startingBody`,
+ * `attemptFailed`, `stepEnded`) decide; the others wait for an event.
  */
-function apply(key: string, fn: Decide) {
-  return [
-    machineSetup.assign(({ context, event }) => decide(key, fn, context, event)?.patch ?? {}),
-    {
-      type: 'effects' as const,
-      params: ({ event }: { event: SequenceEvent }) => (last.event === event ? (last.move?.effects ?? NO_EFFECTS) : NO_EFFECTS),
-    },
-  ];
-}
-
-// Most frequent first: XState tries the guards in order, so a usual step boundary tries one or two.
-const STEP_STATES: readonly ResumeTarget[] = ['executing', 'delaying', 'afterDelay', 'beforeDelay', 'retrying'];
-const ENDS: Target[] = [
-  ...STEP_STATES.map((s) => `running.${s}` as const),
-  'completed',
-  ...STEP_STATES.map((s) => `cleanup.${s}` as const),
-  'failed',
-  'cancelled',
-  'timeout',
-];
-
-/** One guarded transition per state the move may lead to. */
-function via(key: string, fn: Decide, targets: readonly Target[] = ENDS) {
-  const action = apply(key, fn);
-  return targets.map((target) => ({
-    guard: ({ context, event }: { context: Ctx; event: SequenceEvent }) => decide(key, fn, context, event)?.target === target,
-    target: `#sequence.${target}`,
-    actions: action,
-  }));
-}
-
-const endEarly = via('endEarly', (context, event: SequenceEvent) => moves.endEarly(context, event));
-const onResult = via('result', (context, event: HeldResult) => moves.result(context, event, event.now));
-
-/** The step substates, shared by `running` (the steps) and `cleanup` (the cleanup steps). */
 function stepStates(phase: 'running' | 'cleanup') {
-  const state = (name: ResumeTarget, extra: object = {}) => ({
-    on: {
-      WAKE: via(`wake.${name}`, (context, event: { now: number }) => moves.wake(context, event.now, name)),
-      ...(phase === 'running'
-        ? { PAUSE: via(`pause.${name}`, (context, event: { now: number }) => moves.pause(context, event.now, name), ['paused']) }
-        : {}),
-      ...extra,
-    },
-  });
+  const failedForGood =
+    phase === 'running'
+      ? [
+          { guard: 'continueOnFailure' as const, target: 'stepEnded', actions: ['recordFailure' as const, emit('failed')] },
+          { target: '#sequence.cleanup', actions: ['recordFailure' as const, emit('failed'), 'failRun' as const] },
+        ]
+      : [{ target: 'stepEnded', actions: ['recordFailure' as const, emit('failed')] }];
   return {
-    initial: 'executing' as const,
-    states: {
-      beforeDelay: state('beforeDelay'),
-      delaying: state('delaying'),
-      executing: state('executing', {
-        STEP_DONE: onResult,
-        STEP_FAILED: onResult,
-        RECOVER: via('recover', (context, event: { now: number }) => moves.recover(context, event.now)),
-      }),
-      retrying: state('retrying'),
-      afterDelay: state('afterDelay'),
+    /** The step at `currentStep` begins (or the list is over). */
+    startingStep: {
+      always: [
+        { guard: 'noStepLeft' as const, target: 'done', actions: 'finish' as const },
+        { guard: 'hasDelayBefore' as const, target: 'beforeDelay', actions: ['beginStep' as const, emit('starting'), 'armDelayBefore' as const] },
+        { target: 'startingBody', actions: ['beginStep' as const, emit('starting')] },
+      ],
     },
+    beforeDelay: {
+      on: { WAKE: { guard: 'deadlineReached' as const, target: 'startingBody' } },
+    },
+    /** After the before-delay: the wait of a delay step, or the first attempt of the action. */
+    startingBody: {
+      always: [
+        { guard: 'isDelayStep' as const, target: 'delaying', actions: 'armDelay' as const },
+        { target: 'executing', actions: ['startAttempt' as const, run] },
+      ],
+    },
+    delaying: {
+      on: { WAKE: { guard: 'deadlineReached' as const, target: 'stepEnded', actions: ['recordSuccess' as const, emit('completed')] } },
+    },
+    executing: {
+      on: {
+        STEP_DONE: { guard: 'isCurrentAttempt' as const, target: 'stepEnded', actions: ['recordSuccess' as const, emit('completed')] },
+        STEP_FAILED: { guard: 'isCurrentAttempt' as const, target: 'attemptFailed', actions: 'noteFailure' as const },
+        WAKE: { guard: 'deadlineReached' as const, target: 'attemptFailed', actions: ['abortAction' as const, 'noteTimeout' as const] },
+        // Sent once after a restart: the action that was in flight is lost.
+        RECOVER: [
+          { guard: 'isIdempotent' as const, target: 'executing', actions: ['startAttempt' as const, run] },
+          { target: 'attemptFailed', actions: 'noteLost' as const },
+        ],
+      },
+    },
+    /** An attempt failed: retry it, or the step failed for good and its policy decides. */
+    attemptFailed: {
+      always: [{ guard: 'retriesLeft' as const, target: 'retrying', actions: ['scheduleRetry' as const, emit('retrying')] }, ...failedForGood],
+    },
+    retrying: {
+      on: { WAKE: { guard: 'deadlineReached' as const, target: 'executing', actions: ['startAttempt' as const, run] } },
+    },
+    /** The step is over (succeeded, or failed and goes on): its after-delay, or the next step. */
+    stepEnded: {
+      always: [
+        { guard: 'hasDelayAfter' as const, target: 'afterDelay', actions: 'armDelayAfter' as const },
+        { target: 'startingStep', actions: 'advance' as const },
+      ],
+    },
+    afterDelay: {
+      on: { WAKE: { guard: 'deadlineReached' as const, target: 'startingStep', actions: 'advance' as const } },
+    },
+    done: { type: 'final' as const },
   };
 }
 
-/** The sequence machine. Provide `effects`. */
+/** CANCEL, TIMEOUT and ABORT: the action in flight is aborted and the run ends early, through its cleanup. */
+const endEarly = {
+  CANCEL: { target: '#sequence.cleanup', actions: ['abortAction' as const, 'endCancelled' as const] },
+  TIMEOUT: { target: '#sequence.cleanup', actions: ['abortAction' as const, 'endTimedOut' as const] },
+  ABORT: { target: '#sequence.cleanup', actions: ['abortAction' as const, 'endAborted' as const] },
+};
+
+/** The sequence machine. The host provides its effects. */
 export const sequenceMachine = machineSetup.createMachine({
   id: 'sequence',
   context: ({ input }) => initialContext(input),
@@ -151,26 +169,55 @@ export const sequenceMachine = machineSetup.createMachine({
   states: {
     idle: {
       on: {
-        START: via('start', (context, event: { now: number }) => moves.start(context, event.now)),
-        CANCEL: endEarly,
+        START: { target: 'running', actions: 'beginRun' },
+        CANCEL: endEarly.CANCEL,
       },
     },
     running: {
-      ...stepStates('running'),
-      on: { CANCEL: endEarly, TIMEOUT: endEarly, ABORT: endEarly },
+      initial: 'startingStep',
+      states: {
+        ...stepStates('running'),
+        /** Where RESUME returns: the substate the run was paused in. */
+        history: { type: 'history' },
+      },
+      on: {
+        // An action in flight keeps running while paused; its answer is held until RESUME.
+        PAUSE: { target: 'paused', actions: ['pauseClock', 'forwardPause'] },
+        ...endEarly,
+      },
+      onDone: { target: 'completed' },
     },
     paused: {
       on: {
-        RESUME: via('resume', (context, event: { now: number }) => moves.resume(context, event.now)),
-        STEP_DONE: { guard: 'pausedInAttempt', actions: machineSetup.assign({ held: ({ event }) => event as HeldResult }) },
-        STEP_FAILED: { guard: 'pausedInAttempt', actions: machineSetup.assign({ held: ({ event }) => event as HeldResult }) },
-        RECOVER: { guard: 'lostInFlight', actions: machineSetup.assign(({ context, event }) => lostWhilePaused(context, event.now)) },
-        CANCEL: endEarly,
-        TIMEOUT: endEarly,
-        ABORT: endEarly,
+        RESUME: [
+          { guard: 'hasHeldAnswer', target: '#sequence.running.history', actions: ['replayHeld', 'resumeClock', 'forwardResume'] },
+          { guard: 'restartsAttempt', target: '#sequence.running.executing', actions: ['resumeClock', 'forwardResume', 'startAttempt', run] },
+          { target: '#sequence.running.history', actions: ['resumeClock', 'forwardResume'] },
+        ],
+        STEP_DONE: { guard: 'isCurrentAttempt', actions: 'holdAnswer' },
+        STEP_FAILED: { guard: 'isCurrentAttempt', actions: 'holdAnswer' },
+        RECOVER: [
+          { guard: and(['lostInFlight', 'isIdempotent']), actions: 'markRestart' },
+          { guard: 'lostInFlight', actions: 'holdLoss' },
+        ],
+        ...endEarly,
       },
     },
-    cleanup: stepStates('cleanup'),
+    cleanup: {
+      initial: 'closingStep',
+      states: {
+        /** The step under way when the run ended early is recorded as failed; then the cleanup steps begin. */
+        closingStep: {
+          always: [
+            { guard: 'stepInFlight', target: 'startingStep', actions: ['recordInterrupted', emit('failed'), 'beginCleanup'] },
+            { target: 'startingStep', actions: 'beginCleanup' },
+          ],
+        },
+        ...stepStates('cleanup'),
+      },
+      // CANCEL, TIMEOUT and PAUSE are not taken here: a run making its actuators safe finishes doing so.
+      onDone: [{ guard: 'endsCancelled', target: 'cancelled' }, { guard: 'endsTimedOut', target: 'timeout' }, { target: 'failed' }],
+    },
     completed: { type: 'final' },
     failed: { type: 'final' },
     cancelled: { type: 'final' },
@@ -190,6 +237,7 @@ function initialContext(input: SequenceInput): SequenceContext {
     currentStep: 0,
     attempt: 0,
     attemptId: 0,
+    awaitingAnswer: false,
     deadline: null,
     runDeadline: null,
     stepStartedAt: null,
@@ -202,7 +250,6 @@ function initialContext(input: SequenceInput): SequenceContext {
     errorCode: null,
     startedAt: null,
     endedAt: null,
-    resumeTo: null,
     remainingMs: null,
     held: null,
     restartAttempt: false,

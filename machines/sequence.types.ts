@@ -51,9 +51,6 @@ export interface StepOutcome {
 /** How a run that ends early ends. */
 export type Outcome = 'failed' | 'cancelled' | 'timeout';
 
-/** The substate a paused run goes back to. */
-export type ResumeTarget = 'beforeDelay' | 'delaying' | 'executing' | 'retrying' | 'afterDelay';
-
 /** A step result that arrived while the run was paused, replayed on resume. */
 export type HeldResult =
   | { type: 'STEP_DONE'; attemptId: number; now: number; message: string }
@@ -70,6 +67,8 @@ export interface SequenceContext {
   attempt: number;
   /** Increases with every attempt, so a late answer of an abandoned attempt is ignored. */
   attemptId: number;
+  /** Attempt `attemptId` is running and its answer has not been taken yet (it may be held while paused). */
+  awaitingAnswer: boolean;
   /** When the current wait or attempt ends (Unix ms); null when nothing is timed. */
   deadline: number | null;
   /** When `max_duration_seconds` runs out (Unix ms), pauses included. */
@@ -85,9 +84,9 @@ export interface SequenceContext {
   errorCode: number | null;
   startedAt: number | null;
   endedAt: number | null;
-  /** While paused: the substate to return to, and the time its deadline had left. */
-  resumeTo: ResumeTarget | null;
+  /** While paused: the time the current wait had left (the substate to return to is the chart's history). */
   remainingMs: number | null;
+  /** While paused: the answer of the attempt in flight that came meanwhile, replayed on resume. */
   held: HeldResult | null;
   /** The in-flight action was lost to a restart and must be started again on resume. */
   restartAttempt: boolean;

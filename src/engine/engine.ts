@@ -9,6 +9,7 @@ import { createActor, type Actor, type InspectionEvent, type Observer } from 'xs
 import type { ZodType } from 'zod';
 import type { PlanAction, SequenceContext, SequencePlan } from '../../machines/sequence.types.ts';
 import { registryMachine } from '../../machines/registry.machine.ts';
+import { upgradeSnapshot, type PersistedSnapshot } from '../../machines/sequence.snapshot.ts';
 import { DEFAULT_LIMITS, type DefinitionLimits, type SequenceDefinition } from '../domain/definition.schema.ts';
 import { Codes, SequencerError } from '../domain/errors.ts';
 import type { Progress, RunContext } from '../domain/progress.ts';
@@ -367,7 +368,8 @@ export class Engine {
 
   #recoverRun(stored: StoredRun, policy: 'resume' | 'abort'): 'resumed' | 'aborted' | 'queued' {
     const definition = stored.definition as SequenceDefinition;
-    const snapshot = stored.snapshot as { context?: SequenceContext; value?: unknown } | null;
+    // Stored by an older chart: brought to the current one before XState restores it.
+    const snapshot = stored.snapshot ? (upgradeSnapshot(stored.snapshot as PersistedSnapshot) as { context?: SequenceContext; value?: unknown }) : null;
     // Runs stored before schema v4 carry their plan in the snapshot; a run that never started has none.
     const plan = (stored.plan as SequencePlan | undefined) ?? snapshot?.context?.plan ?? this.#plan(definition);
     if (snapshot?.context) snapshot.context.plan = plan;

@@ -1,12 +1,12 @@
 /**
  * Hosts the sequence actors: provides the machine's effects (running actions through executors,
- * aborting them, publishing step events), watches every transition through a subscription per
+ * aborting them, publishing step events, pausing and resuming a nested run in flight), watches every transition through a subscription per
  * run (the host knows which event it sent, so XState's inspection events are not needed), arms each run's single timer from the deadlines in its context, and persists
  * each transition before its events go out and before the actions it asks for start.
  */
 import type { Actor } from 'xstate';
 import { createActor } from 'xstate';
-import { sequenceMachine, type Effect, type RunActionParams, type SequenceEvent, type StepEventParams } from '../../machines/sequence.machine.ts';
+import { sequenceMachine, type RunActionParams, type SequenceEvent, type StepEventParams } from '../../machines/sequence.machine.ts';
 import { Codes, SequencerError } from '../domain/errors.ts';
 import type { ExecutionContext, ExecutorRegistry } from '../executors/executor.ts';
 import type { EventType, SequenceEvents } from '../events/event-types.ts';
@@ -43,9 +43,11 @@ export class RunHost {
     // One provided machine for every run: a provide() per run would cost 5 KB and 55 us each.
     this.machine = sequenceMachine.provide({
       actions: {
-        effects: ({ self, context }, effects) => {
-          for (const effect of effects) this.#perform(self.id, effect, context.results.length);
-        },
+        runAction: ({ self }, params) => this.#runAction(self.id, params),
+        abortAction: ({ self }) => this.#abort(self.id),
+        emitStep: ({ self, context }, params) => this.#emitStep(self.id, params, context.results.length),
+        forwardPause: ({ self }) => this.runs.get(self.id)?.inFlight?.control?.pause(),
+        forwardResume: ({ self }) => this.runs.get(self.id)?.inFlight?.control?.resume(),
       },
     });
   }
@@ -174,21 +176,6 @@ export class RunHost {
     (run.actor as unknown as { _stop(): void } | null)?._stop();
     run.inFlight?.controller.abort(new SequencerError(Codes.CANCELLED, 'Server shutting down'));
     run.inFlight = null;
-  }
-
-  #perform(runId: string, effect: Effect, done: number): void {
-    switch (effect.type) {
-      case 'runAction':
-        return this.#runAction(runId, effect.params);
-      case 'abortAction':
-        return this.#abort(runId);
-      case 'emitStep':
-        return this.#emitStep(runId, effect.params, done);
-      case 'forwardPause':
-        return this.runs.get(runId)?.inFlight?.control?.pause();
-      case 'forwardResume':
-        return this.runs.get(runId)?.inFlight?.control?.resume();
-    }
   }
 
   #runAction(runId: string, params: RunActionParams): void {

@@ -1,10 +1,12 @@
 /**
  * Runs the sequence machine alone: its effects are stubs that record their calls, and every
- * event is sent with an explicit `now`, so a test drives time by hand.
+ * event is sent with an explicit `now`, so a test drives time by hand. Every state the actor
+ * passes through is recorded, transient ones included (from XState's microstep inspection).
  */
 import { createActor } from 'xstate';
 import { sequenceMachine } from '../../machines/sequence.machine.ts';
 import type { RunActionParams, SequenceEvent, SequencePlan, StepEventParams } from '../../machines/sequence.types.ts';
+import { resumeTarget } from '../../machines/sequence.snapshot.ts';
 import { stateString } from '../../src/engine/run.ts';
 
 /** Counts of the effects that take no params. */
@@ -21,17 +23,20 @@ export function machineHarness(plan: SequencePlan, depth?: number) {
   const counts: EffectCounts = { abortAction: 0, forwardPause: 0, forwardResume: 0 };
   const machine = sequenceMachine.provide({
     actions: {
-      effects: (_, effects) => {
-        for (const effect of effects) {
-          if (effect.type === 'runAction') attempts.push(effect.params);
-          else if (effect.type === 'emitStep') steps.push(effect.params);
-          else counts[effect.type]++;
-        }
-      },
+      runAction: (_, params) => void attempts.push(params),
+      emitStep: (_, params) => void steps.push(params),
+      abortAction: () => void counts.abortAction++,
+      forwardPause: () => void counts.forwardPause++,
+      forwardResume: () => void counts.forwardResume++,
     },
   });
-  const actor = createActor(machine, { input: { plan, depth } });
   const visited = new Set<string>();
+  const actor = createActor(machine, {
+    input: { plan, depth },
+    inspect: (event) => {
+      if (event.type === '@xstate.microstep') visited.add(stateString((event.snapshot as { value?: unknown }).value));
+    },
+  });
   actor.subscribe((snapshot) => void visited.add(stateString(snapshot.value)));
   actor.start();
   visited.add(stateString(actor.getSnapshot().value));
@@ -57,6 +62,8 @@ export function machineHarness(plan: SequencePlan, depth?: number) {
     /** Answers the latest attempt with a failure. */
     fail: (now: number, code = 5614, message = 'device refused') =>
       actor.send({ type: 'STEP_FAILED', attemptId: lastAttempt().attemptId, now, message, code }),
+    /** Where a paused run resumes: the substate its chart's history keeps (null when not paused). */
+    resumeTo: () => resumeTarget(actor.getSnapshot() as never),
     /** The statuses of the step events, in order (`starting`, `completed`, ...). */
     stepStatuses: () => steps.map((s) => `${s.phase}:${s.stepIndex}:${s.status}`),
   };

@@ -63,13 +63,15 @@ describe('sequence machine: pause and resume', () => {
     h.send({ type: 'START', now: T0 });
     h.send({ type: 'PAUSE', now: T0 + 4000 });
     expect(h.state()).toBe('paused');
-    expect(h.context()).toMatchObject({ resumeTo: 'delaying', remainingMs: 6000, deadline: null });
+    expect(h.resumeTo()).toBe('delaying');
+    expect(h.context()).toMatchObject({ remainingMs: 6000, deadline: null });
     expect(h.counts.forwardPause).toBe(1);
     h.send({ type: 'WAKE', now: T0 + 50_000 });
     expect(h.state()).toBe('paused');
     h.send({ type: 'RESUME', now: T0 + 60_000 });
     expect(h.state()).toBe('running.delaying');
-    expect(h.context()).toMatchObject({ deadline: T0 + 66_000, resumeTo: null, remainingMs: null });
+    expect(h.resumeTo()).toBeNull();
+    expect(h.context()).toMatchObject({ deadline: T0 + 66_000, remainingMs: null });
     expect(h.counts.forwardResume).toBe(1);
     h.send({ type: 'WAKE', now: T0 + 65_999 });
     expect(h.state()).toBe('running.delaying');
@@ -97,7 +99,8 @@ describe('sequence machine: pause and resume', () => {
     const h = machineHarness(plan([planStep({ timeoutMs: 3000 })]));
     h.send({ type: 'START', now: T0 });
     h.send({ type: 'PAUSE', now: T0 + 1000 });
-    expect(h.context()).toMatchObject({ resumeTo: 'executing', remainingMs: 2000 });
+    expect(h.resumeTo()).toBe('executing');
+    expect(h.context()).toMatchObject({ remainingMs: 2000 });
     expect(h.counts.abortAction).toBe(0);
     h.send({ type: 'RESUME', now: T0 + 9000 });
     expect(h.state()).toBe('running.executing');

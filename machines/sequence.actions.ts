@@ -1,0 +1,204 @@
+/**
+ * What the sequence statechart does on its transitions, one named action each: the context
+ * updates (pure functions of context and event, applied with XState's `assign`) and the params of
+ * the effects the host performs (`runAction`, `emitStep`). Like the guards, every one reads time
+ * only from the event's `now`.
+ */
+import { MachineCodes, stepOf } from './sequence.guards.ts';
+import type {
+  HeldResult,
+  Outcome,
+  PlanStep,
+  RunActionParams,
+  SequenceContext,
+  SequenceEvent,
+  StepEventParams,
+  StepOutcome,
+} from './sequence.types.ts';
+
+type Ctx = SequenceContext;
+type Args = { context: Ctx; event: SequenceEvent };
+type Update = Partial<Ctx>;
+
+const current = (context: Ctx): PlanStep => stepOf(context) as PlanStep;
+
+/** The pause before the next attempt after `failedAttempts` failures; doubles per failure with backoff. */
+export function retryDelayMs(step: PlanStep, failedAttempts: number): number {
+  return step.backoff ? step.retryDelayMs * 2 ** (failedAttempts - 1) : step.retryDelayMs;
+}
+
+/** The step's outcome appended to the results of its list: the step is over. */
+function record(context: Ctx, now: number, success: boolean, message: string, code: number | null): Update {
+  const outcome: StepOutcome = {
+    index: context.currentStep,
+    name: current(context).name,
+    success,
+    message,
+    code,
+    startedAt: context.stepStartedAt ?? now,
+    endedAt: now,
+    retries: context.attempt,
+  };
+  const list = context.phase === 'steps' ? 'results' : 'cleanupResults';
+  return { [list]: [...context[list], outcome], stepRecorded: true, deadline: null, awaitingAnswer: false };
+}
+
+/** The step-in-flight code of an early end: the run's own code, but 5616 for a run that timed out. */
+const INTERRUPTED_STEP_CODE: Partial<Record<Outcome, number>> = { timeout: MachineCodes.MAX_DURATION_EXCEEDED };
+
+/** The context updates, by the name the chart shows. */
+export const sequenceUpdates = {
+  /** START: the run's clock starts, and `max_duration_seconds` with it. */
+  beginRun: ({ context, event }: Args): Update => ({ startedAt: event.now, runDeadline: event.now + context.plan.maxDurationMs }),
+  /** The step at `currentStep` begins: its duration counts from here, before-delay included. */
+  beginStep: ({ event }: Args): Update => ({ stepStartedAt: event.now, attempt: 0, stepRecorded: false, lastError: null }),
+  /** Waits `delay_before_seconds`. */
+  armDelayBefore: ({ context, event }: Args): Update => ({ deadline: event.now + current(context).beforeMs }),
+  /** Waits the delay of a delay step. */
+  armDelay: ({ context, event }: Args): Update => ({ deadline: event.now + current(context).waitMs }),
+  /** A new attempt with its own id (late answers of older ones are ignored) and its own deadline. */
+  startAttempt: ({ context, event }: Args): Update => ({
+    attemptId: context.attemptId + 1,
+    awaitingAnswer: true,
+    deadline: event.now + current(context).timeoutMs,
+    stepStartedAt: context.stepStartedAt ?? event.now,
+  }),
+  /** The step succeeded: its action answered, or its delay is over. */
+  recordSuccess: ({ context, event }: Args): Update =>
+    record(context, event.now, true, event.type === 'STEP_DONE' ? event.message : `Waited ${current(context).waitMs / 1000} s`, null),
+  /** The attempt's action answered with a failure. */
+  noteFailure: ({ event }: Args): Update =>
+    event.type === 'STEP_FAILED' ? { lastError: { message: event.message, code: event.code }, deadline: null, awaitingAnswer: false } : {},
+  /** The attempt's deadline passed before its action answered (5615). */
+  noteTimeout: ({ context }: Args): Update => ({
+    lastError: { message: `Step timed out after ${current(context).timeoutMs / 1000} s`, code: MachineCodes.STEP_TIMEOUT },
+    deadline: null,
+    awaitingAnswer: false,
+  }),
+  /** The attempt in flight was lost to a restart (5633). */
+  noteLost: (): Update => ({
+    lastError: { message: 'Action was in flight when the server stopped', code: MachineCodes.STATE_CORRUPTION },
+    deadline: null,
+    awaitingAnswer: false,
+  }),
+  /** One more failed attempt; the next one starts after the retry delay (doubling with backoff). */
+  scheduleRetry: ({ context, event }: Args): Update => ({
+    attempt: context.attempt + 1,
+    deadline: event.now + retryDelayMs(current(context), context.attempt + 1),
+  }),
+  /** The step failed for good, with its last attempt's error. */
+  recordFailure: ({ context, event }: Args): Update => {
+    const error = context.lastError ?? { message: 'Step failed', code: MachineCodes.STEP_FAILED };
+    return record(context, event.now, false, error.message, error.code);
+  },
+  /** A failed step aborts the run: it ends failed, with the step's error, after its cleanup. */
+  failRun: ({ context }: Args): Update => {
+    const error = context.lastError ?? { message: 'Step failed', code: MachineCodes.STEP_FAILED };
+    return { outcome: 'failed', error: `Step '${current(context).name}' failed: ${error.message}`, errorCode: error.code };
+  },
+  /** Waits `delay_after_seconds`. */
+  armDelayAfter: ({ context, event }: Args): Update => ({ deadline: event.now + current(context).afterMs }),
+  /** On to the next step of the list. */
+  advance: ({ context }: Args): Update => ({ currentStep: context.currentStep + 1, deadline: null }),
+  /** The list is over: the run ends now (after its cleanup, if it ended early). */
+  finish: ({ event }: Args): Update => ({ deadline: null, endedAt: event.now }),
+  /** PAUSE: the current wait stops; what it had left is kept for the resume. */
+  pauseClock: ({ context, event }: Args): Update => ({
+    remainingMs: context.deadline === null ? null : Math.max(0, context.deadline - event.now),
+    deadline: null,
+  }),
+  /** RESUME: the wait goes on for what it had left; nothing is held any more. */
+  resumeClock: ({ context, event }: Args): Update => ({
+    deadline: context.remainingMs === null ? null : event.now + context.remainingMs,
+    remainingMs: null,
+    held: null,
+    restartAttempt: false,
+  }),
+  /** Paused: the answer of the attempt in flight is kept until the resume. */
+  holdAnswer: ({ event }: Args): Update => (event.type === 'STEP_DONE' || event.type === 'STEP_FAILED' ? { held: event } : {}),
+  /** Paused: the attempt in flight was lost to a restart; the resume fails it with 5633. */
+  holdLoss: ({ context, event }: Args): Update => {
+    const held: HeldResult = {
+      type: 'STEP_FAILED',
+      attemptId: context.attemptId,
+      now: event.now,
+      message: 'Action was in flight when the server stopped',
+      code: MachineCodes.STATE_CORRUPTION,
+    };
+    return { held };
+  },
+  /** Paused: the attempt in flight was lost to a restart; the resume sends its idempotent action again. */
+  markRestart: (): Update => ({ restartAttempt: true }),
+  /** CANCEL: the run ends cancelled (5612) after its cleanup. */
+  endCancelled: ({ event }: Args): Update =>
+    ended('cancelled', event.type === 'CANCEL' ? `Cancelled: ${event.reason}` : 'Cancelled', MachineCodes.CANCELLED),
+  /** TIMEOUT: `max_duration_seconds` ran out; the run ends timeout (5613) after its cleanup. */
+  endTimedOut: (): Update => ended('timeout', 'Maximum sequence duration exceeded', MachineCodes.TIMEOUT),
+  /** ABORT: the run ends failed with the code and message the event carries, after its cleanup. */
+  endAborted: ({ event }: Args): Update =>
+    event.type === 'ABORT' ? ended('failed', event.message, event.code) : ended('failed', 'Aborted', MachineCodes.STEP_FAILED),
+  /** The step under way when the run ended early failed with the cause (5616 when the run timed out). */
+  recordInterrupted: ({ context, event }: Args): Update =>
+    record(context, event.now, false, context.error ?? '', INTERRUPTED_STEP_CODE[context.outcome as Outcome] ?? context.errorCode),
+  /** The cleanup steps begin, from the first. */
+  beginCleanup: (): Update => ({
+    phase: 'cleanup',
+    currentStep: 0,
+    stepStartedAt: null,
+    stepRecorded: false,
+    attempt: 0,
+    lastError: null,
+    deadline: null,
+  }),
+};
+
+/** An early end: its outcome and error, and nothing left of a pause. */
+function ended(outcome: Outcome, error: string, errorCode: number): Update {
+  return { outcome, error, errorCode, held: null, remainingMs: null, restartAttempt: false, awaitingAnswer: false };
+}
+
+/** The answer held while paused, as the event it was, taken at the time of the resume. */
+export function heldEvent({ context, event }: Args): HeldResult {
+  return { ...(context.held as HeldResult), now: event.now };
+}
+
+/** Params of `runAction`: the attempt just started. */
+export function attemptParams({ context }: { context: Ctx }): RunActionParams {
+  return {
+    attemptId: context.attemptId,
+    phase: context.phase,
+    stepIndex: context.currentStep,
+    step: current(context),
+    attempt: context.attempt,
+    deadline: context.deadline as number,
+  };
+}
+
+/** Params of `emitStep` for a `sequence_step` event of `status` about the current step. */
+export function stepEventParams(status: StepEventParams['status']): (args: { context: Ctx }) => StepEventParams {
+  // Whole literals, not `{ ...base, more }`: V8 (Node 20) adds each key after a spread on a slow path.
+  return ({ context }) => {
+    const { phase, currentStep: stepIndex, attempt } = context;
+    const stepName = current(context).name;
+    if (status === 'starting') {
+      return { status, phase, stepIndex, stepName, attempt, message: '', success: null, durationMs: null, errorCode: null };
+    }
+    if (status === 'retrying') {
+      const error = context.lastError;
+      return { status, phase, stepIndex, stepName, attempt, message: error?.message ?? '', success: null, durationMs: null, errorCode: error?.code ?? null };
+    }
+    const results = phase === 'steps' ? context.results : context.cleanupResults;
+    const outcome = results[results.length - 1] as StepOutcome;
+    return {
+      status,
+      phase,
+      stepIndex,
+      stepName,
+      attempt,
+      message: outcome.message,
+      success: outcome.success,
+      durationMs: outcome.endedAt - outcome.startedAt,
+      errorCode: outcome.code,
+    };
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Reading and upgrading persisted snapshots of the sequence machine. A snapshot stored by an older
+ * chart is brought to the current one before XState restores it, so every run stored unfinished
+ * still recovers after an upgrade.
+ */
+
+/** The id of the history state RESUME returns to (`running.history`). */
+const HISTORY_ID = 'sequence.running.history';
+const PREFIX = 'sequence.running.';
+
+/** The parts of a snapshot these functions read. */
+interface SnapshotLike {
+  value?: unknown;
+  historyValue?: Record<string, readonly { id: string }[]> | null;
+}
+
+/** Where a paused run resumes: the `running` substate its history keeps; null when not paused. */
+export function resumeTarget(snapshot: SnapshotLike): string | null {
+  if (snapshot.value !== 'paused') return null;
+  const id = snapshot.historyValue?.[HISTORY_ID]?.[0]?.id;
+  return id?.startsWith(PREFIX) ? id.slice(PREFIX.length) : null;
+}
+
+/** A persisted snapshot as the store keeps it (JSON). */
+export interface PersistedSnapshot {
+  value?: unknown;
+  context?: Record<string, unknown> | null;
+  historyValue?: Record<string, { id: string }[]>;
+  [key: string]: unknown;
+}
+
+/**
+ * Upgrades a persisted snapshot stored before the chart became the logic (schema v4 and earlier):
+ * its context named the substate a paused run returns to (`resumeTo`), which the chart's history
+ * state now keeps, and it did not say whether an attempt's answer was awaited. Returns the
+ * snapshot itself when it needs nothing.
+ */
+export function upgradeSnapshot<T extends PersistedSnapshot>(snapshot: T): T {
+  const context = snapshot.context;
+  if (!context || 'awaitingAnswer' in context) return snapshot;
+  const { resumeTo, ...rest } = context as { resumeTo?: unknown } & Record<string, unknown>;
+  const paused = snapshot.value === 'paused' && typeof resumeTo === 'string';
+  const executing = isExecuting(snapshot.value) || (paused && resumeTo === 'executing');
+  return {
+    ...snapshot,
+    context: { ...rest, awaitingAnswer: executing },
+    historyValue: paused ? { ...snapshot.historyValue, [HISTORY_ID]: [{ id: `${PREFIX}${resumeTo}` }] } : (snapshot.historyValue ?? {}),
+  };
+}
+
+/** `running.executing` or `cleanup.executing`: an attempt was in flight. */
+function isExecuting(value: unknown): boolean {
+  if (!value || typeof value !== 'object') return false;
+  const v = value as Record<string, unknown>;
+  return v.running === 'executing' || v.cleanup === 'executing';
+}
