@@ -86,12 +86,12 @@ export function chartGraph(machine: AnyStateMachine): ChartGraph {
           source: id,
           target: target ? idOf(target) : null,
           event,
-          guard: transition.guard === undefined ? null : nameOf(transition.guard),
+          guard: transition.guard === undefined ? null : guardName(transition.guard),
           actions: transition.actions.map(nameOf),
         });
       });
     };
-    for (const [event, list] of node.transitions) add(afterName(event, node.id), list);
+    for (const [event, list] of node.transitions) add(eventName(event, node.id), list);
     if (node.always) add('always', node.always);
     for (const child of Object.values(node.states)) visit(child);
   };
@@ -100,11 +100,31 @@ export function chartGraph(machine: AnyStateMachine): ChartGraph {
   return { id: root.id, initial: initial ? idOf(initial) : null, nodes, edges };
 }
 
-/** `xstate.after.<delay>.<node id>` reads as `after <delay>`. */
-function afterName(event: string, nodeId: string): string {
-  const prefix = 'xstate.after.';
+/** `xstate.after.<delay>.<node id>` reads as `after <delay>`, and `xstate.done.state.<node id>` as `onDone`. */
+function eventName(event: string, nodeId: string): string {
+  const after = 'xstate.after.';
   const suffix = `.${nodeId}`;
-  return event.startsWith(prefix) && event.endsWith(suffix) ? `after ${event.slice(prefix.length, -suffix.length)}` : event;
+  if (event.startsWith(after) && event.endsWith(suffix)) return `after ${event.slice(after.length, -suffix.length)}`;
+  return event === `xstate.done.state.${nodeId}` ? 'onDone' : event;
+}
+
+/** A guard's name; XState's `and`, `or` and `not` read as `a && b`, `a || b` and `!a`. */
+function guardName(guard: unknown): string {
+  const parts = typeof guard === 'function' ? (guard as { guards?: unknown }).guards : undefined;
+  if (!Array.isArray(parts)) return nameOf(guard);
+  // A nested `and` or `or` keeps its parentheses; `!a` needs none.
+  const grouped = (part: unknown) => Array.isArray((part as { guards?: unknown }).guards) && (part as { name: string }).name !== 'not';
+  const names = parts.map((part) => (grouped(part) ? `(${guardName(part)})` : guardName(part)));
+  switch ((guard as { name: string }).name) {
+    case 'and':
+      return names.join(' && ');
+    case 'or':
+      return names.join(' || ');
+    case 'not':
+      return `!${names[0]}`;
+    default:
+      return nameOf(guard);
+  }
 }
 
 /** The name of a guard or an action: its string, its `type`, or its function's name. */

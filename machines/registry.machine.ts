@@ -53,8 +53,13 @@ export const registryMachine = setup({
     sweep: () => {},
     /** Stops every run's actor (shutdown). */
     stopRuns: () => {},
+    /** One more run takes a slot. */
+    countRun: assign({ running: ({ context }) => context.running + 1 }),
+    /** A run gives its slot back. */
+    releaseRun: assign({ running: ({ context }) => context.running - 1 }),
   },
   guards: {
+    /** A slot is free: fewer runs than `maxConcurrent`. */
     belowLimit: ({ context }) => context.running < context.maxConcurrent,
   },
   delays: {
@@ -72,25 +77,12 @@ export const registryMachine = setup({
       },
       on: {
         SPAWN: [
-          {
-            guard: 'belowLimit',
-            actions: [
-              assign({ running: ({ context }) => context.running + 1 }),
-              { type: 'spawnRun', params: ({ event }) => ({ runId: event.runId }) },
-            ],
-          },
+          { guard: 'belowLimit', actions: ['countRun', { type: 'spawnRun', params: ({ event }) => ({ runId: event.runId }) }] },
           { actions: { type: 'refuseRun', params: ({ event }) => ({ runId: event.runId }) } },
         ],
-        RUN_ENDED: {
-          actions: [assign({ running: ({ context }) => context.running - 1 }), { type: 'runEnded', params: ({ event }) => ({ runId: event.runId }) }],
-        },
-        RUN_CRASHED: {
-          actions: [
-            assign({ running: ({ context }) => context.running - 1 }),
-            { type: 'runCrashed', params: ({ event }) => ({ runId: event.runId, error: event.error }) },
-          ],
-        },
-        RUN_STOPPED: { actions: assign({ running: ({ context }) => context.running - 1 }) },
+        RUN_ENDED: { actions: ['releaseRun', { type: 'runEnded', params: ({ event }) => ({ runId: event.runId }) }] },
+        RUN_CRASHED: { actions: ['releaseRun', { type: 'runCrashed', params: ({ event }) => ({ runId: event.runId, error: event.error }) }] },
+        RUN_STOPPED: { actions: 'releaseRun' },
         SHUTDOWN: 'stopped',
       },
     },

@@ -4,7 +4,7 @@
  * the effects the host performs (`runAction`, `emitStep`). Like the guards, every one reads time
  * only from the event's `now`.
  */
-import { MachineCodes, stepOf } from './sequence.guards.ts';
+import { indexToStart, MachineCodes, stepOf, stepToStart } from './sequence.guards.ts';
 import type {
   HeldResult,
   Outcome,
@@ -21,6 +21,7 @@ type Args = { context: Ctx; event: SequenceEvent };
 type Update = Partial<Ctx>;
 
 const current = (context: Ctx): PlanStep => stepOf(context) as PlanStep;
+const starting = (context: Ctx): PlanStep => stepToStart(context) as PlanStep;
 
 /** The pause before the next attempt after `failedAttempts` failures; doubles per failure with backoff. */
 export function retryDelayMs(step: PlanStep, failedAttempts: number): number {
@@ -50,18 +51,28 @@ const INTERRUPTED_STEP_CODE: Partial<Record<Outcome, number>> = { timeout: Machi
 export const sequenceUpdates = {
   /** START: the run's clock starts, and `max_duration_seconds` with it. */
   beginRun: ({ context, event }: Args): Update => ({ startedAt: event.now, runDeadline: event.now + context.plan.maxDurationMs }),
-  /** The step at `currentStep` begins: its duration counts from here, before-delay included. */
-  beginStep: ({ event }: Args): Update => ({ stepStartedAt: event.now, attempt: 0, stepRecorded: false, lastError: null }),
-  /** Waits `delay_before_seconds`. */
-  armDelayBefore: ({ context, event }: Args): Update => ({ deadline: event.now + current(context).beforeMs }),
-  /** Waits the delay of a delay step. */
+  /** The next step begins with its before-delay. */
+  beginDelayBefore: ({ context, event }: Args): Update => begin(context, event.now, event.now + starting(context).beforeMs),
+  /** The next step, a delay step, begins its wait. */
+  beginDelay: ({ context, event }: Args): Update => begin(context, event.now, event.now + starting(context).waitMs),
+  /** The next step begins with the first attempt of its action. */
+  beginAttempt: ({ context, event }: Args): Update => ({
+    currentStep: indexToStart(context),
+    stepStartedAt: event.now,
+    attempt: 0,
+    stepRecorded: false,
+    lastError: null,
+    deadline: event.now + starting(context).timeoutMs,
+    attemptId: context.attemptId + 1,
+    awaitingAnswer: true,
+  }),
+  /** Past its before-delay, a delay step begins its wait. */
   armDelay: ({ context, event }: Args): Update => ({ deadline: event.now + current(context).waitMs }),
   /** A new attempt with its own id (late answers of older ones are ignored) and its own deadline. */
   startAttempt: ({ context, event }: Args): Update => ({
     attemptId: context.attemptId + 1,
     awaitingAnswer: true,
     deadline: event.now + current(context).timeoutMs,
-    stepStartedAt: context.stepStartedAt ?? event.now,
   }),
   /** The step succeeded: its action answered, or its delay is over. */
   recordSuccess: ({ context, event }: Args): Update =>
@@ -98,10 +109,8 @@ export const sequenceUpdates = {
   },
   /** Waits `delay_after_seconds`. */
   armDelayAfter: ({ context, event }: Args): Update => ({ deadline: event.now + current(context).afterMs }),
-  /** On to the next step of the list. */
-  advance: ({ context }: Args): Update => ({ currentStep: context.currentStep + 1, deadline: null }),
-  /** The list is over: the run ends now (after its cleanup, if it ended early). */
-  finish: ({ event }: Args): Update => ({ deadline: null, endedAt: event.now }),
+  /** The list is over (`currentStep` past its end): the run ends now (after its cleanup, if it ended early). */
+  finish: ({ context, event }: Args): Update => ({ currentStep: indexToStart(context), deadline: null, endedAt: event.now }),
   /** PAUSE: the current wait stops; what it had left is kept for the resume. */
   pauseClock: ({ context, event }: Args): Update => ({
     remainingMs: context.deadline === null ? null : Math.max(0, context.deadline - event.now),
@@ -151,6 +160,11 @@ export const sequenceUpdates = {
     deadline: null,
   }),
 };
+
+/** The step to begin: its duration counts from here (before-delay included), until `deadline`. */
+function begin(context: Ctx, now: number, deadline: number): Update {
+  return { currentStep: indexToStart(context), stepStartedAt: now, attempt: 0, stepRecorded: false, lastError: null, deadline };
+}
 
 /** An early end: its outcome and error, and nothing left of a pause. */
 function ended(outcome: Outcome, error: string, errorCode: number): Update {

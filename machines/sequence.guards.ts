@@ -20,9 +20,22 @@ export function listOf(context: SequenceContext): PlanStep[] {
   return context.phase === 'steps' ? context.plan.steps : context.plan.cleanup;
 }
 
-/** The step at `context.currentStep` of the list being run (undefined past its end). */
+/** The step at `currentStep` of the list being run (undefined past its end). */
 export function stepOf(context: SequenceContext): PlanStep | undefined {
   return listOf(context)[context.currentStep];
+}
+
+/**
+ * The index of the step to begin: a step stays current until the next one begins, so once the
+ * current step is recorded, the one after it.
+ */
+export function indexToStart(context: SequenceContext): number {
+  return context.stepRecorded ? context.currentStep + 1 : context.currentStep;
+}
+
+/** The step to begin (undefined when the list is over). */
+export function stepToStart(context: SequenceContext): PlanStep | undefined {
+  return listOf(context)[indexToStart(context)];
 }
 
 type Args = { context: SequenceContext; event: SequenceEvent };
@@ -36,12 +49,12 @@ export const sequenceGuards = {
   deadlineReached: ({ context, event }: Args) => context.deadline !== null && event.now >= context.deadline,
   /** The answer is the one the run waits for, not a late answer of an attempt it gave up. */
   isCurrentAttempt: ({ context, event }: Args) => context.awaitingAnswer && 'attemptId' in event && event.attemptId === context.attemptId,
-  /** The list being run has no step at `currentStep`: every step of it is over. */
-  noStepLeft: ({ context }: Args) => stepOf(context) === undefined,
-  /** The step begins with `delay_before_seconds`. */
-  hasDelayBefore: ({ context }: Args) => current(context).beforeMs > 0,
-  /** The step is a pure wait (a delay step or a `delay` action), with no action to run. */
-  isDelayStep: ({ context }: Args) => current(context).action === null,
+  /** The list being run has no step left to begin: every step of it is over. */
+  noStepLeft: ({ context }: Args) => stepToStart(context) === undefined,
+  /** The step to begin has `delay_before_seconds`. */
+  hasDelayBefore: ({ context }: Args) => (stepToStart(context) as PlanStep).beforeMs > 0,
+  /** The step (to begin, or past its before-delay) is a pure wait (a delay step or a `delay` action), with no action to run. */
+  isDelayStep: ({ context }: Args) => (stepToStart(context) as PlanStep).action === null,
   /** The step's action is safe to send again (`idempotent: true`). */
   isIdempotent: ({ context }: Args) => current(context).action?.idempotent === true,
   /** The failed attempt may be retried: retries are left, and it was not lost to a restart (5633). */

@@ -46,8 +46,9 @@ const machineSetup = setup({
     /** Effect: tells a nested run in flight to resume with its parent. */
     forwardResume: () => {},
     beginRun: assign(u.beginRun),
-    beginStep: assign(u.beginStep),
-    armDelayBefore: assign(u.armDelayBefore),
+    beginDelayBefore: assign(u.beginDelayBefore),
+    beginDelay: assign(u.beginDelay),
+    beginAttempt: assign(u.beginAttempt),
     armDelay: assign(u.armDelay),
     startAttempt: assign(u.startAttempt),
     recordSuccess: assign(u.recordSuccess),
@@ -58,7 +59,6 @@ const machineSetup = setup({
     recordFailure: assign(u.recordFailure),
     failRun: assign(u.failRun),
     armDelayAfter: assign(u.armDelayAfter),
-    advance: assign(u.advance),
     finish: assign(u.finish),
     pauseClock: assign(u.pauseClock),
     resumeClock: assign(u.resumeClock),
@@ -80,44 +80,58 @@ const emit = (status: StepEventParams['status']) => ({ type: 'emitStep' as const
 /** `runAction` for the attempt just started. */
 const run = { type: 'runAction' as const, params: attemptParams };
 
+type Guard = keyof typeof sequenceGuards;
+type Action = 'recordSuccess' | 'recordFailure' | ReturnType<typeof emit>;
+
+/**
+ * A step is over (it succeeded, or failed and goes on): its after-delay, or on to the next step.
+ * `guard` is what made it over (the answer of the current attempt, the end of a wait, ...).
+ */
+function stepOver(guard: Guard | undefined, actions: readonly Action[]) {
+  return [
+    { guard: guard ? and([guard, 'hasDelayAfter']) : ('hasDelayAfter' as const), target: 'afterDelay', actions: [...actions, 'armDelayAfter' as const] },
+    { guard, target: 'startingStep', actions },
+  ];
+}
+
 /**
  * The life of one step, the same in `running` (the steps) and `cleanup` (the cleanup steps, every
- * one of which goes on when it fails). Transient states (`startingStep`, `startingBody`,
- * `attemptFailed`, `stepEnded`) decide; the others wait for an event.
+ * one of which goes on when it fails). `startingStep` and `attemptFailed` are choice points
+ * (transient states); the other states wait for an event. `listDone` is where the run goes when
+ * its list has no step left.
  */
-function stepStates(phase: 'running' | 'cleanup') {
+function stepStates(phase: 'running' | 'cleanup', listDone: string) {
   const failedForGood =
     phase === 'running'
       ? [
-          { guard: 'continueOnFailure' as const, target: 'stepEnded', actions: ['recordFailure' as const, emit('failed')] },
+          ...stepOver('continueOnFailure', ['recordFailure', emit('failed')]),
           { target: '#sequence.cleanup', actions: ['recordFailure' as const, emit('failed'), 'failRun' as const] },
         ]
-      : [{ target: 'stepEnded', actions: ['recordFailure' as const, emit('failed')] }];
+      : stepOver(undefined, ['recordFailure', emit('failed')]);
   return {
-    /** The step at `currentStep` begins (or the list is over). */
+    /** The step at `currentStep` begins, or the list is over. */
     startingStep: {
       always: [
-        { guard: 'noStepLeft' as const, target: 'done', actions: 'finish' as const },
-        { guard: 'hasDelayBefore' as const, target: 'beforeDelay', actions: ['beginStep' as const, emit('starting'), 'armDelayBefore' as const] },
-        { target: 'startingBody', actions: ['beginStep' as const, emit('starting')] },
+        { guard: 'noStepLeft' as const, target: listDone, actions: 'finish' as const },
+        { guard: 'hasDelayBefore' as const, target: 'beforeDelay', actions: ['beginDelayBefore' as const, emit('starting')] },
+        { guard: 'isDelayStep' as const, target: 'delaying', actions: ['beginDelay' as const, emit('starting')] },
+        { target: 'executing', actions: ['beginAttempt' as const, emit('starting'), run] },
       ],
     },
     beforeDelay: {
-      on: { WAKE: { guard: 'deadlineReached' as const, target: 'startingBody' } },
-    },
-    /** After the before-delay: the wait of a delay step, or the first attempt of the action. */
-    startingBody: {
-      always: [
-        { guard: 'isDelayStep' as const, target: 'delaying', actions: 'armDelay' as const },
-        { target: 'executing', actions: ['startAttempt' as const, run] },
-      ],
+      on: {
+        WAKE: [
+          { guard: and(['deadlineReached', 'isDelayStep']), target: 'delaying', actions: 'armDelay' as const },
+          { guard: 'deadlineReached' as const, target: 'executing', actions: ['startAttempt' as const, run] },
+        ],
+      },
     },
     delaying: {
-      on: { WAKE: { guard: 'deadlineReached' as const, target: 'stepEnded', actions: ['recordSuccess' as const, emit('completed')] } },
+      on: { WAKE: stepOver('deadlineReached', ['recordSuccess', emit('completed')]) },
     },
     executing: {
       on: {
-        STEP_DONE: { guard: 'isCurrentAttempt' as const, target: 'stepEnded', actions: ['recordSuccess' as const, emit('completed')] },
+        STEP_DONE: stepOver('isCurrentAttempt', ['recordSuccess', emit('completed')]),
         STEP_FAILED: { guard: 'isCurrentAttempt' as const, target: 'attemptFailed', actions: 'noteFailure' as const },
         WAKE: { guard: 'deadlineReached' as const, target: 'attemptFailed', actions: ['abortAction' as const, 'noteTimeout' as const] },
         // Sent once after a restart: the action that was in flight is lost.
@@ -134,17 +148,9 @@ function stepStates(phase: 'running' | 'cleanup') {
     retrying: {
       on: { WAKE: { guard: 'deadlineReached' as const, target: 'executing', actions: ['startAttempt' as const, run] } },
     },
-    /** The step is over (succeeded, or failed and goes on): its after-delay, or the next step. */
-    stepEnded: {
-      always: [
-        { guard: 'hasDelayAfter' as const, target: 'afterDelay', actions: 'armDelayAfter' as const },
-        { target: 'startingStep', actions: 'advance' as const },
-      ],
-    },
     afterDelay: {
-      on: { WAKE: { guard: 'deadlineReached' as const, target: 'startingStep', actions: 'advance' as const } },
+      on: { WAKE: { guard: 'deadlineReached' as const, target: 'startingStep' } },
     },
-    done: { type: 'final' as const },
   };
 }
 
@@ -176,7 +182,7 @@ export const sequenceMachine = machineSetup.createMachine({
     running: {
       initial: 'startingStep',
       states: {
-        ...stepStates('running'),
+        ...stepStates('running', '#sequence.completed'),
         /** Where RESUME returns: the substate the run was paused in. */
         history: { type: 'history' },
       },
@@ -185,7 +191,6 @@ export const sequenceMachine = machineSetup.createMachine({
         PAUSE: { target: 'paused', actions: ['pauseClock', 'forwardPause'] },
         ...endEarly,
       },
-      onDone: { target: 'completed' },
     },
     paused: {
       on: {
@@ -213,7 +218,8 @@ export const sequenceMachine = machineSetup.createMachine({
             { target: 'startingStep', actions: 'beginCleanup' },
           ],
         },
-        ...stepStates('cleanup'),
+        ...stepStates('cleanup', 'done'),
+        done: { type: 'final' },
       },
       // CANCEL, TIMEOUT and PAUSE are not taken here: a run making its actuators safe finishes doing so.
       onDone: [{ guard: 'endsCancelled', target: 'cancelled' }, { guard: 'endsTimedOut', target: 'timeout' }, { target: 'failed' }],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { setup } from 'xstate';
+import { and, not, or, setup } from 'xstate';
 import { chartGraph } from '../../machines/chart-graph.ts';
 
 const machine = setup({
@@ -50,6 +50,36 @@ describe('chartGraph', () => {
       { source: 'running.retrying', target: 'running.executing', event: 'after tick', guard: null, actions: [] },
       { source: 'running.deciding', target: 'running.executing', event: 'always', guard: 'retriesLeft', actions: [] },
       { source: 'running.deciding', target: 'running.retrying', event: 'always', guard: null, actions: [] },
+    ]);
+  });
+});
+
+describe('chartGraph of composite guards and done transitions', () => {
+  const machine = setup({
+    guards: { a: () => true, b: () => true, c: () => false },
+  }).createMachine({
+    id: 'mix',
+    initial: 'work',
+    states: {
+      work: {
+        initial: 'step',
+        states: {
+          step: { on: { GO: [{ guard: and(['a', 'b']), target: 'end' }, { guard: or(['a', not('c')]), target: 'end' }, { guard: and(['a', or(['b', 'c'])]), target: 'end' }] } },
+          end: { type: 'final' },
+        },
+        onDone: 'over',
+      },
+      over: { type: 'final' },
+    },
+  });
+
+  it('reads and, or and not as expressions of the guard names, and a compound node done as onDone', () => {
+    const edges = chartGraph(machine).edges.map(({ source, target, event, guard }) => ({ source, target, event, guard }));
+    expect(edges).toEqual([
+      { source: 'work', target: 'over', event: 'onDone', guard: null },
+      { source: 'work.step', target: 'work.end', event: 'GO', guard: 'a && b' },
+      { source: 'work.step', target: 'work.end', event: 'GO', guard: 'a || !c' },
+      { source: 'work.step', target: 'work.end', event: 'GO', guard: 'a && (b || c)' },
     ]);
   });
 });
