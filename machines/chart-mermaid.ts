@@ -7,14 +7,14 @@
 import type { ChartEdge, ChartGraph, ChartNode } from './chart-graph.ts';
 
 /** One diagram: what it shows, and its Mermaid source. */
-export interface ChartDiagram {
+interface ChartDiagram {
   /** `top level`, or the id of the compound state it draws (`running`). */
   title: string;
   mermaid: string;
 }
 
 /** The diagrams of `graph`: its top level, then each compound state in the order of the chart. */
-export function chartDiagrams(graph: ChartGraph): ChartDiagram[] {
+function chartDiagrams(graph: ChartGraph): ChartDiagram[] {
   const compounds = graph.nodes.filter((node) => node.type === 'compound');
   return [{ title: 'top level', mermaid: topLevel(graph) }, ...compounds.map((node) => ({ title: node.id, mermaid: inside(graph, node) }))];
 }

@@ -40,8 +40,9 @@ function record(context: Ctx, now: number, success: boolean, message: string, co
     endedAt: now,
     retries: context.attempt,
   };
-  const list = context.phase === 'steps' ? 'results' : 'cleanupResults';
-  return { [list]: [...context[list], outcome], stepRecorded: true, deadline: null, awaitingAnswer: false };
+  return context.phase === 'steps'
+    ? { results: [...context.results, outcome], stepRecorded: true, deadline: null, awaitingAnswer: false }
+    : { cleanupResults: [...context.cleanupResults, outcome], stepRecorded: true, deadline: null, awaitingAnswer: false };
 }
 
 /** The step-in-flight code of an early end: the run's own code, but 5616 for a run that timed out. */

@@ -16,7 +16,7 @@ export const MachineCodes = {
 } as const;
 
 /** The list being run: the steps, or the cleanup steps once the run ends early. */
-export function listOf(context: SequenceContext): PlanStep[] {
+function listOf(context: SequenceContext): PlanStep[] {
   return context.phase === 'steps' ? context.plan.steps : context.plan.cleanup;
 }
 
