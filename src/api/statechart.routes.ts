@@ -22,7 +22,7 @@ const ChartEdgeSchema = z.object({
   id: z.string(),
   source: z.string(),
   target: z.string().nullable().describe('null for a transition that only runs actions'),
-  event: z.string().describe('Event type; `always` for an eventless transition, `after <delay>` for a delayed one'),
+  event: z.string().describe('Event type; `always` for an eventless transition, `after <delay>` for a delayed one, `onDone` when a compound state reached its final child'),
   guard: z.string().nullable(),
   actions: z.array(z.string()),
 });
