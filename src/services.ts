@@ -5,7 +5,7 @@
  */
 import type { ServerConfig } from './config/server-config.ts';
 import { Codes, SequencerError } from './domain/errors.ts';
-import type { ActuatorDriver } from './drivers/actuator-driver.ts';
+import type { ActuatorDriver, DeviceDirectory } from './drivers/actuator-driver.ts';
 import { createMqttDriver, EmbeddedBrokerMqttDriver } from './drivers/create-driver.ts';
 import { MqttDriver } from './drivers/mqtt.driver.ts';
 import { SimDriver } from './drivers/sim.driver.ts';
@@ -16,7 +16,8 @@ import { builtinExecutors } from './executors/builtin-executors.ts';
 import { silentLogger, type Logger } from './logging/logger.ts';
 import { loggingSafeState, logRunLifecycle } from './logging/run-log.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
-import type { LatchState } from './safety/emergency-latch.ts';
+import { applyDeviceAlert } from './safety/device-faults.ts';
+import type { LatchPress, LatchState } from './safety/emergency-latch.ts';
 import { StartRateLimiter } from './safety/rate-limiter.ts';
 import { SafetyPolicy } from './safety/safety-policy.ts';
 import { recoveredCommands } from './safety/recovered-commands.ts';
@@ -34,6 +35,8 @@ export interface Services {
   sim: SimDriver | null;
   /** The MQTT driver (connection events, counters, `whenConnected()`), when the driver is `mqtt`. */
   mqtt: MqttDriver | null;
+  /** The nodes the driver knows (SPEC 7 `GET /devices`); empty for a driver that cannot tell. */
+  devices: DeviceDirectory;
   safety: SafetySystem;
   store: RunStore | null;
   /** Stored sequence templates (SPEC 7); also resolves nested template calls for the engine. */
@@ -51,9 +54,12 @@ export interface Services {
    * those of them cancelled because the emergency stop still holds.
    */
   recovered: ReturnType<Engine['recover']> & { cancelled: number };
-  /** Cancels every run, turns OFF every actuator runs touched, blocks commands and starts. */
+  /**
+   * Cancels every run, turns OFF every actuator runs touched, blocks commands and starts; with the
+   * mqtt driver also broadcasts the stop to every node (SPEC 10).
+   */
   emergencyStop(reason: string): Promise<EmergencyStopResult>;
-  /** Lifts the emergency stop. */
+  /** Lifts the emergency stop (and, with the mqtt driver, the nodes' own: SPEC 10). */
   clearEmergencyStop(): void;
   /** Idempotent: stops the engine, the safety system, the driver and the store, in that order. */
   close(): Promise<void>;
@@ -84,6 +90,7 @@ export interface EmergencyStopResult {
 }
 
 const LATCH_KEY = 'emergency_stop';
+const LATCH_HISTORY_KEY = 'emergency_stop_history';
 const DAY_MS = 86_400_000;
 
 /** Builds and starts the services of a server. */
@@ -95,11 +102,16 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   const metrics = createMetrics();
   const inner = sim ?? (await (hooks.createDriver ?? createMqttDriver)(config));
   const mqtt = inner instanceof MqttDriver ? inner : null;
+  const devices: DeviceDirectory = 'nodes' in inner && typeof inner.nodes === 'function' ? (inner as ActuatorDriver & DeviceDirectory) : { nodes: () => [] };
   if (inner instanceof EmbeddedBrokerMqttDriver) logger.info({ url: inner.broker.url }, `embedded MQTT broker listening on ${inner.broker.url}`);
   mqtt?.on('connect', () => logger.info('MQTT broker connected'));
   mqtt?.on('disconnect', (reason) => {
     metrics.mqttDisconnects.inc();
     logger.warn({ reason }, 'MQTT broker connection lost');
+  });
+  mqtt?.on('unmatched', (topic, detail) => {
+    metrics.mqttUnmatchedResponses.inc();
+    logger.debug({ topic, detail }, 'MQTT answer nobody waits for, ignored');
   });
   const driver = metrics.countCommands(inner);
   await driver.start();
@@ -115,6 +127,14 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
         store?.setSetting(LATCH_KEY, state);
       } catch (error) {
         onError(error, 'emergency stop state could not be stored');
+      }
+    },
+    latchHistory: (store?.getSetting(LATCH_HISTORY_KEY) as LatchPress[] | undefined) ?? undefined,
+    onLatchHistory: (history) => {
+      try {
+        store?.setSetting(LATCH_HISTORY_KEY, history);
+      } catch (error) {
+        onError(error, 'emergency stop history could not be stored');
       }
     },
   });
@@ -161,6 +181,11 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     onError,
   });
 
+  mqtt?.on('device_alert', (alert) => {
+    metrics.deviceAlerts.inc({ type: alert.type });
+    const failed = applyDeviceAlert(alert, safety.leases, engine);
+    logger.warn({ esp_id: alert.esp_id, gpio: alert.gpio, type: alert.type, runs_failed: failed }, `device alert: ${alert.message}`);
+  });
   metrics.watch(engine);
   logRunLifecycle(engine.events, logger);
   const hub = new EventHub();
@@ -178,6 +203,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     driver,
     sim,
     mqtt,
+    devices,
     safety,
     store,
     templates,
@@ -189,7 +215,10 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     async emergencyStop(reason) {
       safety.latch.trip(reason, Date.now());
       const cancelled = cancelEveryRun(engine, reason);
-      const report = await safety.turnOff(safety.touched());
+      const turningOff = safety.turnOff(safety.touched());
+      // After the OFFs, on the same connection: an emergency-stopped firmware refuses every command, OFF included.
+      mqtt?.broadcastEmergency(reason).catch((error: unknown) => onError(error, 'emergency broadcast could not be published'));
+      const report = await turningOff;
       const result = { runs_cancelled: cancelled, actuators_off: report.off.length, actuators_failed: report.failed };
       // A second press keeps the first reason in the latch; the event says what the latch says.
       const latched = safety.latch.state().reason ?? reason;
@@ -198,6 +227,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     },
     clearEmergencyStop() {
       safety.latch.clear(Date.now());
+      mqtt?.clearEmergency().catch((error: unknown) => onError(error, 'emergency clear could not be published to the nodes'));
       engine.events.publish('emergency_stop', { active: false, reason: null, runs_cancelled: 0, actuators_off: 0 }, Date.now());
     },
     async close() {

@@ -274,4 +274,37 @@ export const HealthSchema = z.object({
   runs_running: z.number().int(),
   driver: z.object({ kind: z.string(), ok: z.boolean(), detail: z.string() }),
   emergency_stop: z.boolean(),
+  devices: z
+    .object({
+      known: z.number().int().describe('Nodes the driver knows'),
+      online: z.number().int(),
+      offline: z.array(z.string()).describe('esp_ids of the nodes silent for more than the missed heartbeats (SPEC 9)'),
+      safe_mode: z.array(z.string()).describe('esp_ids of the nodes that report being in safe mode'),
+    })
+    .describe('Node presence; a node offline does not make the server unhealthy'),
 });
+
+/** One actuator of `GET /devices` (SPEC 7). */
+export const DeviceActuatorSchema = z.object({
+  gpio: z.number().int(),
+  state: z.enum(['on', 'off']).nullable().describe('As the node last reported it, else as it last accepted; null when unknown'),
+  value: z.number().nullable().describe('Duty 0..1'),
+  held_by_run: z.string().nullable().describe('run_id of the run holding its lease'),
+  last_command: z.string().nullable(),
+  emergency: z.string().nullable().describe("The node's emergency status of it (normal, active, clearing, resuming), when reported"),
+  updated_at: z.string().nullable().describe('ISO 8601: last report or command'),
+});
+
+/** One node of `GET /devices` (SPEC 7). */
+export const DeviceSchema = z.object({
+  esp_id: z.string(),
+  online: z.boolean(),
+  presence: z.enum(['online', 'offline', 'unknown']).describe('unknown: no heartbeat heard yet'),
+  last_seen_at: z.string().nullable().describe('ISO 8601: last message from the node'),
+  safe_mode: z.boolean(),
+  safe_mode_reason: z.string().nullable(),
+  actuators: z.array(DeviceActuatorSchema),
+});
+
+/** Answer of `GET /devices`. */
+export const DevicesResponseSchema = z.object({ success: z.literal(true), devices: z.array(DeviceSchema) });

@@ -13,6 +13,7 @@ import type { Services } from '../services.ts';
 import { authPlugin } from './auth.plugin.ts';
 import { drainUnreadBodies } from './body-drain.ts';
 import { consolePlugin, type ConsolePluginOptions } from './console.plugin.ts';
+import { devicesRoutes } from './devices.routes.ts';
 import { emergencyRoutes } from './emergency.routes.ts';
 import { frameworkErrors, malformed, registerErrorHandling, sendError } from './error-handler.ts';
 import { healthRoutes, type Lifecycle } from './health.routes.ts';
@@ -149,6 +150,7 @@ export async function buildApp(services: Services, options: BuildAppOptions = {}
     async (api) => {
       await api.register(sequenceRoutes, { services });
       if (services.sim) await api.register(simRoutes, { sim: services.sim });
+      await api.register(devicesRoutes, { services });
       await api.register(templateRoutes, { services });
       await api.register(emergencyRoutes, { services });
       await api.register(statechartRoutes);

@@ -29,8 +29,11 @@ const UNSTATED_REASON = 'Emergency stop (no reason given)';
 export const EmergencyStateSchema = z.object({
   success: z.literal(true),
   active: z.boolean().describe('True while actuator commands (except OFF) and starts are refused with 5642'),
-  reason: z.string().nullable().describe('Reason of the stop in force (the first one, if pressed again)'),
+  reason: z.string().nullable().describe('Reason of the stop in force (the first one, if pressed again: see history)'),
   since: z.string().nullable().describe('When the current state began (ISO 8601)'),
+  history: z
+    .array(z.object({ reason: z.string(), at: z.string().describe('ISO 8601') }))
+    .describe('Every stop pressed since the latch tripped, oldest first, each with its own reason (empty once cleared)'),
 });
 
 /** What `POST /emergency-stop` did, besides the state. */
@@ -51,6 +54,7 @@ export async function emergencyRoutes(app: FastifyInstance, { services }: Emerge
       active: latch.active,
       reason: latch.reason,
       since: latch.since === null ? null : new Date(latch.since).toISOString(),
+      history: services.safety.latch.history().map((press) => ({ reason: press.reason, at: new Date(press.at).toISOString() })),
     };
   };
 

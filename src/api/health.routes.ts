@@ -1,7 +1,8 @@
 /**
  * `GET /health` (SPEC 7): 200 `{status: "ok"}` once the app is ready, 503 while it is starting or
  * draining, so a load balancer stops sending work before the server goes away. It also shows the
- * driver's health, the runs in flight and whether an emergency stop is active.
+ * driver's health, the runs in flight, whether an emergency stop is active, and which nodes are
+ * offline or in safe mode.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -34,6 +35,7 @@ export async function healthRoutes(app: FastifyInstance, { services, lifecycle }
     },
   }, async (_request, reply) => {
     const driver = services.driver.health();
+    const nodes = services.devices.nodes();
     const status = lifecycle.phase === 'ready' ? 'ok' : lifecycle.phase;
     return reply.code(status === 'ok' ? 200 : 503).send({
       status,
@@ -42,6 +44,12 @@ export async function healthRoutes(app: FastifyInstance, { services, lifecycle }
       runs_running: services.engine.runningCount,
       driver: { kind: services.driver.kind, ok: driver.ok, detail: driver.detail },
       emergency_stop: services.safety.latch.active,
+      devices: {
+        known: nodes.length,
+        online: nodes.filter((n) => n.presence === 'online').length,
+        offline: nodes.filter((n) => n.presence === 'offline').map((n) => n.esp_id),
+        safe_mode: nodes.filter((n) => n.safe_mode).map((n) => n.esp_id),
+      },
     });
   });
 }

@@ -64,6 +64,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'sequences', description: 'Start, watch and control runs' },
         { name: 'templates', description: 'Stored sequence templates with parameters' },
         { name: 'safety', description: 'Emergency stop' },
+        { name: 'devices', description: 'The ESP32 nodes the driver knows: presence, safe mode, actuators' },
         { name: 'sim', description: 'Simulated ESP32 nodes (sim driver only)' },
         { name: 'service', description: 'Health and metrics' },
       ],

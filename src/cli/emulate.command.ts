@@ -14,6 +14,7 @@ const FLAGS = {
   silent: { type: 'string', value: 'IDS', help: 'nodes that never answer (played even when not in --esp)' },
   'latency-ms': { type: 'string', value: 'N', help: 'answer delay of every node (default 20)' },
   'kaiser-id': { type: 'string', value: 'ID', help: 'kaiser_id topic segment (default god)' },
+  firmware: { type: 'boolean', help: "answer exactly as AutomationOne's firmware does: no correlation_id, its messages" },
 } as const;
 
 const SPEC: CommandSpec<typeof FLAGS> = {
@@ -35,6 +36,8 @@ export interface EmulateOptions {
   espIds: string[];
   fail: string[];
   silent: string[];
+  /** `--firmware`: answer as the firmware does (absent: echo the correlation id). */
+  firmware?: true;
 }
 
 function ids(value: string | undefined, flag: string): string[] {
@@ -70,7 +73,7 @@ function emulateOptions({ values }: ParsedArgs<typeof FLAGS>, env: NodeJS.Proces
   if (espIds.length === 0) throw new UsageError('no node to play: give --esp ESP_1,ESP_2 (or --fail / --silent)');
   const both = fail.find((id) => silent.includes(id));
   if (both !== undefined) throw new UsageError(`${both} cannot be in both --fail and --silent`);
-  return { url, kaiserId, latencyMs: Number(latency), espIds, fail, silent };
+  return { url, kaiserId, latencyMs: Number(latency), espIds, fail, silent, ...(values.firmware === true ? { firmware: true as const } : {}) };
 }
 
 /** Runs the emulator until a signal; returns the exit code. */
@@ -86,13 +89,15 @@ async function emulate(args: ParsedArgs<typeof FLAGS>): Promise<number> {
     espIds: options.espIds,
     kaiserId: options.kaiserId,
     latencyMs: options.latencyMs,
+    firmware: options.firmware === true,
     log: (line) => process.stdout.write(`${line}\n`),
   });
   for (const id of options.fail) emulator.setBehaviour(id, { fail: true });
   for (const id of options.silent) emulator.setBehaviour(id, { silent: true });
   const behaviour = (id: string): string => (options.fail.includes(id) ? 'fails' : options.silent.includes(id) ? 'silent' : 'answers');
   const nodes = options.espIds.map((id) => `${id} (${behaviour(id)})`).join(', ');
-  process.stdout.write(`emulating ${nodes} on ${redactUrl(options.url)}, kaiser ${options.kaiserId}, latency ${options.latencyMs} ms\n`);
+  const style = options.firmware ? ', answering as the firmware (no correlation_id)' : '';
+  process.stdout.write(`emulating ${nodes} on ${redactUrl(options.url)}, kaiser ${options.kaiserId}, latency ${options.latencyMs} ms${style}\n`);
 
   // Until connected, the emulator reconnects every second and logs why it cannot.
   void emulator.start();

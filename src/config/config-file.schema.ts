@@ -48,6 +48,8 @@ export const ConfigFileSchema = z.strictObject({
       key_file: z.string().optional(),
       client_id: z.string().min(1).optional(),
       kaiser_id: z.string().min(1).optional(),
+      heartbeat_interval_seconds: z.number().min(0.01).max(86_400).optional(),
+      missed_heartbeats: count.min(1).max(100).optional(),
     })
     .optional(),
 });

@@ -185,6 +185,8 @@ function applyFile(config: ServerConfig, file: ConfigFile, path: string): void {
         keyFile: mqtt.key_file,
         clientId: mqtt.client_id,
         kaiserId: mqtt.kaiser_id,
+        heartbeatIntervalSeconds: mqtt.heartbeat_interval_seconds,
+        missedHeartbeats: mqtt.missed_heartbeats,
       }),
     };
   }

@@ -51,3 +51,38 @@ export interface ActuatorDriver {
   /** Idempotent. Stops reconnecting and releases sockets. */
   close(): Promise<void>;
 }
+
+/** How a node's presence is known: `unknown` until it sent a heartbeat (or with no way to tell). */
+export type Presence = 'online' | 'offline' | 'unknown';
+
+/** One actuator of a node as a driver knows it (SPEC 7 `GET /devices`, without the lease). */
+export interface ActuatorReport {
+  gpio: number;
+  /** What the node last reported, or else what it last accepted; null when neither is known. */
+  state: 'on' | 'off' | null;
+  /** The duty 0..1 that goes with `state`. */
+  value: number | null;
+  /** The last command sent to it, if any. */
+  last_command: string | null;
+  /** The node's emergency status of it (`normal`, `active`, `clearing`, `resuming`), when it reports one. */
+  emergency: string | null;
+  /** Unix ms of the last report or command. */
+  updated_at: number | null;
+}
+
+/** One node as a driver knows it. */
+export interface NodeReport {
+  esp_id: string;
+  presence: Presence;
+  /** Unix ms of the last message from the node (or of the last answer of a simulated node). */
+  last_seen_at: number | null;
+  safe_mode: boolean;
+  safe_mode_reason: string | null;
+  actuators: ActuatorReport[];
+}
+
+/** A driver that can list the nodes it knows (both built-in drivers can). */
+export interface DeviceDirectory {
+  /** Every known node, sorted by `esp_id`, its actuators by gpio. */
+  nodes(): NodeReport[];
+}

@@ -1,62 +1,51 @@
 /**
- * The `mqtt` actuator driver: speaks AutomationOne's ESP32 topic contract (SPEC section 9) over
- * MQTT.js. One client, one wildcard subscription for every response, and a map from
- * `correlation_id` to the waiting caller.
+ * The `mqtt` actuator driver: speaks AutomationOne's ESP32 topic contract (SPEC sections 9 and 10)
+ * over MQTT.js, with the real firmware as well as with our emulator. One client; answers are
+ * paired with waiting commands by `PendingCommands`, and everything else a node says (status,
+ * alerts, safe mode, heartbeats) goes to its `NodeTracker`, swept for presence by one timer.
  */
 import { EventEmitter, once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import mqtt from 'mqtt';
-import type { IClientOptions, MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { Codes, SequencerError } from '../domain/errors.ts';
+import { redactUrl } from '../logging/redact-url.ts';
 import type {
   ActuatorCommand,
   ActuatorDriver,
   ActuatorResponse,
+  DeviceDirectory,
   DriverHealth,
+  NodeReport,
+  Presence,
   SendOptions,
 } from './actuator-driver.ts';
+import { ResponsePayloadSchema, parsePayload, type ResponsePayload } from './firmware-payloads.ts';
+import { commandTopic, emergencyBroadcast, emergencyClear, parseTopic, responseTopic, subscriptionFilters, type Outgoing } from './mqtt-topics.ts';
+import { clientOptions, resolveOptions, type MqttDriverOptions, type ResolvedOptions } from './mqtt-options.ts';
+import { NodeReports } from './node-reports.ts';
+import type { DeviceAlert } from './node-tracker.ts';
+import { PendingCommands, type Waiting } from './pending-commands.ts';
 
-/** Options of the MQTT driver; every field but `url` has a default. */
-export interface MqttDriverOptions {
-  /** Broker URL, `mqtt://host:port` or `mqtts://host:port`. Required. */
-  url: string;
-  /** Broker user name. Default: none (anonymous). */
-  username?: string;
-  /** Broker password. Default: none. */
-  password?: string;
-  /** PEM file of the CA that signed the broker's certificate (TLS). Default: the system CAs. */
-  caFile?: string;
-  /** PEM file of this client's certificate (mutual TLS). Default: none. */
-  certFile?: string;
-  /** PEM file of this client's private key (mutual TLS). Default: none. */
-  keyFile?: string;
-  /** MQTT client id. Default: `sequencer-` + 8 random hex digits, so two instances never evict each other. */
-  clientId?: string;
-  /** The `kaiser_id` topic segment. Default: `god`. */
-  kaiserId?: string;
-  /** How long `start()` and each connection attempt wait for the broker. Default: 5000 ms. */
-  connectTimeoutMs?: number;
-  /** Pause between reconnection attempts while the broker is down. Default: 1000 ms. */
-  reconnectPeriodMs?: number;
-  /** MQTT keepalive; a silently dead broker is noticed within 1.5x this. Default: 30 s. */
-  keepaliveSeconds?: number;
-}
+export type { MqttDriverOptions } from './mqtt-options.ts';
 
 /** Events of the driver, for metrics and logs. Listeners must be cheap; their errors are ignored. */
 export interface MqttDriverEvents {
-  /** Connected and subscribed to responses: commands can flow (health is ok). */
+  /** Connected and subscribed to every report topic: commands can flow (health is ok). */
   connect: [];
   /** An established connection was lost; `reason` is the last error seen. Counted by `disconnects`. */
   disconnect: [reason: string];
+  /** A node reported an alert, entered safe mode, contradicted what it was told, or went offline or online. */
+  device_alert: [alert: DeviceAlert];
+  /** A node's presence changed (also the first time it is heard). */
+  presence: [espId: string, presence: Presence];
+  /** A well-formed answer that no waiting command matched; counted by `unmatchedResponses`. */
+  unmatched: [topic: string, detail: string];
 }
 
-type Resolved = Required<Omit<MqttDriverOptions, 'username' | 'password' | 'caFile' | 'certFile' | 'keyFile'>> &
-  Pick<MqttDriverOptions, 'username' | 'password' | 'caFile' | 'certFile' | 'keyFile'>;
-
-interface Pending {
-  /** The only topic a valid answer to this command may arrive on. */
-  responseTopic: string;
+interface Pending extends Waiting {
+  readonly sent: ActuatorCommand;
+  readonly sentAt: number;
   resolve(response: ActuatorResponse): void;
   reject(error: unknown): void;
 }
@@ -64,64 +53,20 @@ interface Pending {
 /** An `esp_id` usable as one topic level: no separator, no wildcard, not empty. */
 const TOPIC_LEVEL = /^[^/+#]+$/;
 
-/** The command topic of one actuator. */
-export function commandTopic(kaiserId: string, espId: string, gpio: number): string {
-  return `kaiser/${kaiserId}/esp/${espId}/actuator/${gpio}/command`;
-}
-
-/** The response topic of one actuator. */
-export function responseTopic(kaiserId: string, espId: string, gpio: number): string {
-  return `kaiser/${kaiserId}/esp/${espId}/actuator/${gpio}/response`;
-}
-
-/** The URL without credentials, safe for messages and `/health`. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return url;
-  }
-}
-
-function readPem(kind: string, path: string | undefined): Buffer | undefined {
-  if (path === undefined) return undefined;
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new SequencerError(Codes.INTERNAL_ERROR, `MQTT TLS ${kind} file unreadable (${path}): ${(err as Error).message}`);
-  }
-}
-
-/** Parses a device answer; null when it does not follow the contract. */
-function parseResponse(payload: Buffer): { success: boolean; message: string; correlation_id: string } | null {
-  let body: unknown;
-  try {
-    body = JSON.parse(payload.toString('utf8'));
-  } catch {
-    return null;
-  }
-  if (typeof body !== 'object' || body === null) return null;
-  const { success, message, correlation_id } = body as Record<string, unknown>;
-  if (typeof success !== 'boolean' || typeof correlation_id !== 'string' || correlation_id === '') return null;
-  if (message !== undefined && typeof message !== 'string') return null;
-  return { success, message: message ?? '', correlation_id };
-}
-
 /**
- * Drives ESP32 actuators through an MQTT broker. Commands fail at once while the broker is away,
- * and every command still waiting when the connection drops fails too; the client reconnects in
- * the background and `connect`/`disconnect` events tell metrics about it.
+ * Drives ESP32 actuators through an MQTT broker. Commands fail at once while the broker is away
+ * or the node is known to be offline, and every command still waiting when the connection drops
+ * fails too; the client reconnects in the background and its events tell metrics about it.
  */
-export class MqttDriver extends EventEmitter<MqttDriverEvents> implements ActuatorDriver {
+export class MqttDriver extends EventEmitter<MqttDriverEvents> implements ActuatorDriver, DeviceDirectory {
   readonly kind = 'mqtt' as const;
-  private readonly options: Resolved;
+  private readonly options: ResolvedOptions;
   private readonly safeUrl: string;
-  private readonly responseFilter: string;
-  private readonly pending = new Map<string, Pending>();
+  private readonly filters: string[];
+  private readonly pending = new PendingCommands<Pending>();
+  private readonly reports: NodeReports;
   private client: MqttClient | null = null;
+  private sweeper: NodeJS.Timeout | null = null;
   private closed = false;
   /** Aborted by `close()`, so nothing keeps waiting for a connection that will never come. */
   private readonly closing = new AbortController();
@@ -132,22 +77,19 @@ export class MqttDriver extends EventEmitter<MqttDriverEvents> implements Actuat
   private lastError: string | null = null;
   private disconnectCount = 0;
   private malformedCount = 0;
+  private malformedReportCount = 0;
   private unmatchedCount = 0;
 
   /** Resolves the options once; nothing connects before `start()`. */
   constructor(options: MqttDriverOptions) {
     super();
-    // `??` per field, so an explicit `undefined` from a parsed config still gets the default.
-    this.options = {
-      ...options,
-      clientId: options.clientId ?? `sequencer-${Math.random().toString(16).slice(2, 10)}`,
-      kaiserId: options.kaiserId ?? 'god',
-      connectTimeoutMs: options.connectTimeoutMs ?? 5000,
-      reconnectPeriodMs: options.reconnectPeriodMs ?? 1000,
-      keepaliveSeconds: options.keepaliveSeconds ?? 30,
-    };
+    this.options = resolveOptions(options);
     this.safeUrl = redactUrl(this.options.url);
-    this.responseFilter = `kaiser/${this.options.kaiserId}/esp/+/actuator/+/response`;
+    this.filters = subscriptionFilters(this.options.kaiserId);
+    this.reports = new NodeReports(this.options, {
+      alert: (alert) => this.emitSafely('device_alert', alert),
+      presence: (espId, presence) => this.emitSafely('presence', espId, presence),
+    });
   }
 
   /** Connections lost since start (not failed reconnection attempts). */
@@ -160,7 +102,12 @@ export class MqttDriver extends EventEmitter<MqttDriverEvents> implements Actuat
     return this.malformedCount;
   }
 
-  /** Well-formed responses nobody waited for (late, after an abort, or on the wrong topic). */
+  /** Status, alert, safe-mode, heartbeat and sensor payloads ignored because they do not follow the firmware document. */
+  get malformedReports(): number {
+    return this.malformedReportCount;
+  }
+
+  /** Well-formed responses nobody waited for (late, after an abort, another system's, or on the wrong topic). */
   get unmatchedResponses(): number {
     return this.unmatchedCount;
   }
@@ -178,23 +125,7 @@ export class MqttDriver extends EventEmitter<MqttDriverEvents> implements Actuat
   async start(): Promise<void> {
     if (this.client || this.closed) return;
     const o = this.options;
-    const clientOptions: IClientOptions = {
-      clientId: o.clientId,
-      username: o.username,
-      password: o.password,
-      ca: readPem('ca', o.caFile),
-      cert: readPem('cert', o.certFile),
-      key: readPem('key', o.keyFile),
-      connectTimeout: o.connectTimeoutMs,
-      reconnectPeriod: o.reconnectPeriodMs,
-      // A broker refusing us (credentials, overload) may accept later; an unattended service keeps trying.
-      reconnectOnConnackError: true,
-      keepalive: o.keepaliveSeconds,
-      clean: true,
-      // The driver subscribes itself on every connect, so it knows when responses can arrive.
-      resubscribe: false,
-    };
-    const client = mqtt.connect(o.url, clientOptions);
+    const client = mqtt.connect(o.url, clientOptions(o));
     this.client = client;
     client.on('connect', () => this.onConnect(client));
     client.on('close', () => this.onClose(client));
@@ -202,6 +133,8 @@ export class MqttDriver extends EventEmitter<MqttDriverEvents> implements Actuat
       this.lastError = err.message;
     });
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    // One timer for every node: presence is computed when asked, the sweep only reports who went silent.
+    this.sweeper = setInterval(() => this.reports.sweep(Date.now()), o.heartbeatIntervalMs).unref();
     const waited = AbortSignal.any([AbortSignal.timeout(o.connectTimeoutMs), this.closing.signal]);
     await once(this, 'connect', { signal: waited }).catch(() => undefined);
   }
@@ -216,8 +149,9 @@ export class MqttDriver extends EventEmitter<MqttDriverEvents> implements Actuat
   }
 
   /**
-   * Publishes the command at QoS 2 and waits for the device's answer with the same correlation id.
-   * Rejects at once with 5614 while the broker is unreachable; rejects with `signal.reason` on abort.
+   * Publishes the command at QoS 2 and waits for the device's answer (SPEC 9 pairing rule).
+   * Rejects at once with 5614 while the broker is unreachable or the node is known to be
+   * offline; rejects with `signal.reason` on abort.
    */
   send(command: ActuatorCommand, { signal }: SendOptions): Promise<ActuatorResponse> {
     if (this.closed) return Promise.reject(this.closedError());
@@ -230,31 +164,46 @@ export class MqttDriver extends EventEmitter<MqttDriverEvents> implements Actuat
     if (!client || !this.linkUp || this.subscribeError) {
       return Promise.reject(this.unreachable(this.subscribeError ?? this.lastError ?? 'not connected'));
     }
+    const now = Date.now();
+    const tracker = this.reports.tracker;
+    if (tracker.presence(command.esp_id, now) === 'offline') {
+      const why = tracker.offlineReason(command.esp_id, now);
+      return Promise.reject(new SequencerError(Codes.STEP_FAILED, `Node ${command.esp_id} is offline: ${why}; ${command.command} not sent`));
+    }
     const id = command.correlation_id;
     if (this.pending.has(id)) {
       return Promise.reject(new SequencerError(Codes.INTERNAL_ERROR, `correlation_id ${id} is already waiting for an answer`));
     }
     const { kaiserId } = this.options;
     return new Promise<ActuatorResponse>((resolve, reject) => {
-      const onAbort = (): void => settle(() => reject(signal.reason));
+      const onAbort = (): void => entry.reject(signal.reason);
       const settle = (finish: () => void): void => {
-        if (this.pending.get(id) !== entry) return;
-        this.pending.delete(id);
+        if (!this.pending.delete(entry)) return;
         signal.removeEventListener('abort', onAbort);
         finish();
       };
       const entry: Pending = {
-        responseTopic: responseTopic(kaiserId, command.esp_id, command.gpio),
+        id,
+        topic: responseTopic(kaiserId, command.esp_id, command.gpio),
+        command: command.command,
+        value: command.value,
+        sent: command,
+        sentAt: now,
         resolve: (response) => settle(() => resolve(response)),
-        reject: (error) => settle(() => reject(error)),
+        // Unanswered, the device may or may not have acted on it.
+        reject: (error) => settle(() => {
+          tracker.commandLost(command);
+          reject(error);
+        }),
       };
-      this.pending.set(id, entry);
+      this.pending.add(entry);
+      tracker.commandSent(command, now);
       signal.addEventListener('abort', onAbort, { once: true });
       const payload = JSON.stringify({
         command: command.command,
         value: command.value,
         duration: command.duration_seconds,
-        timestamp: Math.floor(Date.now() / 1000),
+        timestamp: Math.floor(now / 1000),
         correlation_id: id,
       });
       client.publish(commandTopic(kaiserId, command.esp_id, command.gpio), payload, { qos: 2 }, (err) => {
@@ -263,7 +212,33 @@ export class MqttDriver extends EventEmitter<MqttDriverEvents> implements Actuat
     });
   }
 
-  /** Broker state: ok only while connected and subscribed to responses. */
+  /**
+   * Publishes AutomationOne's emergency broadcast (SPEC 10) at QoS 2: every node, reachable by
+   * the server's commands or not, switches everything off and enters its safe mode. `reason` is
+   * the operator's own words. Rejects when the broker is unreachable.
+   */
+  broadcastEmergency(reason: string): Promise<void> {
+    return this.publish(emergencyBroadcast(reason, Date.now()));
+  }
+
+  /**
+   * Lifts the nodes' emergency stop (SPEC 10): to every known node `clear_emergency` on its
+   * actuator emergency topic, then `resume_operation` on its system command topic (the firmware
+   * keeps its outputs off and refuses commands until then). Resolves with the nodes told.
+   */
+  async clearEmergency(): Promise<string[]> {
+    const nodes = this.reports.tracker.nodeIds();
+    // Published in order on one connection, so each node reads the clear before the resume.
+    await Promise.all(nodes.flatMap((espId) => emergencyClear(this.options.kaiserId, espId).map((message) => this.publish(message))));
+    return nodes;
+  }
+
+  /** Every node heard from or commanded, with presence, safe mode and actuators. */
+  nodes(): NodeReport[] {
+    return this.reports.tracker.reports(Date.now());
+  }
+
+  /** Broker state: ok only while connected and subscribed to every report topic. */
   health(): DriverHealth {
     if (this.closed) return { ok: false, detail: `closed (${this.safeUrl})` };
     if (!this.client) return { ok: false, detail: `not started (${this.safeUrl})` };
@@ -282,6 +257,7 @@ export class MqttDriver extends EventEmitter<MqttDriverEvents> implements Actuat
     if (this.closed) return;
     this.closed = true;
     this.closing.abort();
+    if (this.sweeper) clearInterval(this.sweeper);
     const client = this.client;
     this.client = null;
     this.failAll(this.closedError());
@@ -306,6 +282,15 @@ export class MqttDriver extends EventEmitter<MqttDriverEvents> implements Actuat
     return this.linkUp && this.subscribed;
   }
 
+  private publish({ topic, payload, qos }: Outgoing): Promise<void> {
+    const client = this.client;
+    if (this.closed) return Promise.reject(this.closedError());
+    if (!client || !this.linkUp) return Promise.reject(this.unreachable(this.lastError ?? 'not connected'));
+    return new Promise((resolve, reject) =>
+      client.publish(topic, JSON.stringify(payload), { qos }, (err) => (err ? reject(this.unreachable(err.message)) : resolve())),
+    );
+  }
+
   private onConnect(client: MqttClient): void {
     // Commands and answers are tiny packets; with Nagle on, bench/mqtt ran about 3x slower.
     (client.stream as Partial<Pick<Socket, 'setNoDelay'>>).setNoDelay?.(true);
@@ -313,10 +298,12 @@ export class MqttDriver extends EventEmitter<MqttDriverEvents> implements Actuat
     this.linkUp = true;
     this.subscribed = false;
     this.subscribeError = null;
-    client.subscribe(this.responseFilter, { qos: 1 }, (err, granted) => {
+    client.subscribe(this.filters, { qos: 1 }, (err, granted) => {
       if (client !== this.client) return;
-      if (err || !granted || granted.some((g) => g.qos === 128)) {
-        this.subscribeError = `subscription to ${this.responseFilter} refused${err ? `: ${err.message}` : ''}`;
+      const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+      if (err || !granted || refused.length > 0) {
+        const which = refused.length > 0 ? refused.join(', ') : this.filters.join(', ');
+        this.subscribeError = `subscription to ${which} refused${err ? `: ${err.message}` : ''}`;
         return;
       }
       this.subscribed = true;
@@ -340,21 +327,39 @@ export class MqttDriver extends EventEmitter<MqttDriverEvents> implements Actuat
   }
 
   private onMessage(topic: string, payload: Buffer): void {
-    const response = parseResponse(payload);
+    const parsed = parseTopic(this.options.kaiserId, topic);
+    if (!parsed) return;
+    const inFlight = parsed.gpio !== null && this.pending.waitingOn(responseTopic(this.options.kaiserId, parsed.espId, parsed.gpio));
+    if (!this.reports.handle(parsed, payload, Date.now(), inFlight)) this.malformedReportCount += 1;
+    if (parsed.kind === 'response') this.onResponse(topic, parsed.espId, parsed.gpio as number, payload);
+  }
+
+  private onResponse(topic: string, espId: string, gpio: number, payload: Buffer): void {
+    const response = parsePayload(ResponsePayloadSchema, payload);
     if (!response) {
       this.malformedCount += 1;
       return;
     }
-    const entry = this.pending.get(response.correlation_id);
-    if (!entry || entry.responseTopic !== topic) {
+    const entry = this.pending.match(topic, response);
+    if (!entry) {
       this.unmatchedCount += 1;
+      this.emitSafely('unmatched', topic, describeAnswer(response));
       return;
     }
-    entry.resolve({ success: response.success, message: response.message });
+    const message = response.message ?? '';
+    if (response.success) {
+      this.reports.tracker.commandAccepted(entry.sent, entry.sentAt);
+      entry.resolve({ success: true, message });
+    } else if (entry.command === 'OFF' && this.reports.tracker.reportedOff(espId, gpio)) {
+      // The firmware refuses every command while emergency-stopped, OFF included; its status says the OFF is done.
+      entry.resolve({ success: true, message: `${message} (the node reports gpio ${gpio} off)` });
+    } else {
+      entry.resolve({ success: false, message });
+    }
   }
 
   private failAll(error: SequencerError): void {
-    for (const entry of [...this.pending.values()]) entry.reject(error);
+    for (const entry of this.pending.values()) entry.reject(error);
   }
 
   private dropOutgoing(client: MqttClient): void {
@@ -379,4 +384,11 @@ export class MqttDriver extends EventEmitter<MqttDriverEvents> implements Actuat
   private closedError(): SequencerError {
     return new SequencerError(Codes.STEP_FAILED, `MQTT driver closed (${this.safeUrl}): command not delivered`);
   }
+}
+
+/** An unmatched answer in a few words, for the debug log. */
+function describeAnswer(response: ResponsePayload): string {
+  const id = response.correlation_id === undefined ? 'no correlation_id' : `correlation_id ${response.correlation_id}`;
+  const value = response.value === undefined ? '' : ` ${response.value}`;
+  return `${response.command ?? '?'}${value} success=${response.success} (${id}): nobody waits for it`;
 }

@@ -2,7 +2,7 @@
  * The simulated ESP32 nodes of SPEC section 9: every command is answered after the node's latency;
  * a node can be told to fail or to hang. Nodes appear on first use.
  */
-import type { ActuatorCommand, ActuatorDriver, ActuatorResponse, DriverHealth, SendOptions } from './actuator-driver.ts';
+import type { ActuatorCommand, ActuatorDriver, ActuatorResponse, DeviceDirectory, DriverHealth, NodeReport, SendOptions } from './actuator-driver.ts';
 
 /** How one simulated node behaves. */
 export interface SimBehaviour {
@@ -40,7 +40,8 @@ interface Node extends SimBehaviour {
   actuators: Map<number, ActuatorState>;
 }
 
-export class SimDriver implements ActuatorDriver {
+/** Simulated nodes inside the process; they are always online and never in safe mode. */
+export class SimDriver implements ActuatorDriver, DeviceDirectory {
   readonly kind = 'sim' as const;
   readonly #nodes = new Map<string, Node>();
   readonly #latencyMs: number;
@@ -96,6 +97,31 @@ export class SimDriver implements ActuatorDriver {
   /** Every node with its actuators. */
   devices(): SimDevice[] {
     return [...this.#nodes.entries()].map(([id, node]) => this.#view(id, node));
+  }
+
+  /** Every node as `GET /devices` shows it: online (it lives in this process), seen when it last applied a command. */
+  nodes(): NodeReport[] {
+    return [...this.#nodes.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([espId, node]) => {
+        const actuators = [...node.actuators.values()].sort((a, b) => a.gpio - b.gpio);
+        const updated = actuators.map((a) => a.updatedAt);
+        return {
+          esp_id: espId,
+          presence: 'online' as const,
+          last_seen_at: updated.length > 0 ? Math.max(...updated) : null,
+          safe_mode: false,
+          safe_mode_reason: null,
+          actuators: actuators.map((a) => ({
+            gpio: a.gpio,
+            state: a.on ? ('on' as const) : ('off' as const),
+            value: a.value,
+            last_command: a.last_command,
+            emergency: null,
+            updated_at: a.updatedAt,
+          })),
+        };
+      });
   }
 
   /** One actuator's state, or undefined if never commanded. */

@@ -259,6 +259,20 @@ export class Engine {
     return { success: true, message: `Run ${run.runId} cancelled`, reason };
   }
 
+  /**
+   * Ends a running or paused top-level run failed with `code`, recording the step in flight as
+   * failed with `message` (a device fault, SPEC 9); its cleanup and safe state follow as for any
+   * failure. False, changing nothing, when the run is unknown, not started, or already ending.
+   */
+  fault(runId: string, code: number, message: string): boolean {
+    const run = this.#host.runs.get(runId);
+    if (!run || run.parent !== null || !run.actor || run.endedAt !== null) return false;
+    if (run.status !== 'running' && run.status !== 'paused') return false;
+    if (run.state.startsWith('cleanup')) return false;
+    this.#host.send(run, { type: 'ABORT', code, message });
+    return true;
+  }
+
   /** Pauses a running run; 409 when its state does not allow it. */
   pause(id: string): Progress {
     return this.#control(id, 'PAUSE', (run) => run.status === 'running' && run.state.startsWith('running'));

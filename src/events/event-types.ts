@@ -52,6 +52,12 @@ export interface SequenceEvents {
   notification: Partial<RunRef> & { title: string; message: string; severity: 'info' | 'warning' | 'critical'; step_name: string | null };
   /** The emergency stop was tripped or cleared. */
   emergency_stop: { active: boolean; reason: string | null; runs_cancelled: number; actuators_off: number };
+  /**
+   * A node reported an alert (`type` as the firmware says: `emergency_stop`, `runtime_protection`,
+   * `overrun`, `fault`, ...), entered `safe_mode`, reported a `status_mismatch`, or went `offline`
+   * / came back `online` (SPEC 9). `gpio` is null for the whole node.
+   */
+  device_alert: { esp_id: string; gpio: number | null; type: string; message: string };
 }
 
 /** Name of an event on the wire. */
@@ -69,6 +75,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'sequence_completed',
   'notification',
   'emergency_stop',
+  'device_alert',
 ];
 
 /** The envelope of every message on the stream. */

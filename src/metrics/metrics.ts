@@ -31,6 +31,10 @@ export interface Metrics {
   readonly actuatorCommands: Counter<'result'>;
   /** MQTT connections lost (the composition root feeds it from the mqtt driver's `disconnect` event). */
   readonly mqttDisconnects: Counter;
+  /** Device answers no waiting command matched (fed from the mqtt driver's `unmatched` event). */
+  readonly mqttUnmatchedResponses: Counter;
+  /** Device alerts by type (fed from the mqtt driver's `device_alert` event). */
+  readonly deviceAlerts: Counter<'type'>;
   /** Connected WebSocket clients: the stream plugin calls `inc()` on connect and `dec()` on close. */
   readonly wsClients: Gauge;
   /** Seconds from an event happening to its hand-over to a WebSocket client (the stream observes it). */
@@ -103,6 +107,17 @@ export function createMetrics(): Metrics {
     help: 'Established MQTT broker connections lost (failed reconnection attempts are not counted)',
     registers,
   });
+  const mqttUnmatchedResponses = new Counter({
+    name: 'sequencer_mqtt_unmatched_responses_total',
+    help: 'Well-formed device answers that no waiting command matched (late, after an abort, another system\'s); never applied',
+    registers,
+  });
+  const deviceAlerts = new Counter({
+    name: 'sequencer_device_alerts_total',
+    help: 'Device alerts by type: firmware alerts, safe_mode, status_mismatch, offline, online',
+    labelNames: ['type'] as const,
+    registers,
+  });
   const wsClients = new Gauge({ name: 'sequencer_ws_clients', help: 'Connected WebSocket clients', registers });
   const eventLagSeconds = new Histogram({
     name: 'sequencer_event_lag_seconds',
@@ -126,6 +141,8 @@ export function createMetrics(): Metrics {
     stepDuration,
     actuatorCommands,
     mqttDisconnects,
+    mqttUnmatchedResponses,
+    deviceAlerts,
     wsClients,
     eventLagSeconds,
     publishLagSeconds,

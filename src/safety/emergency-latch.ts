@@ -1,7 +1,8 @@
 /**
  * The emergency-stop latch (SPEC sections 7 and 10). Once tripped it stays tripped until an
- * operator clears it, across restarts when its `onChange` persists the state. It only holds the
- * state; cancelling runs, turning actuators OFF and refusing commands and starts is the caller's.
+ * operator clears it, across restarts when its `onChange` persists the state. Every stop pressed
+ * while it holds adds its reason to the latch's history. It only holds the state; cancelling
+ * runs, turning actuators OFF and refusing commands and starts is the caller's.
  */
 
 /** The latch state. `since` is when the current state began (Unix ms); null before the first change. */
@@ -10,6 +11,15 @@ export interface LatchState {
   readonly reason: string | null;
   readonly since: number | null;
 }
+
+/** One press of the emergency stop: the operator's own words and when (Unix ms). */
+export interface LatchPress {
+  readonly reason: string;
+  readonly at: number;
+}
+
+/** Presses kept per latch: the first one and the latest ones, so a stuck button cannot fill memory. */
+export const MAX_HISTORY = 100;
 
 /** Options of {@link EmergencyLatch}. */
 export interface EmergencyLatchOptions {
@@ -21,6 +31,10 @@ export interface EmergencyLatchOptions {
    * caller of `trip` / `clear`.
    */
   onChange?: (state: LatchState) => void;
+  /** The presses of the latch in `initial`, as persisted. Default: its one reason, if active. */
+  history?: readonly LatchPress[];
+  /** Called after every press and clear with the history, to persist it. Default: none. */
+  onHistory?: (history: LatchPress[]) => void;
 }
 
 const RELEASED: LatchState = { active: false, reason: null, since: null };
@@ -28,12 +42,18 @@ const RELEASED: LatchState = { active: false, reason: null, since: null };
 /** Holds whether an emergency stop is active, why and since when. */
 export class EmergencyLatch {
   private current: LatchState;
+  private presses: LatchPress[];
   private readonly onChange: ((state: LatchState) => void) | undefined;
+  private readonly onHistory: ((history: LatchPress[]) => void) | undefined;
 
   /** A latch in `options.initial`, or released. */
   constructor(options: EmergencyLatchOptions = {}) {
-    this.current = { ...(options.initial ?? RELEASED) };
+    const initial = options.initial ?? RELEASED;
+    this.current = { active: initial.active, reason: initial.reason, since: initial.since };
+    const first = initial.active && initial.reason !== null ? [{ reason: initial.reason, at: initial.since ?? 0 }] : [];
+    this.presses = initial.active ? [...(options.history ?? first)] : [];
     this.onChange = options.onChange;
+    this.onHistory = options.onHistory;
   }
 
   /** True while commands and starts must be refused with 5642. */
@@ -42,20 +62,31 @@ export class EmergencyLatch {
   }
 
   /**
-   * Trips the latch. Returns false, changing nothing, when already active: the first stop's reason
-   * and time are the ones the operator needs, and a second press must not hide them.
+   * Trips the latch. Returns false when already active: the first stop's reason and time stay the
+   * latch's (a second press must not hide them), and the new reason joins the history.
    */
   trip(reason: string, now: number): boolean {
-    if (this.current.active) return false;
-    this.set({ active: true, reason, since: now });
+    const active = this.current.active;
+    if (!active) this.presses = [];
+    this.presses.push({ reason, at: now });
+    if (this.presses.length > MAX_HISTORY) this.presses.splice(1, 1);
+    if (!active) this.set({ active: true, reason, since: now });
+    this.onHistory?.(this.history());
+    return !active;
+  }
+
+  /** Clears the latch and its history. Returns false, changing nothing, when it was not active. */
+  clear(now: number): boolean {
+    if (!this.current.active) return false;
+    this.presses = [];
+    this.set({ active: false, reason: null, since: now });
+    this.onHistory?.([]);
     return true;
   }
 
-  /** Clears the latch. Returns false, changing nothing, when it was not active. */
-  clear(now: number): boolean {
-    if (!this.current.active) return false;
-    this.set({ active: false, reason: null, since: now });
-    return true;
+  /** Every stop pressed since the latch tripped, oldest first (empty while released). */
+  history(): LatchPress[] {
+    return this.presses.map((press) => ({ ...press }));
   }
 
   /** A copy of the current state. */

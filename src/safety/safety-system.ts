@@ -8,7 +8,7 @@ import type { ActuatorCommand, ActuatorDriver } from '../drivers/actuator-driver
 import type { ActuatorSafety } from '../executors/actuator.executor.ts';
 import type { ExecutionContext, Executor } from '../executors/executor.ts';
 import { SAFE_STATE_ACTION } from '../engine/plan.ts';
-import { EmergencyLatch, type LatchState } from './emergency-latch.ts';
+import { EmergencyLatch, type LatchPress, type LatchState } from './emergency-latch.ts';
 import { LeaseTable, leaseKey } from './lease-table.ts';
 import { CommandRateLimiter } from './rate-limiter.ts';
 import type { SafetyPolicy } from './safety-policy.ts';
@@ -20,9 +20,11 @@ export interface SafetySystemOptions {
   /** Commands per second in total and per ESP; 0 = no limit. */
   commandsPerSecond: number;
   commandsPerEspPerSecond: number;
-  /** The emergency-stop latch as stored, and where to store its changes. */
+  /** The emergency-stop latch as stored (with its history of presses), and where to store its changes. */
   latch?: LatchState;
   onLatchChange?: (state: LatchState) => void;
+  latchHistory?: readonly LatchPress[];
+  onLatchHistory?: (history: LatchPress[]) => void;
   /** Time budget of one safe-state OFF (default 10 s). */
   offTimeoutMs?: number;
 }
@@ -61,7 +63,12 @@ export class SafetySystem implements ActuatorSafety {
     this.#driver = options.driver;
     this.#policy = options.policy;
     this.#offTimeoutMs = options.offTimeoutMs ?? 10_000;
-    this.latch = new EmergencyLatch({ initial: options.latch, onChange: options.onLatchChange });
+    this.latch = new EmergencyLatch({
+      initial: options.latch,
+      onChange: options.onLatchChange,
+      history: options.latchHistory,
+      onHistory: options.onLatchHistory,
+    });
     this.limiter = new CommandRateLimiter({
       commandsPerSecond: options.commandsPerSecond,
       commandsPerEspPerSecond: options.commandsPerEspPerSecond,

@@ -1,0 +1,46 @@
+/**
+ * `GET /api/v1/devices` (SPEC 7): every node the driver knows, with its presence, safe mode and
+ * actuators, each with the run holding its lease. Works with every driver: the sim driver's nodes
+ * are always online, the mqtt driver's are as their heartbeats and reports say.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { NodeReport } from '../drivers/actuator-driver.ts';
+import { leaseKey, type LeaseTable } from '../safety/lease-table.ts';
+import type { Services } from '../services.ts';
+import { DevicesResponseSchema, ErrorBodySchema } from './api.schemas.ts';
+
+/** Options of the devices route. */
+export interface DevicesRoutesOptions {
+  services: Services;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** A node as the route answers it. */
+function view(node: NodeReport, leases: LeaseTable) {
+  return {
+    esp_id: node.esp_id,
+    online: node.presence === 'online',
+    presence: node.presence,
+    last_seen_at: iso(node.last_seen_at),
+    safe_mode: node.safe_mode,
+    safe_mode_reason: node.safe_mode_reason,
+    actuators: node.actuators.map((a) => ({
+      ...a,
+      held_by_run: leases.holderOf(leaseKey(node.esp_id, a.gpio))?.runId ?? null,
+      updated_at: iso(a.updated_at),
+    })),
+  };
+}
+
+/** Registers `GET /devices`. */
+export async function devicesRoutes(app: FastifyInstance, { services }: DevicesRoutesOptions): Promise<void> {
+  app.withTypeProvider<ZodTypeProvider>().get('/devices', {
+    schema: {
+      tags: ['devices'],
+      summary: 'Every known node: presence, safe mode, actuators with state, lease holder and last command',
+      response: { 200: DevicesResponseSchema, 401: ErrorBodySchema },
+    },
+  }, async () => ({ success: true as const, devices: services.devices.nodes().map((node) => view(node, services.safety.leases)) }));
+}
