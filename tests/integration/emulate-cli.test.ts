@@ -86,6 +86,19 @@ describe('sequencer emulate', () => {
     expect(run.stdout()).toMatch(/^emulator: SIGTERM, stopping$/m);
   });
 
+  it('answers as the firmware does with --firmware: no correlation_id, its own messages, still paired with the command', async () => {
+    const run = emulate(['--mqtt-url', broker.url, '--esp', 'ESP_1', '--latency-ms', '0', '--firmware']);
+    await run.printed(/^emulator: ESP_1 listening on /m);
+    expect(run.stdout()).toMatch(/^emulating ESP_1 \(answers\) on mqtt:\/\/127\.0\.0\.1:\d+, kaiser god, latency 0 ms, answering as the firmware \(no correlation_id\)$/m);
+
+    const forever = { signal: new AbortController().signal, timeoutMs: 10_000 };
+    expect(await driver.send(cmd('ESP_1', 5, 'ON'), forever)).toEqual({ success: true, message: 'Command executed' });
+    expect(run.stdout()).toContain('ESP_1 gpio 5 <- ON value=1 duration=0s\n');
+    expect(run.stdout()).toContain('ESP_1 gpio 5 -> ok: Command executed\n');
+    run.child.kill('SIGTERM');
+    expect(await run.exitCode()).toBe(0);
+  });
+
   it('waits for a broker that is not there yet, and still exits 0 on SIGINT', async () => {
     await broker.close();
     const run = emulate(['--mqtt-url', broker.url, '--esp', 'ESP_1']);
@@ -111,6 +124,7 @@ describe('emulate arguments', () => {
       fail: ['ESP_2'],
       silent: ['ESP_3'],
     });
+    expect(parseEmulateArgs(['--firmware', '--esp', 'ESP_1'], {})).toMatchObject({ espIds: ['ESP_1'], firmware: true });
     expect(parseEmulateArgs(['--esp=ESP_1', '--kaiser-id', 'farm', '--latency-ms=0'], { MQTT_URL: 'mqtts://broker:8883' })).toMatchObject({
       url: 'mqtts://broker:8883',
       kaiserId: 'farm',

@@ -8,9 +8,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Aedes } from 'aedes';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { defaultConfig, type ServerConfig } from '../../src/config/server-config.ts';
 import { Codes } from '../../src/domain/errors.ts';
-import type { Progress } from '../../src/domain/progress.ts';
 import { EmbeddedBrokerMqttDriver } from '../../src/drivers/create-driver.ts';
 import { DeviceEmulator, type ReceivedCommand } from '../../src/drivers/device-emulator.ts';
 import { startEmbeddedBroker } from '../../src/drivers/embedded-broker.ts';
@@ -18,67 +16,11 @@ import { startServer, type RunningServer } from '../../src/server.ts';
 import { createServices } from '../../src/services.ts';
 import { startAedes, type BrokerHarness } from '../helpers/embedded-broker.harness.ts';
 import { findMosquitto, freePort, MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.ts';
+import { act, client, mqttConfig } from './mqtt-harness.ts';
 
 
 const ESPS = Array.from({ length: 10 }, (_, i) => `ESP_${i}`);
 const UNREACHABLE = /^MQTT broker unreachable \(mqtt:\/\/127\.0\.0\.1:\d+\): /;
-
-/** A server on port 0, memory only, no rate limits (the burst would wait for tokens), driving MQTT nodes. */
-function mqttConfig(overrides: Partial<ServerConfig>): ServerConfig {
-  return {
-    ...defaultConfig(),
-    port: 0,
-    db: ':memory:',
-    driver: 'mqtt',
-    rate_limits: { starts_per_second: 0, commands_per_second: 0, commands_per_esp_per_second: 0 },
-    ...overrides,
-  };
-}
-
-/** An action step; `extra` adds step fields such as `timeout_seconds` or `on_failure`. */
-function act(esp_id: string, gpio: number, command: 'ON' | 'OFF' | 'PWM', extra: Record<string, unknown> = {}, value?: number): object {
-  const action = { type: 'actuator_command', esp_id, gpio, command, ...(value === undefined ? {} : { value }) };
-  return { name: `${command} ${esp_id}:${gpio}`, action, ...extra };
-}
-
-/** The user's view of a server: start runs and read their progress over HTTP, wait on the engine's events. */
-function client(server: RunningServer) {
-  const ended = new Set<string>();
-  const waiting = new Map<string, () => void>();
-  // Subscribed before any start: a run that fails at once may end before its POST is answered.
-  server.services.engine.events.subscribe((event) => {
-    if (event.type !== 'sequence_completed') return;
-    const runId = (event.data as { run_id: string }).run_id;
-    ended.add(runId);
-    waiting.get(runId)?.();
-  });
-  const getJson = async (path: string): Promise<{ status: number; body: unknown; text: string }> => {
-    const response = await fetch(`${server.url}${path}`);
-    const text = await response.text();
-    return { status: response.status, text, body: response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : null };
-  };
-  return {
-    async start(definition: object): Promise<string> {
-      const response = await fetch(`${server.url}/api/v1/sequences`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(definition),
-      });
-      const body = (await response.json()) as { run_id: string };
-      expect(response.status, JSON.stringify(body)).toBe(202);
-      return body.run_id;
-    },
-    async ended(runId: string): Promise<Progress> {
-      if (!ended.has(runId)) await new Promise<void>((resolve) => waiting.set(runId, resolve));
-      return (await getJson(`/api/v1/sequences/${runId}`)).body as Progress;
-    },
-    async run(definition: object): Promise<Progress> {
-      return this.ended(await this.start(definition));
-    },
-    health: () => getJson('/health'),
-    metrics: async () => (await getJson('/metrics')).text,
-  };
-}
 
 function sequenceSuite(makeBroker: () => Promise<BrokerHarness>): void {
   let broker: BrokerHarness;

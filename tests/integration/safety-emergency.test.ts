@@ -143,6 +143,25 @@ describe('emergency stop across a restart', () => {
     await third.close();
   });
 
+  it('keeps the reason of every stop pressed while latched across a restart, and forgets them once cleared', async () => {
+    const path = join(dir, 'sequencer.db');
+    const openStore = () => openSqliteStore(path);
+    const first = await startHarness({ db: path }, { openStore });
+    await drive(first.services.emergencyStop('frost warning'));
+    await drive(first.services.emergencyStop('heater 2 still on'));
+    await first.close();
+
+    const second = await startHarness({ db: path }, { openStore });
+    expect(second.services.safety.latch.state()).toMatchObject({ active: true, reason: 'frost warning' });
+    expect(second.services.safety.latch.history().map((press) => press.reason)).toEqual(['frost warning', 'heater 2 still on']);
+    second.services.clearEmergencyStop();
+    await second.close();
+
+    const third = await startHarness({ db: path }, { openStore });
+    expect(third.services.safety.latch.history()).toEqual([]);
+    await third.close();
+  });
+
   it('goes on when the stop cannot be stored, and reports the failure', async () => {
     const reported: string[] = [];
     const broken = await startHarness({}, {

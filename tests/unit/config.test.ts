@@ -110,6 +110,13 @@ describe('loadConfig', () => {
       expect(config.mqttUrl).toBe('mqtts://broker:8883');
     });
 
+    it("takes the nodes' heartbeat interval and the heartbeats they may miss before they count as offline", () => {
+      const config = loadConfig(['--config', file({ mqtt: { heartbeat_interval_seconds: 30, missed_heartbeats: 5 } })], {});
+      expect(config.mqtt).toMatchObject({ kaiserId: 'god', heartbeatIntervalSeconds: 30, missedHeartbeats: 5 });
+      expect(failure(['--config', file({ mqtt: { missed_heartbeats: 0 } })], {})).toContain('mqtt.missed_heartbeats:');
+      expect(failure(['--config', file({ mqtt: { heartbeat_interval_seconds: 0 } })], {})).toContain('mqtt.heartbeat_interval_seconds:');
+    });
+
     it('keeps defaults for keys the file leaves out', () => {
       const config = loadConfig(['--config', file({ limits: { max_steps: 10 } })], {});
       expect(config.limits).toEqual({ ...defaultConfig().limits, max_steps: 10 });

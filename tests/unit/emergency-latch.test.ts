@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EmergencyLatch, type LatchState } from '../../src/safety/emergency-latch.ts';
+import { EmergencyLatch, MAX_HISTORY, type LatchPress, type LatchState } from '../../src/safety/emergency-latch.ts';
 
 describe('EmergencyLatch', () => {
   it('starts released', () => {
@@ -55,5 +55,45 @@ describe('EmergencyLatch', () => {
     const snapshot = latch.state() as { active: boolean };
     snapshot.active = false;
     expect(latch.active).toBe(true);
+  });
+
+  it('adds the reason of every stop pressed while latched to its history, with its time, and empties it when cleared', () => {
+    const histories: LatchPress[][] = [];
+    const latch = new EmergencyLatch({ onHistory: (h) => histories.push(h) });
+    expect(latch.history()).toEqual([]);
+    latch.trip('Leak in hall 2', 1000);
+    expect(latch.trip('Pump 3 still running', 4000)).toBe(false);
+    expect(latch.state()).toEqual({ active: true, reason: 'Leak in hall 2', since: 1000 });
+    expect(latch.history()).toEqual([
+      { reason: 'Leak in hall 2', at: 1000 },
+      { reason: 'Pump 3 still running', at: 4000 },
+    ]);
+    latch.clear(9000);
+    expect(latch.history()).toEqual([]);
+    latch.trip('Smoke', 10_000);
+    expect(histories).toEqual([
+      [{ reason: 'Leak in hall 2', at: 1000 }],
+      [{ reason: 'Leak in hall 2', at: 1000 }, { reason: 'Pump 3 still running', at: 4000 }],
+      [],
+      [{ reason: 'Smoke', at: 10_000 }],
+    ]);
+  });
+
+  it('brings its history back after a restart, or the one reason of a latch stored before histories existed', () => {
+    const initial = { active: true, reason: 'first', since: 5 };
+    const history = [{ reason: 'first', at: 5 }, { reason: 'second', at: 6 }];
+    expect(new EmergencyLatch({ initial, history }).history()).toEqual(history);
+    expect(new EmergencyLatch({ initial }).history()).toEqual([{ reason: 'first', at: 5 }]);
+    expect(new EmergencyLatch({ initial: { active: false, reason: null, since: 5 }, history }).history()).toEqual([]);
+  });
+
+  it('keeps the first press and the latest ones when a stuck button presses it without end', () => {
+    const latch = new EmergencyLatch();
+    for (let i = 0; i < MAX_HISTORY + 50; i++) latch.trip(`press ${i}`, i);
+    const history = latch.history();
+    expect(history).toHaveLength(MAX_HISTORY);
+    expect(history[0]).toEqual({ reason: 'press 0', at: 0 });
+    expect(history[1]).toEqual({ reason: 'press 51', at: 51 });
+    expect(history.at(-1)).toEqual({ reason: `press ${MAX_HISTORY + 49}`, at: MAX_HISTORY + 49 });
   });
 });
