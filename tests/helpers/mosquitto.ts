@@ -3,10 +3,10 @@
  * a free loopback port with the settings docs/mqtt.md recommends, killed like a crash and brought
  * back on the same port.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,15 +68,41 @@ async function spawnMosquitto(bin: string, config: string): Promise<{ child: Chi
   return { child, version };
 }
 
-/** Starts `bin` on a free loopback port; resolves once it accepts connections. */
-export async function startMosquitto(bin: string): Promise<MosquittoBroker> {
+/** Broker users and what they may do: `users` maps a name to its password, `acl` is an acl_file. */
+export interface MosquittoAuth {
+  users: Record<string, string>;
+  acl: string;
+}
+
+/** The `mosquitto_passwd` binary next to the broker, or null. */
+export function findMosquittoPasswd(): string | null {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/sbin'].filter(Boolean);
+  return dirs.map((dir) => join(dir, 'mosquitto_passwd')).find(isExecutable) ?? null;
+}
+
+/**
+ * Starts `bin` on a free loopback port; resolves once it accepts connections. With `auth`,
+ * anonymous clients are refused and every user is held to the ACL (needs `mosquitto_passwd`).
+ */
+export async function startMosquitto(bin: string, auth?: MosquittoAuth): Promise<MosquittoBroker> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sequencer-mosquitto-'));
   const config = join(dir, 'mosquitto.conf');
   // Mosquitto before 2.0.13 (Debian 12 ships 2.0.11) stalls QoS 2 messages queued beyond a
   // subscriber's inflight window (default 20), and without TCP_NODELAY a lone command waits about
   // 40 ms for a delayed ACK; see docs/mqtt.md.
-  const settings = ['allow_anonymous true', 'persistence false', 'log_dest stderr', 'max_inflight_messages 0', 'set_tcp_nodelay true'];
+  const settings = ['persistence false', 'log_dest stderr', 'max_inflight_messages 0', 'set_tcp_nodelay true'];
+  if (auth) {
+    const passwd = join(dir, 'passwd');
+    const tool = findMosquittoPasswd() as string;
+    Object.entries(auth.users).forEach(([user, password], i) => execFileSync(tool, ['-b', ...(i === 0 ? ['-c'] : []), passwd, user, password]));
+    writeFileSync(join(dir, 'acl'), auth.acl);
+    // Started as root, Mosquitto drops to its own user before it reads these two files.
+    for (const path of [dir, passwd]) chmodSync(path, 0o755);
+    settings.push('allow_anonymous false', `password_file ${passwd}`, `acl_file ${join(dir, 'acl')}`);
+  } else {
+    settings.push('allow_anonymous true');
+  }
   writeFileSync(config, [`listener ${port} 127.0.0.1`, ...settings, ''].join('\n'));
   let running: { child: ChildProcess | null; version: string } = await spawnMosquitto(bin, config);
   const kill = async (): Promise<void> => {

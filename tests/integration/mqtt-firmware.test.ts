@@ -4,13 +4,15 @@
  * the firmware does (`--firmware`: no correlation id) or echoing the id (the default). The same
  * suite runs in both modes; an MQTT spy sees what crosses the broker.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Codes } from '../../src/domain/errors.ts';
 import { DeviceEmulator, type ReceivedCommand } from '../../src/drivers/device-emulator.ts';
 import type { EmergencyState } from '../../src/drivers/emulated-node.ts';
 import type { EventEnvelope, SequenceEvents } from '../../src/events/event-types.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
-import { findMosquitto, MOSQUITTO_MISSING, startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.ts';
+import { findMosquitto, findMosquittoPasswd, MOSQUITTO_MISSING, startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.ts';
 import { act, client, mqttConfig, mqttSpy, until } from './mqtt-harness.ts';
 
 const ESPS = Array.from({ length: 10 }, (_, i) => `ESP_${i}`);
@@ -280,4 +282,53 @@ const mosquittoBin = findMosquitto();
 describe.skipIf(!mosquittoBin)(`AutomationOne firmware over a real mosquitto${mosquittoBin ? '' : ` (skipped: ${MOSQUITTO_MISSING})`}`, () => {
   describe('emulator in --firmware mode (no correlation_id)', () => firmwareSuite(mosquittoBin as string, 'firmware'));
   describe('emulator in the default mode (echoes the correlation_id)', () => firmwareSuite(mosquittoBin as string, 'echo'));
+});
+
+/** The ACL docs/mqtt.md tells AutomationOne operators to add for Sequencer (the block after `<!-- acl -->`). */
+function documentedAcl(): string {
+  const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'mqtt.md'), 'utf8');
+  const block = /<!-- acl -->\n```\n([\s\S]*?)```/.exec(doc);
+  if (!block) throw new Error('docs/mqtt.md has no ACL block after <!-- acl -->');
+  return block[1] as string;
+}
+
+const passwdBin = findMosquittoPasswd();
+describe.skipIf(!mosquittoBin || !passwdBin)('an AutomationOne broker with users and the ACL docs/mqtt.md gives', () => {
+  it('lets Sequencer drive the nodes, see their reports, stop them and clear them with nothing more than that ACL', async () => {
+    const acl = `${documentedAcl()}\nuser nodes\ntopic readwrite kaiser/#\n`;
+    const broker = await startMosquitto(mosquittoBin as string, { users: { sequencer: 's3cret', nodes: 'esp' }, acl });
+    const server = await startServer(mqttConfig({ mqttUrl: broker.url, mqtt: { kaiserId: 'god', username: 'sequencer', password: 's3cret' } }));
+    const asNodes = broker.url.replace('mqtt://', 'mqtt://nodes:esp@');
+    const emulator = new DeviceEmulator({ url: asNodes, espIds: ['ESP_1'], firmware: true, latencyMs: 1 });
+    const node = await mqttSpy(asNodes, []);
+    const alerts: string[] = [];
+    server.services.engine.events.subscribe((e) => e.type === 'device_alert' && alerts.push((e.data as { type: string }).type));
+    const esp = (id: string) => server.services.devices.nodes().find((n) => n.esp_id === id);
+    try {
+      expect(server.services.driver.health()).toEqual({ ok: true, detail: `connected to ${broker.url}` });
+      await emulator.start();
+      const user = client(server);
+      await until(() => (esp('ESP_1')?.presence === 'online' ? true : undefined));
+      expect((await user.run({ steps: [act('ESP_1', 5, 'ON'), act('ESP_1', 5, 'OFF')] })).status).toBe('completed');
+      // `emergency` comes only from the node's status.
+      await until(() => (esp('ESP_1')?.actuators[0]?.emergency === 'normal' ? true : undefined));
+
+      await user.post('/api/v1/emergency-stop', { reason: 'ACL check' });
+      await until(() => (emulator.nodeState('ESP_1').safe_mode && esp('ESP_1')?.safe_mode ? true : undefined));
+      await until(() => (alerts.includes('emergency_stop') ? true : undefined));
+      await user.post('/api/v1/emergency-stop/clear');
+      await until(() => (emulator.nodeState('ESP_1').emergency === 'normal' ? true : undefined));
+
+      await node.publish('kaiser/god/esp/ESP_2/sensor/4/data', { gpio: 4, value: 21.5 });
+      await node.publish('kaiser/god/esp/ESP_3/sensor/batch', { sensors: [{ gpio: 34, value: 7.2 }] });
+      await node.publish('kaiser/god/esp/ESP_1/status', { status: 'offline', reason: 'connection_lost' });
+      await until(() => (esp('ESP_2') && esp('ESP_3') && esp('ESP_1')?.presence === 'offline' ? true : undefined));
+      expect(server.services.mqtt?.malformedReports).toBe(0);
+    } finally {
+      await node.close();
+      await emulator.close();
+      await server.close();
+      await broker.close();
+    }
+  });
 });
