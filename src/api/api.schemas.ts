@@ -287,7 +287,7 @@ export const HealthSchema = z.object({
 /** One actuator of `GET /devices` (SPEC 7). */
 export const DeviceActuatorSchema = z.object({
   gpio: z.number().int(),
-  state: z.enum(['on', 'off']).nullable().describe('As the node last reported it, else as it last accepted; null when unknown'),
+  state: z.enum(['ON', 'OFF', 'UNKNOWN']).describe('As the node last reported it, else as it last accepted; UNKNOWN when neither is known'),
   value: z.number().nullable().describe('Duty 0..1'),
   held_by_run: z.string().nullable().describe('run_id of the run holding its lease'),
   last_command: z.string().nullable(),

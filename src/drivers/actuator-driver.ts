@@ -58,8 +58,8 @@ export type Presence = 'online' | 'offline' | 'unknown';
 /** One actuator of a node as a driver knows it (SPEC 7 `GET /devices`, without the lease). */
 export interface ActuatorReport {
   gpio: number;
-  /** What the node last reported, or else what it last accepted; null when neither is known. */
-  state: 'on' | 'off' | null;
+  /** What the node last reported, or else what it last accepted; `UNKNOWN` when neither is known. */
+  state: 'ON' | 'OFF' | 'UNKNOWN';
   /** The duty 0..1 that goes with `state`. */
   value: number | null;
   /** The last command sent to it, if any. */

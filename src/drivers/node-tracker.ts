@@ -238,7 +238,7 @@ export class NodeTracker {
 function actuatorReport(gpio: number, a: ActuatorRecord): ActuatorReport {
   const on = a.reportedOn ?? a.expected?.on ?? null;
   const value = a.reportedOn !== null ? a.reportedValue : on === null ? null : (a.expected?.value ?? null);
-  return { gpio, state: on === null ? null : on ? 'on' : 'off', value, last_command: a.lastCommand, emergency: a.emergency, updated_at: a.updatedAt };
+  return { gpio, state: on === null ? 'UNKNOWN' : on ? 'ON' : 'OFF', value, last_command: a.lastCommand, emergency: a.emergency, updated_at: a.updatedAt };
 }
 
 function formatSeconds(ms: number): string {

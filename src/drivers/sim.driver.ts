@@ -114,7 +114,7 @@ export class SimDriver implements ActuatorDriver, DeviceDirectory {
           safe_mode_reason: null,
           actuators: actuators.map((a) => ({
             gpio: a.gpio,
-            state: a.on ? ('on' as const) : ('off' as const),
+            state: a.on ? ('ON' as const) : ('OFF' as const),
             value: a.value,
             last_command: a.last_command,
             emergency: null,

@@ -40,7 +40,7 @@ describe('GET /api/v1/devices', () => {
       last_seen_at: expect.any(String),
       safe_mode: false,
       safe_mode_reason: null,
-      actuators: [{ gpio: 5, state: 'on', value: 1, held_by_run: runId, last_command: 'ON', emergency: null, updated_at: node?.last_seen_at }],
+      actuators: [{ gpio: 5, state: 'ON', value: 1, held_by_run: runId, last_command: 'ON', emergency: null, updated_at: node?.last_seen_at }],
     });
     expect(Date.parse(node?.last_seen_at as string)).not.toBeNaN();
     expect((await t.inject({ method: 'GET', url: '/health' })).json()).toMatchObject({ devices: { known: 1, online: 1, offline: [], safe_mode: [] } });
@@ -48,7 +48,7 @@ describe('GET /api/v1/devices', () => {
     await t.inject({ method: 'POST', url: `/api/v1/sequences/${runId}/cancel` });
     await t.ended(runId);
     const after = (await t.inject({ method: 'GET', url: '/api/v1/devices' })).json<{ devices: { actuators: unknown[] }[] }>();
-    expect(after.devices[0]?.actuators).toEqual([expect.objectContaining({ gpio: 5, state: 'off', value: 0, held_by_run: null, last_command: 'OFF' })]);
+    expect(after.devices[0]?.actuators).toEqual([expect.objectContaining({ gpio: 5, state: 'OFF', value: 0, held_by_run: null, last_command: 'OFF' })]);
   });
 
   it('answers an empty list for a driver that cannot list its nodes', async () => {

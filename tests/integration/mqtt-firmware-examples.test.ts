@@ -190,8 +190,8 @@ describe.skipIf(!mosquittoBin)(`the firmware document's example payloads${mosqui
     await spy.publish(`${ESP}/actuator/12/status`, STATUS_PWM);
     const actuators = await until(() => (node()?.actuators.length === 2 ? node()?.actuators : undefined));
     expect(actuators).toEqual([
-      { gpio: 5, state: 'on', value: 1, last_command: null, emergency: 'normal', updated_at: expect.any(Number) },
-      { gpio: 12, state: 'on', value: 128 / 255, last_command: null, emergency: 'normal', updated_at: expect.any(Number) },
+      { gpio: 5, state: 'ON', value: 1, last_command: null, emergency: 'normal', updated_at: expect.any(Number) },
+      { gpio: 12, state: 'ON', value: 128 / 255, last_command: null, emergency: 'normal', updated_at: expect.any(Number) },
     ]);
   });
 

@@ -114,8 +114,8 @@ function firmwareSuite(bin: string, mode: Mode): void {
     const esp1 = await device('ESP_1');
     expect(esp1).toMatchObject({ online: true, presence: 'online', safe_mode: false });
     expect(esp1?.actuators).toEqual([
-      { gpio: 5, state: 'off', value: 0, held_by_run: null, last_command: 'OFF', emergency: 'normal', updated_at: expect.any(String) },
-      { gpio: 6, state: 'on', value: 0.4, held_by_run: null, last_command: 'PWM', emergency: 'normal', updated_at: expect.any(String) },
+      { gpio: 5, state: 'OFF', value: 0, held_by_run: null, last_command: 'OFF', emergency: 'normal', updated_at: expect.any(String) },
+      { gpio: 6, state: 'ON', value: 0.4, held_by_run: null, last_command: 'PWM', emergency: 'normal', updated_at: expect.any(String) },
     ]);
     expect(server.services.mqtt?.unmatchedResponses).toBe(0);
     expect(server.services.mqtt?.malformedReports).toBe(0);
@@ -179,7 +179,7 @@ function firmwareSuite(bin: string, mode: Mode): void {
     const runId = await user.start({ sequence_id: 'pump', steps: [act('ESP_4', 5, 'ON'), { name: 'Water', delay_seconds: 600 }] });
     await stepDone(runId, 0);
     expect(emulator.state()).toEqual([{ esp_id: 'ESP_4', gpio: 5, on: true, value: 1, last_command: 'ON', commands: 1 }]);
-    expect((await device('ESP_4'))?.actuators[0]).toMatchObject({ gpio: 5, state: 'on', held_by_run: runId });
+    expect((await device('ESP_4'))?.actuators[0]).toMatchObject({ gpio: 5, state: 'ON', held_by_run: runId });
 
     emulator.alert('ESP_4', 5, 'fault', 'Relay contact welded');
     const progress = await user.ended(runId);

@@ -136,9 +136,9 @@ describe('what GET /devices shows', () => {
       {
         esp_id: 'ESP_1', presence: 'unknown', last_seen_at: null, safe_mode: false, safe_mode_reason: null,
         actuators: [
-          { gpio: 5, state: 'on', value: 0.2, last_command: 'ON', emergency: 'normal', updated_at: 400 },
-          { gpio: 6, state: 'on', value: 0.4, last_command: 'PWM', emergency: null, updated_at: 200 },
-          { gpio: 7, state: null, value: null, last_command: 'OFF', emergency: null, updated_at: 500 },
+          { gpio: 5, state: 'ON', value: 0.2, last_command: 'ON', emergency: 'normal', updated_at: 400 },
+          { gpio: 6, state: 'ON', value: 0.4, last_command: 'PWM', emergency: null, updated_at: 200 },
+          { gpio: 7, state: 'UNKNOWN', value: null, last_command: 'OFF', emergency: null, updated_at: 500 },
         ],
       },
       { esp_id: 'ESP_2', presence: 'online', last_seen_at: 100, safe_mode: false, safe_mode_reason: null, actuators: [] },
