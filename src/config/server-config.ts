@@ -27,19 +27,12 @@ export interface ServerConfig {
   mqttUrl: string | null;
   /** Port of the embedded broker (default 1883). */
   mqttPort: number;
-  mqtt: {
-    username?: string;
-    password?: string;
-    caFile?: string;
-    certFile?: string;
-    keyFile?: string;
-    clientId?: string;
-    kaiserId: string;
-    /** The nodes' heartbeat interval (default 60 s, the firmware's). */
-    heartbeatIntervalSeconds?: number;
-    /** Intervals without a word before a node is offline (default 3). */
-    missedHeartbeats?: number;
-  };
+  /**
+   * Broker credentials, TLS files, client id and `kaiser_id`; `heartbeatIntervalSeconds` (the
+   * nodes' heartbeat, default 60 as the firmware's) times `missedHeartbeats` (default 3) is how
+   * long a node may be silent before it is offline.
+   */
+  mqtt: { username?: string; password?: string; caFile?: string; certFile?: string; keyFile?: string; clientId?: string; kaiserId: string; heartbeatIntervalSeconds?: number; missedHeartbeats?: number };
   /** Bearer tokens; empty: no auth, loopback only. */
   tokens: TokenConfig[];
   /** What happens to runs found unfinished at start (default resume). */

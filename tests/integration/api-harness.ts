@@ -6,6 +6,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { expect } from 'vitest';
 import { buildApp } from '../../src/api/build-app.ts';
 import { defaultConfig, type ServerConfig } from '../../src/config/server-config.ts';
+import type { ActuatorDriver, DriverHealth } from '../../src/drivers/actuator-driver.ts';
 import type { EventEnvelope } from '../../src/events/event-types.ts';
 import { createServices, type ServiceHooks, type Services } from '../../src/services.ts';
 
@@ -62,6 +63,17 @@ export async function testApp(overrides: Partial<ServerConfig> = {}, hooks: Serv
       await app.close();
       await services.close();
     },
+  };
+}
+
+/** A driver of kind `mqtt` that answers every command with success and reports `health`; it lists no nodes. */
+export function fakeMqttDriver(health: DriverHealth): ActuatorDriver {
+  return {
+    kind: 'mqtt',
+    start: async () => {},
+    send: async () => ({ success: true, message: 'ok' }),
+    health: () => health,
+    close: async () => {},
   };
 }
 

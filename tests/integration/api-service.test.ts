@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ActuatorDriver } from '../../src/drivers/actuator-driver.ts';
-import { actuatorStep, expectError, testApp, type TestApp } from './api-harness.ts';
+import { actuatorStep, expectError, fakeMqttDriver, testApp, type TestApp } from './api-harness.ts';
 
 let t: TestApp;
 afterEach(async () => {
@@ -43,13 +42,7 @@ describe('GET /health', () => {
   });
 
   it('reports an unhealthy driver', async () => {
-    const driver: ActuatorDriver = {
-      kind: 'mqtt',
-      start: async () => {},
-      send: async () => ({ success: true, message: 'ok' }),
-      health: () => ({ ok: false, detail: 'broker unreachable' }),
-      close: async () => {},
-    };
+    const driver = fakeMqttDriver({ ok: false, detail: 'broker unreachable' });
     t = await testApp({ driver: 'mqtt' }, { createDriver: async () => driver });
     const response = await t.inject({ method: 'GET', url: '/health' });
     expect(json(response)).toMatchObject({ driver: { kind: 'mqtt', ok: false, detail: 'broker unreachable' } });
@@ -162,13 +155,7 @@ describe('simulated devices', () => {
   });
 
   it('do not exist with another driver', async () => {
-    const driver: ActuatorDriver = {
-      kind: 'mqtt',
-      start: async () => {},
-      send: async () => ({ success: true, message: 'ok' }),
-      health: () => ({ ok: true, detail: 'connected' }),
-      close: async () => {},
-    };
+    const driver = fakeMqttDriver({ ok: true, detail: 'connected' });
     t = await testApp({ driver: 'mqtt' }, { createDriver: async () => driver });
     expectError(await t.inject({ method: 'GET', url: '/api/v1/sim/devices' }), 404, 5600);
   });

@@ -5,9 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Codes } from '../../src/domain/errors.ts';
-import type { ActuatorDriver } from '../../src/drivers/actuator-driver.ts';
 import { applyDeviceAlert } from '../../src/safety/device-faults.ts';
-import { nextEvent, testApp, type TestApp } from './api-harness.ts';
+import { fakeMqttDriver, nextEvent, testApp, type TestApp } from './api-harness.ts';
 
 let t: TestApp;
 
@@ -52,14 +51,7 @@ describe('GET /api/v1/devices', () => {
   });
 
   it('answers an empty list for a driver that cannot list its nodes', async () => {
-    const driver: ActuatorDriver = {
-      kind: 'mqtt',
-      start: async () => {},
-      send: async () => ({ success: true, message: 'ok' }),
-      health: () => ({ ok: true, detail: 'fake' }),
-      close: async () => {},
-    };
-    t = await testApp({ driver: 'mqtt' }, { createDriver: async () => driver });
+    t = await testApp({ driver: 'mqtt' }, { createDriver: async () => fakeMqttDriver({ ok: true, detail: 'fake' }) });
     expect((await t.inject({ method: 'GET', url: '/api/v1/devices' })).json()).toEqual({ success: true, devices: [] });
     expect((await t.inject({ method: 'GET', url: '/health' })).json()).toMatchObject({ devices: { known: 0, online: 0, offline: [], safe_mode: [] } });
   });
