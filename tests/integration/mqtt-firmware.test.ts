@@ -11,6 +11,7 @@ import { Codes } from '../../src/domain/errors.ts';
 import { DeviceEmulator, type ReceivedCommand } from '../../src/drivers/device-emulator.ts';
 import type { EmergencyState } from '../../src/drivers/emulated-node.ts';
 import type { EventEnvelope, SequenceEvents } from '../../src/events/event-types.ts';
+import { createLogger } from '../../src/logging/logger.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { findMosquitto, findMosquittoPasswd, MOSQUITTO_MISSING, startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.ts';
 import { act, client, mqttConfig, mqttSpy, until } from './mqtt-harness.ts';
@@ -36,6 +37,7 @@ function firmwareSuite(bin: string, mode: Mode): void {
   let user: ReturnType<typeof client>;
   const told: ReceivedCommand[] = [];
   const alerts: SequenceEvents['device_alert'][] = [];
+  const logged: { level: number; msg: string; topic?: string; runs_failed?: string[] }[] = [];
 
   /** The answer's message as the emulator gives it in this mode. */
   const applied = (esp: string, gpio: number, said: string): RegExp | string =>
@@ -43,7 +45,8 @@ function firmwareSuite(bin: string, mode: Mode): void {
 
   /** A server on the broker (started before the nodes, so it hears their first heartbeat), then the nodes. */
   async function setUp(presence: { heartbeatIntervalSeconds?: number; missedHeartbeats?: number } = {}, heartbeatIntervalMs?: number): Promise<void> {
-    server = await startServer(mqttConfig({ mqttUrl: broker.url, mqtt: { kaiserId: 'god', ...presence } }));
+    const logger = await createLogger({ level: 'debug', destination: { write: (line: string) => void logged.push(JSON.parse(line)) } });
+    server = await startServer(mqttConfig({ mqttUrl: broker.url, mqtt: { kaiserId: 'god', ...presence } }), { logger });
     user = client(server);
     server.services.engine.events.subscribe((event) => {
       if (event.type === 'device_alert') alerts.push((event as EventEnvelope<'device_alert'>).data);
@@ -82,6 +85,7 @@ function firmwareSuite(bin: string, mode: Mode): void {
   beforeEach(async () => {
     told.length = 0;
     alerts.length = 0;
+    logged.length = 0;
     broker = await startMosquitto(bin);
   });
 
@@ -169,6 +173,8 @@ function firmwareSuite(bin: string, mode: Mode): void {
       expect(progress.status).toBe('completed');
       expect(progress.step_results[0]?.message).toMatch(applied('ESP_3', 5, 'ON value=1 duration=0s'));
       expect(await user.metrics()).toMatch(/^sequencer_mqtt_unmatched_responses_total 3$/m);
+      const debug = logged.filter((line) => line.msg === 'MQTT answer nobody waits for, ignored');
+      expect(debug.map((line) => [line.level, line.topic])).toEqual([[20, `${base}/5/response`], [20, `${base}/5/response`], [20, `${base}/7/response`]]);
     } finally {
       await spy.close();
     }
@@ -191,6 +197,9 @@ function firmwareSuite(bin: string, mode: Mode): void {
     expect(emulator.state()).toEqual([{ esp_id: 'ESP_4', gpio: 5, on: false, value: 0, last_command: 'OFF', commands: 2 }]);
     expect(alerts).toEqual([{ esp_id: 'ESP_4', gpio: 5, type: 'fault', message: 'ESP_4 gpio 5: fault: Relay contact welded' }]);
     expect(await user.metrics()).toMatch(/^sequencer_device_alerts_total\{type="fault"\} 1$/m);
+    expect(logged.filter((line) => line.msg.startsWith('device alert')).map((line) => [line.level, line.msg, line.runs_failed])).toEqual([
+      [40, 'device alert: ESP_4 gpio 5: fault: Relay contact welded', [runId]],
+    ]);
   });
 
   it('fails the holding run when the node reports OFF an actuator the run holds ON', async () => {
