@@ -16,11 +16,13 @@ afterEach(async () => {
 
 const holdPump = { steps: [{ name: 'Pump on', action: { type: 'actuator_command', esp_id: 'ESP_A', gpio: 5, command: 'ON' } }, { name: 'Water', delay_seconds: 600 }] };
 
+/** Starts a run that switches ESP_A:5 on and waits 600 s; resolves once it is in the wait. */
 async function startHolding(): Promise<string> {
+  // Waited for before the start: with the sim answering at once, the run may reach the wait before the POST is answered.
+  const waiting = nextEvent(t.services, (e) => e.type === 'sequence_step' && (e.data as { step: number }).step === 1);
   const started = await t.inject({ method: 'POST', url: '/api/v1/sequences', payload: holdPump });
-  const runId = started.json<{ run_id: string }>().run_id;
-  await nextEvent(t.services, (e) => e.type === 'sequence_step' && (e.data as { step: number; status: string }).step === 1);
-  return runId;
+  await waiting;
+  return started.json<{ run_id: string }>().run_id;
 }
 
 describe('GET /api/v1/devices', () => {
@@ -80,6 +82,7 @@ describe('a device alert', () => {
 
   it('fails a run holding two actuators of a node in safe mode once, and leaves runs on other nodes alone', async () => {
     t = await testApp();
+    const inTheWait = nextEvent(t.services, (e) => e.type === 'sequence_step' && (e.data as { step: number }).step === 2);
     const both = (await t.inject({
       method: 'POST',
       url: '/api/v1/sequences',
@@ -91,7 +94,7 @@ describe('a device alert', () => {
         ],
       },
     })).json<{ run_id: string }>().run_id;
-    await nextEvent(t.services, (e) => e.type === 'sequence_step' && (e.data as { step: number }).step === 2);
+    await inTheWait;
     const alert = { esp_id: 'ESP_A', gpio: null, type: 'safe_mode', message: 'ESP_A entered safe mode: Boot loop', affects: [5, 6, 7] };
     expect(applyDeviceAlert(alert, t.services.safety.leases, t.services.engine)).toEqual([both]);
     expect((await t.ended(both)).data).toMatchObject({ status: 'failed', error: 'Device alert: ESP_A entered safe mode: Boot loop' });
