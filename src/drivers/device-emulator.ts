@@ -299,8 +299,7 @@ export class DeviceEmulator extends EventEmitter<DeviceEmulatorEvents> {
   /** The firmware switches an actuator off by itself after `duration`, even if the server never says OFF. */
   private scheduleAutoOff(cmd: ReceivedCommand): void {
     this.cancelAutoOff(cmd.esp_id, cmd.gpio);
-    const on = this.state().find((a) => a.esp_id === cmd.esp_id && a.gpio === cmd.gpio)?.on;
-    if (!on || cmd.duration <= 0) return;
+    if (cmd.duration <= 0 || !this.node(cmd.esp_id).isOn(cmd.gpio)) return;
     const key = `${cmd.esp_id}:${cmd.gpio}`;
     const timer = setTimeout(() => {
       this.autoOff.delete(key);

@@ -108,6 +108,11 @@ export class EmulatedNode {
     return { applied: true, messages: [this.#status(target, now), answer] };
   }
 
+  /** Whether the actuator on `gpio` is on. */
+  isOn(gpio: number): boolean {
+    return this.#actuators.get(gpio)?.on === true;
+  }
+
   /** A command's `duration` ran out: the firmware switches the actuator off by itself. */
   autoOff(gpio: number, now: number): NodeMessage[] {
     const actuator = this.#actuators.get(gpio);
