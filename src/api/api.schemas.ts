@@ -48,6 +48,7 @@ const ERROR_MEANINGS: Record<number, string> = {
   409: 'Not allowed in the current state: a run of this sequence_id is running, the queue is full, the concurrency limit is reached (5610), or the run has ended or is not paused (5619)',
   422: 'Invalid: every problem with its 56xx code and JSON path',
   429: 'Too many starts per second (5641); the Retry-After header says when to try again',
+  501: 'Not possible with this server (its store)',
   503: 'The server is shutting down',
 };
 

@@ -11,6 +11,7 @@ import { Codes, errorBody, SequencerError } from '../domain/errors.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { Services } from '../services.ts';
 import { authPlugin } from './auth.plugin.ts';
+import { backupRoutes } from './backup.routes.ts';
 import { drainUnreadBodies } from './body-drain.ts';
 import { consolePlugin, type ConsolePluginOptions } from './console.plugin.ts';
 import { devicesRoutes } from './devices.routes.ts';
@@ -153,6 +154,7 @@ export async function buildApp(services: Services, options: BuildAppOptions = {}
       await api.register(devicesRoutes, { services });
       await api.register(templateRoutes, { services });
       await api.register(emergencyRoutes, { services });
+      await api.register(backupRoutes, { services });
       await api.register(statechartRoutes);
       await api.register(whoamiRoutes, { tokens: services.config.tokens });
     },

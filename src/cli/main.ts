@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `sequencer` command line: `serve` (the default), `run <file>`, `validate <file>`, `emulate`.
+ * The `sequencer` command line: `serve` (the default), `run <file>`, `validate <file>`, `emulate`,
+ * `backup <file>`.
  * Each command lives in its own module, declares its flags for the one parser (command-line.ts)
  * and returns the process exit code. A command's module is loaded only when it runs, so
  * `validate` does not pay for the server's start-up.
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   run: () => import('./run.command.ts'),
   validate: () => import('./validate.command.ts'),
   emulate: () => import('./emulate.command.ts'),
+  backup: () => import('./backup.command.ts'),
 };
 
 /** The overall help: every command with its summary. */

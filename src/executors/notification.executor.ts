@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { Codes, SequencerError } from '../domain/errors.ts';
+import { networkReason } from '../logging/network-reason.ts';
 import { redactUrl } from '../logging/redact-url.ts';
 import type { Executor } from './executor.ts';
 
@@ -97,32 +98,4 @@ function splitCredentials(target: string): { url: string; authorization: string 
   parsed.username = '';
   parsed.password = '';
   return { url: parsed.toString(), authorization: `Basic ${Buffer.from(pair).toString('base64')}` };
-}
-
-/** Why a request did not get an answer, from fetch's `cause` (undici wraps the socket's error). */
-function networkReason(error: unknown, url: string): string {
-  let cause = (error as { cause?: unknown }).cause ?? error;
-  // Several addresses tried (IPv6 and IPv4 of `localhost`): the first one's reason stands for all.
-  if (cause instanceof AggregateError && cause.errors.length > 0 && !(cause as NodeJS.ErrnoException).code) cause = cause.errors[0];
-  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  const host = URL.canParse(url) ? new URL(url).hostname : url;
-  switch (code) {
-    case 'ECONNREFUSED':
-      return `connection refused by ${host} (ECONNREFUSED)`;
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `DNS lookup of ${host} failed (${code})`;
-    case 'ECONNRESET':
-      return `connection reset by ${host} (ECONNRESET)`;
-    case 'ETIMEDOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return `connecting to ${host} timed out (${code})`;
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return `${host} is unreachable (${code})`;
-    default: {
-      const text = cause instanceof Error ? cause.message : String(cause);
-      return code && !text.includes(code) ? `${text} (${code})` : text;
-    }
-  }
 }

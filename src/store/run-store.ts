@@ -94,6 +94,11 @@ export interface RunStore {
   /** Small durable settings (e.g. the emergency-stop latch). */
   getSetting(key: string): unknown;
   setSetting(key: string, value: unknown): void;
+  /**
+   * Writes a consistent copy of everything stored to `file` while the store stays in use (an
+   * online backup); resolves when the copy is complete. Absent when the store cannot.
+   */
+  backup?(file: string): Promise<void>;
   /** Flushes and closes; idempotent. */
   close(): void;
 }

@@ -356,6 +356,16 @@ export class SqliteStore implements RunStore {
   }
 
   /**
+   * SQLite's online backup API: copies the database page by page between turns of the event loop,
+   * and pages this connection changes meanwhile are copied again, so the file is the database as
+   * of the end of the copy. Queued runs are flushed first, so the copy has every run seen so far.
+   */
+  async backup(file: string): Promise<void> {
+    this.flush();
+    await this.db.backup(file);
+  }
+
+  /**
    * Flushes, then closes the database even when that flush fails, and rethrows its error (the
    * runs still queued are lost then). Later calls do nothing.
    */

@@ -71,6 +71,7 @@ describe('every command', () => {
     ['run', () => import('../../src/cli/run.command.ts')],
     ['validate', () => import('../../src/cli/validate.command.ts')],
     ['emulate', () => import('../../src/cli/emulate.command.ts')],
+    ['backup', () => import('../../src/cli/backup.command.ts')],
   ];
 
   it.each(commands)('%s --help prints every flag it takes, and exits 0', async (name, load) => {
@@ -103,7 +104,7 @@ describe('sequencer', { timeout: 30_000 }, () => {
   it('lists every command with --help, and shows one command with help <command>', async () => {
     const all = await cli(['--help']);
     expect(all.code).toBe(0);
-    for (const name of ['serve', 'run <file.json>', 'validate <file.json>', 'emulate']) expect(all.stdout).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
+    for (const name of ['serve', 'run <file.json>', 'validate <file.json>', 'emulate', 'backup <file>']) expect(all.stdout).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
     const one = await cli(['help', 'validate']);
     expect(one.stdout).toMatch(/^Usage: sequencer validate <file\.json> \[options\]/);
     expect(one.stdout).toContain('--params JSON');
