@@ -46,9 +46,10 @@ export function parseAnswers(bytes: Buffer): RawExchange {
 
 /**
  * Sends `bytes` to the server of `url` and resolves once the server has closed the connection,
- * with every answer it sent. A connection the server keeps open keeps this pending.
+ * with every answer it sent. A connection the server keeps open keeps this pending, unless `end`
+ * says the client is done sending after `bytes` (it half-closes, as a client that hangs up does).
  */
-export function rawExchange(url: string, bytes: string | Buffer): Promise<RawExchange> {
+export function rawExchange(url: string, bytes: string | Buffer, { end = false } = {}): Promise<RawExchange> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
@@ -59,7 +60,8 @@ export function rawExchange(url: string, bytes: string | Buffer): Promise<RawExc
       socket.destroy();
       resolve(parseAnswers(Buffer.concat(chunks)));
     });
-    socket.write(bytes);
+    if (end) socket.end(bytes);
+    else socket.write(bytes);
   });
 }
 
