@@ -35,8 +35,11 @@ export interface ServeProcess {
 
 const alive = new Set<ChildProcess>();
 
-function spawnServe(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', ...args], {
+/** Node arguments that run the command line from its sources. */
+const FROM_SOURCES = ['--import', 'tsx', 'src/cli/main.ts'];
+
+function spawnServe(args: string[], cli = FROM_SOURCES): ChildProcess {
+  const child = spawn(process.execPath, [...cli, 'serve', '--port', '0', ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -45,9 +48,12 @@ function spawnServe(args: string[]): ChildProcess {
   return child;
 }
 
-/** Starts `serve` with `args` and resolves once it prints its address; rejects if it exits first. */
-export function startServe(args: string[]): Promise<ServeProcess> {
-  const child = spawnServe(args);
+/**
+ * Starts `serve` with `args` and resolves once it prints its address; rejects if it exits first.
+ * `cli` runs another build of the command line (a bundle, see cli-bundle.ts).
+ */
+export function startServe(args: string[], cli = FROM_SOURCES): Promise<ServeProcess> {
+  const child = spawnServe(args, cli);
   let stdout = '';
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
