@@ -739,6 +739,7 @@ export class Engine {
 const nothingHeld: Executor = {
   type: SAFE_STATE_ACTION,
   internal: true,
+  external: false,
   schema: undefined as never,
   execute: async () => 'Nothing held',
 };

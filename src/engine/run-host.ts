@@ -2,7 +2,7 @@
  * Hosts the sequence actors: provides the machine's effects (running actions through executors,
  * aborting them, publishing step events, pausing and resuming a nested run in flight), watches every transition through a subscription per
  * run (the host knows which event it sent, so XState's inspection events are not needed), arms each run's single timer from the deadlines in its context, and persists
- * each transition before its events go out and before the actions it asks for start.
+ * each transition before its events go out and before the actions it asks for reach outside the process.
  */
 import type { Actor } from 'xstate';
 import { createActor } from 'xstate';
@@ -208,9 +208,11 @@ export class RunHost {
       emit: (type, data) => this.emit(run.root, type, data),
     };
     // Actions start after the transition that asked for them, as XState starts invoked actors (a
-    // nested run started from inside the parent's transition would run inside it), and once that
-    // transition is stored: a device is never told anything by a run a crash would forget.
-    this.#out.afterCommit(() => {
+    // nested run started from inside the parent's transition would run inside it); one whose effect
+    // leaves the process starts once that transition is stored, so a crash never leaves a device
+    // acting for a run nobody stored.
+    const start = executor.external === false ? queueMicrotask : this.#out.afterCommit;
+    start(() => {
       if (run.inFlight?.controller !== controller) return;
       let pending: Promise<string>;
       try {

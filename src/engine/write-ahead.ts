@@ -1,8 +1,8 @@
 /**
  * Write-ahead of events and effects: with a store, a run's transitions are written before their
- * events are published and before the actions they ask for start. Runs changed during one turn of
- * the event loop are written in one transaction (only their latest state), then that turn's events
- * go out in order and its actions start. An HTTP answer that acknowledges a change waits for the
+ * events are published and before the actions they ask for reach outside the process. Runs changed
+ * during one turn of the event loop are written in one transaction (only their latest state), then
+ * that turn's events go out in order and its held actions start. An HTTP answer that acknowledges a change waits for the
  * same commit (`whenDurable`), so concurrent requests of one turn still share one transaction.
  * Without a store, events go out at once and actions start after the current transition.
  */
@@ -84,14 +84,14 @@ export class WriteAhead {
    * The effect starts as a microtask, after the transition, whether or not the commit succeeded:
    * the runs of a failed commit are aborted, and their safe state must still reach the devices.
    */
-  afterCommit(effect: () => void): void {
+  readonly afterCommit = (effect: () => void): void => {
     if (!this.#store) {
       queueMicrotask(effect);
       return;
     }
     this.#effects.push(effect);
     this.#schedule();
-  }
+  };
 
   /**
    * Resolves once every change pending now is committed, at once when nothing is pending; rejects

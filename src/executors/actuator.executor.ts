@@ -61,6 +61,8 @@ export function actuatorExecutor(driver: ActuatorDriver, safety: ActuatorSafety 
   return {
     type: 'actuator_command',
     aliases: ['actuator'],
+    // Simulated nodes live in this process: a crash resets them with it.
+    external: driver.kind !== 'sim',
     schema: ActuatorActionSchema,
     async execute(action, context) {
       const command = toCommand(action);

@@ -52,6 +52,13 @@ export interface Executor<A = Record<string, unknown>> {
   execute?(action: A, context: ExecutionContext): Promise<string>;
   /** Internal types (e.g. the safe-state step) cannot be named in a definition. */
   readonly internal?: boolean;
+  /**
+   * Whether the action's effect leaves this process (a device over MQTT, a webhook). Such an action
+   * starts only once the transition that asked for it is committed, so no device is told anything
+   * by a run a restart would not know. False for effects a crash takes with it (simulated devices,
+   * nested runs): they start at once. Default true.
+   */
+  readonly external?: boolean;
 }
 
 /** Maps action types (and aliases) to executors. */

@@ -36,6 +36,8 @@ export type NestedRunner = (action: PlanAction, context: ExecutionContext) => Pr
 export function sequenceExecutor(runNested: NestedRunner): Executor<PlanAction> {
   return {
     type: 'sequence',
+    // The nested run lives in this process; its own actions decide for themselves.
+    external: false,
     schema: SequenceActionSchema as unknown as z.ZodType<PlanAction>,
     execute: (action, context) => runNested(action, context),
   };

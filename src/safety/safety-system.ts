@@ -133,6 +133,7 @@ export class SafetySystem implements ActuatorSafety {
     return {
       type: SAFE_STATE_ACTION,
       internal: true,
+      external: this.#driver.kind !== 'sim',
       schema: undefined as never,
       execute: (_action, context) => this.makeSafe(context.rootRunId),
     };

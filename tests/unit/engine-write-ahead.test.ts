@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
 import type { RunStatus } from '../../src/domain/progress.ts';
 import type { RunStore, StoredRun } from '../../src/store/run-store.ts';
 import { actuatorStep, definition, delayStep } from '../helpers/definition.builder.ts';
@@ -65,18 +66,33 @@ describe('engine: write-ahead of events to the store', () => {
     expect(memory.rows.get(run_id)).toMatchObject({ status: 'completed', snapshot: null, progress: { status: 'completed' } });
   });
 
-  it("a run's first command reaches the device only after its start is stored, and the start is durable when whenDurable resolves", async () => {
+  it("an action whose effect leaves the process starts only after its run's start is stored, and the start is durable when whenDurable resolves", async () => {
+    h.executors.register({
+      type: 'remote',
+      schema: z.looseObject({ type: z.literal('remote') }),
+      execute: async () => {
+        log.push('remote effect');
+        return 'done';
+      },
+    });
+    const { run_id } = h.engine.start(definition([{ name: 'Call out', action: { type: 'remote' } }]));
+    const durable = h.engine.whenDurable().then(() => memory.rows.get(run_id)?.status);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await durable).toBe('running');
+    expect(log.slice(0, 2)).toEqual(['write running', 'event sequence_started']);
+    expect(log.indexOf('remote effect')).toBeGreaterThan(log.indexOf('write running'));
+  });
+
+  it('a command to a simulated device (gone with the process in a crash) starts without waiting for the commit', async () => {
     const send = h.driver.send.bind(h.driver);
     vi.spyOn(h.driver, 'send').mockImplementation((command, options) => {
       log.push(`command ${command.command}`);
       return send(command, options);
     });
-    const { run_id } = h.engine.start(definition([actuatorStep()]));
-    const durable = h.engine.whenDurable().then(() => memory.rows.get(run_id)?.status);
-    await vi.advanceTimersByTimeAsync(0);
-    expect(await durable).toBe('running');
-    expect(log.slice(0, 2)).toEqual(['write running', 'event sequence_started']);
-    expect(log.indexOf('command ON')).toBeGreaterThan(log.indexOf('write running'));
+    h.engine.start(definition([actuatorStep()]));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(log).toEqual(['command ON']);
   });
 
   it('a running run is stored with its persisted XState snapshot', async () => {
