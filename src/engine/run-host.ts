@@ -2,7 +2,7 @@
  * Hosts the sequence actors: provides the machine's effects (running actions through executors,
  * aborting them, publishing step events, pausing and resuming a nested run in flight), watches every transition through a subscription per
  * run (the host knows which event it sent, so XState's inspection events are not needed), arms each run's single timer from the deadlines in its context, and persists
- * each transition before its events go out and before the actions it asks for reach outside the process.
+ * each transition before its events go out and before the actions it asks for leave the process.
  */
 import type { Actor } from 'xstate';
 import { createActor } from 'xstate';

@@ -2,9 +2,10 @@
  * Write-ahead of events and effects: with a store, a run's transitions are written before their
  * events are published and before the actions they ask for reach outside the process. Runs changed
  * during one turn of the event loop are written in one transaction (only their latest state), then
- * that turn's events go out in order and its held actions start. An HTTP answer that acknowledges a change waits for the
- * same commit (`whenDurable`), so concurrent requests of one turn still share one transaction.
- * Without a store, events go out at once and actions start after the current transition.
+ * that turn's events go out in order and its held actions start. An HTTP answer that acknowledges
+ * a change waits for the same commit (`whenDurable`), so concurrent requests of one turn still
+ * share one transaction. Without a store, events go out at once and actions start after the
+ * current transition.
  */
 import type { EventType, SequenceEvents } from '../events/event-types.ts';
 import type { EventBus } from '../events/event-bus.ts';
