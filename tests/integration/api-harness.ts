@@ -8,6 +8,7 @@ import { buildApp } from '../../src/api/build-app.ts';
 import { defaultConfig, type ServerConfig } from '../../src/config/server-config.ts';
 import type { ActuatorDriver, DriverHealth } from '../../src/drivers/actuator-driver.ts';
 import type { EventEnvelope } from '../../src/events/event-types.ts';
+import { startServer, type RunningServer } from '../../src/server.ts';
 import { createServices, type ServiceHooks, type Services } from '../../src/services.ts';
 
 /** An app and its services. */
@@ -128,4 +129,45 @@ export function isErrorBody(body: unknown): body is ErrorBodyShape {
     Array.isArray(e.details) &&
     e.details.every((d: Record<string, unknown>) => typeof d.path === 'string' && Number.isInteger(d.code) && typeof d.message === 'string')
   );
+}
+
+/** The JSON of a text, or undefined when it is not JSON. */
+export function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A server for a fuzz test, with a run held paused through the fuzz. */
+export interface FuzzTarget {
+  server: RunningServer;
+  guardRun: string;
+  ended: ReturnType<typeof endRecorder>;
+}
+
+/**
+ * Starts a server on the test configuration and a guard run on it, paused in the turn it started
+ * (so no step can end first); `expectHealthyAfterFuzz` checks that it still completes.
+ */
+export async function startFuzzTarget(): Promise<FuzzTarget> {
+  const server = await startServer(testConfig());
+  const ended = endRecorder(server.services);
+  const guardRun = server.services.engine.start({
+    sequence_id: 'guard',
+    steps: [{ delay_seconds: 0.05 }, { action: { type: 'actuator_command', esp_id: 'ESP_GUARD', gpio: 2, command: 'ON' } }],
+  }).run_id;
+  expect(server.services.engine.pause(guardRun).status).toBe('paused');
+  return { server, guardRun, ended };
+}
+
+/** After a fuzz: `/health` says ok, and the guard run resumes and completes, commanding its device. */
+export async function expectHealthyAfterFuzz({ server, guardRun, ended }: FuzzTarget): Promise<void> {
+  const health = await fetch(`${server.url}/health`);
+  expect(health.status).toBe(200);
+  expect(await health.json()).toMatchObject({ status: 'ok' });
+  expect((await fetch(`${server.url}/api/v1/sequences/${guardRun}/resume`, { method: 'POST' })).status).toBe(200);
+  expect((await ended(guardRun)).data.status).toBe('completed');
+  expect(server.services.sim?.actuator('ESP_GUARD', 2)).toMatchObject({ on: true });
 }

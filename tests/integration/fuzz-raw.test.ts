@@ -7,10 +7,9 @@
  * answer that was not ready when the client hung up is dropped by Node, as for any such client.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/server.ts';
 import { chooser, prng } from '../helpers/prng.ts';
 import { rawExchange, type RawExchange } from '../helpers/raw-http.ts';
-import { endRecorder, isErrorBody, testConfig } from './api-harness.ts';
+import { expectHealthyAfterFuzz, isErrorBody, parseOrUndefined, startFuzzTarget, type FuzzTarget } from './api-harness.ts';
 
 const SEED = 0x12_2026;
 const REQUESTS = 3000;
@@ -130,26 +129,19 @@ function generator(random: () => number): () => Mangled {
 }
 
 describe(`fuzzing the HTTP layer on raw sockets (seed ${SEED.toString(16)}, ${REQUESTS} connections)`, () => {
-  let server: RunningServer;
-  let guardRun: string;
-  let ended: ReturnType<typeof endRecorder>;
+  let target: FuzzTarget;
   const failures: string[] = [];
   const statuses = new Map<number, number>();
   const kinds = new Map<string, number>();
   const answered = new Map<string, number>();
 
   beforeAll(async () => {
-    server = await startServer(testConfig());
-    ended = endRecorder(server.services);
-    // Held paused through the fuzz (paused in the same turn it started, so no step can end first).
-    guardRun = server.services.engine.start({ sequence_id: 'guard', steps: [{ delay_seconds: 0.05 }, { action: { type: 'actuator_command', esp_id: 'ESP_GUARD', gpio: 2, command: 'ON' } }] }).run_id;
-    expect(server.services.engine.pause(guardRun).status).toBe('paused');
-
+    target = await startFuzzTarget();
     const next = generator(prng(SEED));
     const parallel = 8;
     for (let i = 0; i < REQUESTS; i += parallel) {
       const batch = Array.from({ length: parallel }, next);
-      const outcomes = await Promise.all(batch.map((m) => rawExchange(server.url, m.bytes, { end: true }).catch((error: Error) => error)));
+      const outcomes = await Promise.all(batch.map((m) => rawExchange(target.server.url, m.bytes, { end: true }).catch((error: Error) => error)));
       outcomes.forEach((outcome, j) => {
         const { kind, bytes } = batch[j] as Mangled;
         kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
@@ -166,12 +158,12 @@ describe(`fuzzing the HTTP layer on raw sockets (seed ${SEED.toString(16)}, ${RE
     for (const answer of answers) {
       statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
       if (answer.status >= 500) failures.push(`${answer.status} ${answer.body.slice(0, 200)} for ${where}`);
-      if (answer.status >= 400 && !isErrorBody(safeParse(answer.body))) failures.push(`shape ${answer.status} ${answer.body.slice(0, 200)} for ${where}`);
+      if (answer.status >= 400 && !isErrorBody(parseOrUndefined(answer.body))) failures.push(`shape ${answer.status} ${answer.body.slice(0, 200)} for ${where}`);
     }
   }
 
   afterAll(async () => {
-    await server.close();
+    await target.server.close();
   });
 
   it('never answers with a 5xx, and every error in the SPEC 4 shape', () => {
@@ -187,18 +179,6 @@ describe(`fuzzing the HTTP layer on raw sockets (seed ${SEED.toString(16)}, ${RE
   });
 
   it('leaves a healthy server whose run started before the fuzz completes', async () => {
-    const health = await fetch(`${server.url}/health`);
-    expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ status: 'ok' });
-    expect((await fetch(`${server.url}/api/v1/sequences/${guardRun}/resume`, { method: 'POST' })).status).toBe(200);
-    expect((await ended(guardRun)).data.status).toBe('completed');
+    await expectHealthyAfterFuzz(target);
   });
 });
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}

@@ -5,9 +5,8 @@
  */
 import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/server.ts';
 import { prng } from '../helpers/prng.ts';
-import { endRecorder, isErrorBody, testConfig } from './api-harness.ts';
+import { expectHealthyAfterFuzz, isErrorBody, parseOrUndefined, startFuzzTarget, type FuzzTarget } from './api-harness.ts';
 
 const SEED = 0x5e9_2026;
 const REQUESTS = 800;
@@ -120,43 +119,31 @@ function send(base: string, req: FuzzRequest): Promise<Answer> {
 }
 
 describe(`fuzzing the HTTP API (seed ${SEED.toString(16)}, ${REQUESTS} requests)`, () => {
-  let server: RunningServer;
-  let guardRun: string;
-  let ended: ReturnType<typeof endRecorder>;
+  let target: FuzzTarget;
   const failures: string[] = [];
   const statuses = new Map<number, number>();
   const kinds = new Map<string, number>();
 
   beforeAll(async () => {
-    server = await startServer(testConfig());
-    ended = endRecorder(server.services);
-    // A run started before the fuzz and held paused through it (paused in the same tick, so no
-    // step can end first) must still complete after it.
-    const guard = server.services.engine.start({
-      sequence_id: 'guard',
-      steps: [{ delay_seconds: 0.05 }, { action: { type: 'actuator_command', esp_id: 'ESP_GUARD', gpio: 2, command: 'ON' } }],
-    });
-    guardRun = guard.run_id;
-    expect(server.services.engine.pause(guardRun).status).toBe('paused');
-
+    target = await startFuzzTarget();
     const next = generator(prng(SEED));
     const batch = 8;
     for (let i = 0; i < REQUESTS; i += batch) {
       const requests = Array.from({ length: batch }, next);
-      const answers = await Promise.all(requests.map((req) => send(server.url, req)));
+      const answers = await Promise.all(requests.map((req) => send(target.server.url, req)));
       answers.forEach((answer, j) => {
         const req = requests[j] as FuzzRequest;
         kinds.set(req.kind, (kinds.get(req.kind) ?? 0) + 1);
         statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
         const where = `${req.kind}: ${req.method} ${req.path.slice(0, 80)} ${String(req.body).slice(0, 80)} -> ${answer.status} ${answer.body.slice(0, 200)}`;
         if (answer.status >= 500) failures.push(`5xx ${where}`);
-        if (answer.status >= 400 && req.method !== 'HEAD' && !isErrorBody(safeParse(answer.body))) failures.push(`shape ${where}`);
+        if (answer.status >= 400 && req.method !== 'HEAD' && !isErrorBody(parseOrUndefined(answer.body))) failures.push(`shape ${where}`);
       });
     }
   }, 120_000);
 
   afterAll(async () => {
-    await server.close();
+    await target.server.close();
     agent.destroy();
   });
 
@@ -173,20 +160,6 @@ describe(`fuzzing the HTTP API (seed ${SEED.toString(16)}, ${REQUESTS} requests)
   });
 
   it('leaves a healthy server whose run started before the fuzz completes', async () => {
-    const health = await send(server.url, { kind: 'after', method: 'GET', path: '/health', headers: {} });
-    expect(health.status).toBe(200);
-    expect(JSON.parse(health.body)).toMatchObject({ status: 'ok' });
-    const resume = await send(server.url, { kind: 'after', method: 'POST', path: `/api/v1/sequences/${guardRun}/resume`, headers: {} });
-    expect(resume.status).toBe(200);
-    expect((await ended(guardRun)).data.status).toBe('completed');
-    expect(server.services.sim?.actuator('ESP_GUARD', 2)).toMatchObject({ on: true });
+    await expectHealthyAfterFuzz(target);
   });
 });
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
