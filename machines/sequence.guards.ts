@@ -38,6 +38,11 @@ export function stepToStart(context: SequenceContext): PlanStep | undefined {
   return listOf(context)[indexToStart(context)];
 }
 
+/** The step after the current one (undefined after the last). */
+function nextOf(context: SequenceContext): PlanStep | undefined {
+  return listOf(context)[context.currentStep + 1];
+}
+
 type Args = { context: SequenceContext; event: SequenceEvent };
 
 /** The step being run: guards are only asked while there is one. */
@@ -55,6 +60,12 @@ export const sequenceGuards = {
   hasDelayBefore: ({ context }: Args) => (stepToStart(context) as PlanStep).beforeMs > 0,
   /** The step (to begin, or past its before-delay) is a pure wait (a delay step or a `delay` action), with no action to run. */
   isDelayStep: ({ context }: Args) => (stepToStart(context) as PlanStep).action === null,
+  /** The current step is the last of its list. */
+  isLastStep: ({ context }: Args) => nextOf(context) === undefined,
+  /** The step after the current one has `delay_before_seconds`. */
+  nextHasDelayBefore: ({ context }: Args) => (nextOf(context) as PlanStep).beforeMs > 0,
+  /** The step after the current one is a pure wait. */
+  nextIsDelay: ({ context }: Args) => (nextOf(context) as PlanStep).action === null,
   /** The step's action is safe to send again (`idempotent: true`). */
   isIdempotent: ({ context }: Args) => current(context).action?.idempotent === true,
   /** The failed attempt may be retried: retries are left, and it was not lost to a restart (5633). */

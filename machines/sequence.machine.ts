@@ -83,14 +83,34 @@ const run = { type: 'runAction' as const, params: attemptParams };
 type Guard = keyof typeof sequenceGuards;
 type Action = 'recordSuccess' | 'recordFailure' | ReturnType<typeof emit>;
 
+/** `guard` and `also`, or `also` alone when nothing else is asked. */
+const both = (guard: Guard | undefined, also: Guard) => (guard ? and([guard, also]) : also);
+
 /**
- * A step is over (it succeeded, or failed and goes on): its after-delay, or on to the next step.
- * `guard` is what made it over (the answer of the current attempt, the end of a wait, ...).
+ * A step failed for good and goes on (its policy, or any cleanup step):
+ * its after-delay, or the next step begins through the choice `startingStep`.
  */
 function stepOver(guard: Guard | undefined, actions: readonly Action[]) {
   return [
-    { guard: guard ? and([guard, 'hasDelayAfter']) : ('hasDelayAfter' as const), target: 'afterDelay', actions: [...actions, 'armDelayAfter' as const] },
+    { guard: both(guard, 'hasDelayAfter'), target: 'afterDelay', actions: [...actions, 'armDelayAfter' as const] },
     { guard, target: 'startingStep', actions },
+  ];
+}
+
+/**
+ * A step succeeded (`guard` says how: its action answered, its delay ran out) and is recorded: its
+ * after-delay, or the next step begins at once, decided here as `startingStep` decides it. Every
+ * run takes this path at every step, so it is one transition rather than two (see
+ * docs/benchmarks.md); the rarer ways into a step go through `startingStep`.
+ */
+function stepSucceeded(guard: Guard, listDone: string) {
+  const recorded = ['recordSuccess' as const, emit('completed')];
+  return [
+    { guard: both(guard, 'hasDelayAfter'), target: 'afterDelay', actions: [...recorded, 'armDelayAfter' as const] },
+    { guard: both(guard, 'isLastStep'), target: listDone, actions: [...recorded, 'finish' as const] },
+    { guard: both(guard, 'nextHasDelayBefore'), target: 'beforeDelay', actions: [...recorded, 'beginDelayBefore' as const, emit('starting')] },
+    { guard: both(guard, 'nextIsDelay'), target: 'delaying', actions: [...recorded, 'beginDelay' as const, emit('starting')] },
+    { guard, target: 'executing', actions: [...recorded, 'beginAttempt' as const, emit('starting'), run] },
   ];
 }
 
@@ -109,7 +129,7 @@ function stepStates(phase: 'running' | 'cleanup', listDone: string) {
         ]
       : stepOver(undefined, ['recordFailure', emit('failed')]);
   return {
-    /** The step at `currentStep` begins, or the list is over. */
+    /** The step to begin (the first, or the one after the last recorded), or the list is over. */
     startingStep: {
       always: [
         { guard: 'noStepLeft' as const, target: listDone, actions: 'finish' as const },
@@ -127,11 +147,11 @@ function stepStates(phase: 'running' | 'cleanup', listDone: string) {
       },
     },
     delaying: {
-      on: { WAKE: stepOver('deadlineReached', ['recordSuccess', emit('completed')]) },
+      on: { WAKE: stepSucceeded('deadlineReached', listDone) },
     },
     executing: {
       on: {
-        STEP_DONE: stepOver('isCurrentAttempt', ['recordSuccess', emit('completed')]),
+        STEP_DONE: stepSucceeded('isCurrentAttempt', listDone),
         STEP_FAILED: { guard: 'isCurrentAttempt' as const, target: 'attemptFailed', actions: 'noteFailure' as const },
         WAKE: { guard: 'deadlineReached' as const, target: 'attemptFailed', actions: ['abortAction' as const, 'noteTimeout' as const] },
         // Sent once after a restart: the action that was in flight is lost.
