@@ -58,7 +58,7 @@ export interface Services {
    * Cancels every run, turns OFF every actuator runs touched, blocks commands and starts; with the
    * mqtt driver also broadcasts the stop to every node (SPEC 10).
    */
-  emergencyStop(reason: string): Promise<EmergencyStopResult>;
+  emergencyStop(reason: string | null): Promise<EmergencyStopResult>;
   /** Lifts the emergency stop (and, with the mqtt driver, the nodes' own: SPEC 10). */
   clearEmergencyStop(): void;
   /** Idempotent: stops the engine, the safety system, the driver and the store, in that order. */
@@ -194,7 +194,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   // Restarted while the emergency stop holds (the server stopped during one, or before it was
   // cleared): the runs it found are cancelled, as the stop would have done, instead of resuming
   // into commands the latch refuses. Their safe state still turns OFF what they held.
-  if (safety.latch.active) recovered.cancelled = cancelEveryRun(engine, safety.latch.state().reason ?? 'Emergency stop');
+  if (safety.latch.active) recovered.cancelled = cancelEveryRun(engine, safety.latch.state().reason);
 
   let closed = false;
   return {
@@ -217,7 +217,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
       const cancelled = cancelEveryRun(engine, reason);
       const turningOff = safety.turnOff(safety.touched());
       // After the OFFs, on the same connection: an emergency-stopped firmware refuses every command, OFF included.
-      mqtt?.broadcastEmergency(reason).catch((error: unknown) => onError(error, 'emergency broadcast could not be published'));
+      mqtt?.broadcastEmergency(reason ?? '').catch((error: unknown) => onError(error, 'emergency broadcast could not be published'));
       const report = await turningOff;
       const result = { runs_cancelled: cancelled, actuators_off: report.off.length, actuators_failed: report.failed };
       // A second press keeps the first reason in the latch; the event says what the latch says.
@@ -242,12 +242,13 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   };
 }
 
-/** Cancels every active run for an emergency stop; returns how many were cancelled. */
-function cancelEveryRun(engine: Engine, reason: string): number {
+/** Cancels every active run for an emergency stop (reason: the operator's words, if any); returns how many were cancelled. */
+function cancelEveryRun(engine: Engine, reason: string | null): number {
   let cancelled = 0;
+  const why = reason === null ? 'Emergency stop' : `Emergency stop: ${reason}`;
   for (const run of engine.activeRuns()) {
     try {
-      engine.cancel(run.runId, `Emergency stop: ${reason}`);
+      engine.cancel(run.runId, why);
       cancelled++;
     } catch {
       // A run already in cleanup is making itself safe; the emergency stop's OFF covers it too.

@@ -42,9 +42,9 @@ export const ErrorBodySchema = z
 /** What each error status means, as the OpenAPI document describes it. */
 const ERROR_MEANINGS: Record<number, string> = {
   400: 'Malformed request: not JSON, or nested too deep (5600)',
-  401: 'Missing or invalid bearer token (only when the server has tokens)',
-  403: 'A viewer token where an operator token is needed, or refused by the safety system (5642: emergency stop, safety policy)',
-  404: 'No such run, sequence or template (5611)',
+  401: 'Missing or invalid bearer token, only when the server has tokens (5650)',
+  403: 'A viewer token where an operator token is needed (5651), or refused by the safety system (5642: emergency stop, safety policy)',
+  404: 'No such run, sequence or template (5611); no such route (5652)',
   409: 'Not allowed in the current state: a run of this sequence_id is running, the queue is full, the concurrency limit is reached (5610), or the run has ended or is not paused (5619)',
   422: 'Invalid: every problem with its 56xx code and JSON path',
   429: 'Too many starts per second (5641); the Retry-After header says when to try again',

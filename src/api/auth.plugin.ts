@@ -1,7 +1,7 @@
 /**
  * Bearer-token auth of the REST API (SPEC 7): a viewer may read (GET, HEAD), an operator may do
  * everything. 401 without a valid token, 403 for a viewer that tries to control; both in the
- * SPEC 4 body with code 5600 (the request is malformed for this caller). `/health`, `/docs` and the
+ * SPEC 4 body, with code 5650 (no valid token) and 5651 (the role does not allow it). `/health`, `/docs` and the
  * console's page and assets stay open (load balancers, people reading the API, a browser that has
  * not been given a token yet: the page holds no data and asks for one); the WebSocket routes check `?token=`
  * themselves so that a refused socket gets close code 4001 rather than an HTTP answer.
@@ -11,7 +11,8 @@ import fp from 'fastify-plugin';
 import type { TokenConfig } from '../config/server-config.ts';
 import { roleOf } from './auth.ts';
 import { isConsoleRoute } from './console.plugin.ts';
-import { malformed, sendError } from './error-handler.ts';
+import { Codes, SequencerError } from '../domain/errors.ts';
+import { sendError } from './error-handler.ts';
 
 /** Options of the auth hook. */
 export interface AuthPluginOptions {
@@ -45,6 +46,11 @@ export function bearerToken(header: string | undefined): string | null {
   return match ? (match[1] as string) : null;
 }
 
+/** A request refused for its token, located at the header that carries it. */
+function refused(code: number, message: string): SequencerError {
+  return new SequencerError(code, message, [{ path: 'headers.authorization', code, message }]);
+}
+
 async function auth(app: FastifyInstance, options: AuthPluginOptions): Promise<void> {
   if (options.tokens.length === 0) return;
   app.addHook('onRequest', async (request, reply) => {
@@ -52,10 +58,10 @@ async function auth(app: FastifyInstance, options: AuthPluginOptions): Promise<v
     const role = roleOf(options.tokens, bearerToken(request.headers.authorization));
     if (role === null) {
       reply.header('www-authenticate', 'Bearer');
-      return sendError(reply, malformed(401, 'Missing or invalid bearer token', 'headers.authorization'));
+      return sendError(reply, refused(Codes.UNAUTHORIZED, 'Missing or invalid bearer token'));
     }
     if (role === 'viewer' && !isReadMethod(request.method)) {
-      return sendError(reply, malformed(403, `A viewer token may only read; ${request.method} needs an operator token`, 'headers.authorization'));
+      return sendError(reply, refused(Codes.FORBIDDEN, `A viewer token may only read; ${request.method} needs an operator token`));
     }
   });
 }

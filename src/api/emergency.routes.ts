@@ -22,17 +22,14 @@ export const EmergencyStopBodySchema = z
   })
   .nullish();
 
-/** The reason of a stop pressed without one: in a hurry, a bare POST must still stop everything. */
-const UNSTATED_REASON = 'Emergency stop (no reason given)';
-
 /** The state of the latch as every emergency route answers it. */
 export const EmergencyStateSchema = z.object({
   success: z.literal(true),
   active: z.boolean().describe('True while actuator commands (except OFF) and starts are refused with 5642'),
-  reason: z.string().nullable().describe('Reason of the stop in force (the first one, if pressed again: see history)'),
+  reason: z.string().nullable().describe("Reason of the stop in force, in the operator's own words (the first one, if pressed again: see history); null when none was given"),
   since: z.string().nullable().describe('When the current state began (ISO 8601)'),
   history: z
-    .array(z.object({ reason: z.string(), at: z.string().describe('ISO 8601') }))
+    .array(z.object({ reason: z.string().nullable(), at: z.string().describe('ISO 8601') }))
     .describe('Every stop pressed since the latch tripped, oldest first, each with its own reason (empty once cleared)'),
 });
 
@@ -70,7 +67,8 @@ export async function emergencyRoutes(app: FastifyInstance, { services }: Emerge
       response: { 200: EmergencyStopResponseSchema, ...errorResponses(401, 403, 422) },
     },
   }, async (request) => {
-    const result = await services.emergencyStop(request.body?.reason ?? UNSTATED_REASON);
+    // In a hurry, a bare POST must still stop everything; its reason is then null, not made up.
+    const result = await services.emergencyStop(request.body?.reason ?? null);
     return { ...state(), ...result };
   });
 

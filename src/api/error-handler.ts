@@ -1,7 +1,7 @@
 /**
  * The one error shape of SPEC 4 for every failure the HTTP layer can meet: engine errors, request
  * validation, bad JSON, wrong content type, oversized bodies, malformed URLs, unknown routes and
- * wrong methods. Bad input always gets a 4xx; only a fault of our own gets a 500 (5631), and its
+ * wrong methods (5652). Bad input always gets a 4xx; only a fault of our own gets a 500 (5631), and its
  * cause goes to the log, never to the caller.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -30,6 +30,11 @@ export function sendError(reply: FastifyReply, error: SequencerError): FastifyRe
 /** A 4xx for malformed input (code 5600) with one detail at `path`. */
 export function malformed(status: number, message: string, path = ''): SequencerError {
   return new SequencerError(Codes.INVALID_DEFINITION, message, [{ path, code: Codes.INVALID_DEFINITION, message }], status);
+}
+
+/** A request for a route the server does not have (404), or not with this method (405): code 5652. */
+export function noSuchRoute(status: 404 | 405, message: string): SequencerError {
+  return new SequencerError(Codes.ROUTE_NOT_FOUND, message, [], status);
 }
 
 /** Maps any error thrown while handling a request to a SequencerError; unknown faults become 5631. */
@@ -95,8 +100,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const allowed = METHODS.filter((method) => method !== request.method && app.findRoute({ method, url: path }) !== null);
     if (allowed.length > 0) {
       reply.header('allow', allowed.join(', '));
-      return sendError(reply, malformed(405, `Method ${request.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`));
+      return sendError(reply, noSuchRoute(405, `Method ${request.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`));
     }
-    return sendError(reply, malformed(404, `Route not found: ${request.method} ${path}`));
+    return sendError(reply, noSuchRoute(404, `Route not found: ${request.method} ${path}`));
   });
 }

@@ -29,6 +29,7 @@ const entries = [
   [5616, 'SEQ_MAX_DURATION_EXCEEDED', 'Maximum sequence duration exceeded', null],
   [5617, 'SEQ_EXECUTOR_NOT_FOUND', 'No executor found for action type', null],
   [5618, 'SEQ_CIRCULAR_REFERENCE', 'Circular sequence reference detected', 422],
+  [5619, 'SEQ_INVALID_STATE', "The run's state does not allow this (pause, resume, signal, redrive)", 409],
   [5630, 'SEQ_TASK_CREATION_FAILED', 'Failed to create sequence task', 500],
   [5631, 'SEQ_INTERNAL_ERROR', 'Internal sequence error', 500],
   [5632, 'SEQ_CLEANUP_FAILED', 'Failed to cleanup completed sequence', null],
@@ -36,6 +37,10 @@ const entries = [
   [5640, 'SEQ_ACTUATOR_LOCKED', 'Actuator locked by another sequence/rule', 409],
   [5641, 'SEQ_RATE_LIMITED', 'Rate limit exceeded', 429],
   [5642, 'SEQ_SAFETY_BLOCKED', 'Action blocked by safety system', 403],
+  [5643, 'SEQ_SAFE_STATE_FAILED', 'An actuator could not be confirmed OFF by the safe state', null],
+  [5650, 'SEQ_UNAUTHORIZED', 'Missing or invalid token', 401],
+  [5651, 'SEQ_FORBIDDEN', "The token's role does not allow this", 403],
+  [5652, 'SEQ_ROUTE_NOT_FOUND', 'No such route', 404],
 ] as const;
 
 /** Every code by its number. */
@@ -62,6 +67,7 @@ export const Codes = {
   MAX_DURATION_EXCEEDED: 5616,
   EXECUTOR_NOT_FOUND: 5617,
   CIRCULAR_REFERENCE: 5618,
+  INVALID_STATE: 5619,
   TASK_CREATION_FAILED: 5630,
   INTERNAL_ERROR: 5631,
   CLEANUP_FAILED: 5632,
@@ -69,6 +75,10 @@ export const Codes = {
   ACTUATOR_LOCKED: 5640,
   RATE_LIMITED: 5641,
   SAFETY_BLOCKED: 5642,
+  SAFE_STATE_FAILED: 5643,
+  UNAUTHORIZED: 5650,
+  FORBIDDEN: 5651,
+  ROUTE_NOT_FOUND: 5652,
 } as const;
 
 /** The registry entry of a code; unknown codes map to 5631 so nothing leaks without a name. */

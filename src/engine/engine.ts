@@ -249,7 +249,7 @@ export class Engine {
     const run = this.#find(id);
     if (!run) throw notFound(id);
     if (TERMINAL_STATUSES.has(run.status) || run.state.startsWith('cleanup')) {
-      throw new SequencerError(Codes.NOT_FOUND, `Run ${run.runId} is not running (status ${run.status})`, [], 409);
+      throw new SequencerError(Codes.INVALID_STATE, `Run ${run.runId} is ${run.status}; only a pending, running or paused run can be cancelled`);
     }
     if (run.actor === null) {
       this.#cancelQueued(run, reason);
@@ -287,7 +287,7 @@ export class Engine {
     const run = this.#find(id);
     if (!run) throw notFound(id);
     if (!allowed(run) || !run.actor) {
-      throw new SequencerError(Codes.ALREADY_RUNNING, `Cannot ${type.toLowerCase()} run ${run.runId} in state ${run.state}`, [], 409);
+      throw new SequencerError(Codes.INVALID_STATE, `Run ${run.runId} is ${run.status}; only a ${type === 'PAUSE' ? 'running run can be paused' : 'paused run can be resumed'}`);
     }
     this.#host.send(run, { type });
     return toProgress(run, Date.now());

@@ -12,9 +12,9 @@ export interface LatchState {
   readonly since: number | null;
 }
 
-/** One press of the emergency stop: the operator's own words and when (Unix ms). */
+/** One press of the emergency stop: the operator's own words (null when none were given) and when (Unix ms). */
 export interface LatchPress {
-  readonly reason: string;
+  readonly reason: string | null;
   readonly at: number;
 }
 
@@ -31,7 +31,7 @@ export interface EmergencyLatchOptions {
    * caller of `trip` / `clear`.
    */
   onChange?: (state: LatchState) => void;
-  /** The presses of the latch in `initial`, as persisted. Default: its one reason, if active. */
+  /** The presses of the latch in `initial`, as persisted. Default: its one press, if active. */
   history?: readonly LatchPress[];
   /** Called after every press and clear with the history, to persist it. Default: none. */
   onHistory?: (history: LatchPress[]) => void;
@@ -50,7 +50,7 @@ export class EmergencyLatch {
   constructor(options: EmergencyLatchOptions = {}) {
     const initial = options.initial ?? RELEASED;
     this.current = { active: initial.active, reason: initial.reason, since: initial.since };
-    const first = initial.active && initial.reason !== null ? [{ reason: initial.reason, at: initial.since ?? 0 }] : [];
+    const first = initial.active ? [{ reason: initial.reason, at: initial.since ?? 0 }] : [];
     this.presses = initial.active ? [...(options.history ?? first)] : [];
     this.onChange = options.onChange;
     this.onHistory = options.onHistory;
@@ -63,9 +63,10 @@ export class EmergencyLatch {
 
   /**
    * Trips the latch. Returns false when already active: the first stop's reason and time stay the
-   * latch's (a second press must not hide them), and the new reason joins the history.
+   * latch's (a second press must not hide them), and the new reason joins the history. `reason`
+   * is the operator's own words, null when none were given (never a made-up placeholder).
    */
-  trip(reason: string, now: number): boolean {
+  trip(reason: string | null, now: number): boolean {
     const active = this.current.active;
     if (!active) this.presses = [];
     this.presses.push({ reason, at: now });

@@ -79,7 +79,8 @@ export class SafetySystem implements ActuatorSafety {
   assertNotStopped(what: string): void {
     const state = this.latch.state();
     if (state.active) {
-      throw new SequencerError(Codes.SAFETY_BLOCKED, `${what} blocked: emergency stop is active (${state.reason ?? 'no reason'})`);
+      const why = state.reason === null ? '' : ` (${state.reason})`;
+      throw new SequencerError(Codes.SAFETY_BLOCKED, `${what} blocked: emergency stop is active${why}`);
     }
   }
 

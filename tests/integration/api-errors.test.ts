@@ -38,16 +38,17 @@ describe('malformed requests get the SPEC 4 body with code 5600 and a 4xx', () =
   });
 
   it('answers 404 with "Route not found" to an unknown route', async () => {
-    const error = expectError(await t.inject({ method: 'GET', url: '/api/v1/nothing-here' }), 404, 5600);
+    const error = expectError(await t.inject({ method: 'GET', url: '/api/v1/nothing-here' }), 404, 5652);
+    expect(error.error.name).toBe('SEQ_ROUTE_NOT_FOUND');
     expect(error.error.message).toBe('Route not found: GET /api/v1/nothing-here');
   });
 
   it('answers 405 with an Allow header to a wrong method on a known route', async () => {
     const response = await t.inject({ method: 'DELETE', url: '/api/v1/sequences/some-run' });
-    expectError(response, 405, 5600);
+    expectError(response, 405, 5652);
     expect(response.headers.allow).toBe('GET');
     const put = await t.inject({ method: 'PUT', url: '/api/v1/sequences' });
-    expectError(put, 405, 5600);
+    expectError(put, 405, 5652);
     expect(put.headers.allow).toBe('GET, POST');
   });
 

@@ -244,7 +244,7 @@ describe('POST /api/v1/sequences/{id}/cancel', () => {
     expectError(await post('/api/v1/sequences/ghost/cancel', {}), 404, 5611);
     const { run_id } = json<{ run_id: string }>(await post('/api/v1/sequences', definition('short')));
     await t.ended(run_id);
-    expectError(await post(`/api/v1/sequences/${run_id}/cancel`, {}), 409, 5611);
+    expectError(await post(`/api/v1/sequences/${run_id}/cancel`, {}), 409, 5619);
   });
 
   it('rejects a reason that is not a string', async () => {
@@ -260,11 +260,11 @@ describe('POST /api/v1/sequences/{id}/pause and /resume', () => {
     const paused = await post(`/api/v1/sequences/${runId}/pause`);
     expect(paused.statusCode).toBe(200);
     expect(json<Progress>(paused)).toMatchObject({ run_id: runId, status: 'paused' });
-    expectError(await post(`/api/v1/sequences/${runId}/pause`), 409, 5610);
+    expectError(await post(`/api/v1/sequences/${runId}/pause`), 409, 5619);
 
     const resumed = await post(`/api/v1/sequences/${runId}/resume`);
     expect(json<Progress>(resumed).status).toBe('running');
-    expectError(await post(`/api/v1/sequences/${runId}/resume`), 409, 5610);
+    expectError(await post(`/api/v1/sequences/${runId}/resume`), 409, 5619);
   });
 
   it('answers 404/5611 for an unknown run', async () => {

@@ -71,7 +71,7 @@ describe('bearer-token auth on a real port', () => {
       expect(response.headers.get('www-authenticate')).toBe('Bearer');
       const body = response.json();
       expect(isErrorBody(body)).toBe(true);
-      expect(body.error).toMatchObject({ code: 5600, message: 'Missing or invalid bearer token' });
+      expect(body.error).toMatchObject({ code: 5650, name: 'SEQ_UNAUTHORIZED', message: 'Missing or invalid bearer token' });
     }
   });
 
@@ -81,7 +81,7 @@ describe('bearer-token auth on a real port', () => {
     expect((await call('/api/v1/sequences/stats', { token: 'viewer-token' })).status).toBe(200);
     const start = await call('/api/v1/sequences', { method: 'POST', token: 'viewer-token', body: { steps: [{ delay_seconds: 0 }] } });
     expect(start.status).toBe(403);
-    expect(start.json().error).toMatchObject({ code: 5600, details: [{ path: 'headers.authorization', code: 5600 }] });
+    expect(start.json().error).toMatchObject({ code: 5651, name: 'SEQ_FORBIDDEN', details: [{ path: 'headers.authorization', code: 5651 }] });
     expect(start.json().error.message).toContain('operator');
     expect(server.services.engine.runningCount).toBe(0);
     expect((await call('/api/v1/sim/devices/ESP_1', { method: 'PUT', token: 'viewer-token', body: { fail: true } })).status).toBe(403);

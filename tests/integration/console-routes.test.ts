@@ -55,11 +55,11 @@ describe('the console at /', () => {
     const asset = await app.inject({ method: 'GET', url: '/assets/index-abc123.js' });
     expect(asset.statusCode).toBe(200);
     expect(asset.headers['cache-control']).toContain('immutable');
-    expectError(await app.inject({ method: 'GET', url: '/api/v1/sequences' }), 401, 5600);
+    expectError(await app.inject({ method: 'GET', url: '/api/v1/sequences' }), 401, 5650);
     // Only the built files are served: any other path is still the API's 404 body.
     const headers = { authorization: 'Bearer operator-secret' };
-    expectError(await app.inject({ method: 'GET', url: '/assets/missing.js', headers }), 404, 5600);
-    expectError(await app.inject({ method: 'GET', url: '/secrets.txt', headers }), 404, 5600);
+    expectError(await app.inject({ method: 'GET', url: '/assets/missing.js', headers }), 404, 5652);
+    expectError(await app.inject({ method: 'GET', url: '/secrets.txt', headers }), 404, 5652);
   });
 
   it('says how to build the console when it was not built', async () => {
@@ -91,7 +91,7 @@ describe('GET /api/v1/whoami', () => {
     const as = (token: string) => app!.inject({ method: 'GET', url: '/api/v1/whoami', headers: { authorization: `Bearer ${token}` } });
     expect((await as('operator-secret')).json()).toEqual({ success: true, role: 'operator', auth_required: true });
     expect((await as('viewer-secret')).json()).toEqual({ success: true, role: 'viewer', auth_required: true });
-    expectError(await app.inject({ method: 'GET', url: '/api/v1/whoami' }), 401, 5600);
+    expectError(await app.inject({ method: 'GET', url: '/api/v1/whoami' }), 401, 5650);
   });
 
   it('calls everyone an operator on a server without tokens', async () => {

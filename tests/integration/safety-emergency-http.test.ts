@@ -88,12 +88,15 @@ describe('POST /api/v1/emergency-stop', () => {
   it.each([
     ['no body', undefined],
     ['no reason', {}],
-  ])('stops everything when pressed with %s, under a stated placeholder reason', async (_what, body) => {
+  ])('stops everything when pressed with %s, with no made-up reason: the run says "Cancelled: Emergency stop"', async (_what, body) => {
+    const runId = (await startPump()).json().run_id as string;
+    await h.next('sequence_step', (d) => d.run_id === runId && d.step === 0 && d.status === 'completed');
     const res = await stop(body);
 
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ success: true, active: true, reason: 'Emergency stop (no reason given)' });
+    expect(res.json()).toMatchObject({ success: true, active: true, reason: null, history: [{ reason: null }] });
     expect(h.services.safety.latch.active).toBe(true);
+    expect((await h.ended(runId)).error).toBe('Cancelled: Emergency stop');
   });
 
   it.each([

@@ -51,10 +51,10 @@ describe('engine: cancel', () => {
     expect(h.engine.get('nothing')).toBeUndefined();
   });
 
-  it('cancel of a run that has ended fails with 5611 and 409', async () => {
+  it('cancel of a run that has ended fails with 5619 and 409', async () => {
     const { run_id } = h.engine.start(definition([actuatorStep()]));
     await vi.advanceTimersByTimeAsync(100);
-    expect(() => h.engine.cancel(run_id)).toThrow(expect.objectContaining({ code: 5611, httpStatus: 409 }));
+    expect(() => h.engine.cancel(run_id)).toThrow(expect.objectContaining({ code: 5619, httpStatus: 409 }));
   });
 
   it('cancel while the run makes its actuators safe fails with 409 and the cleanup goes on', async () => {
