@@ -19,14 +19,14 @@ afterAll(async () => {
   await server.close();
 });
 
-/** Sends raw bytes; expects exactly one answer, in the SPEC 4 shape with code 5600, then the server's close. */
-async function refused(bytes: string | Buffer): Promise<RawAnswer & { message: string }> {
+/** Sends raw bytes; expects exactly one answer, in the SPEC 4 shape with `code` (5600: malformed), then the server's close. */
+async function refused(bytes: string | Buffer, code = 5600): Promise<RawAnswer & { message: string }> {
   const { answers, rest } = await rawExchange(server.url, bytes);
   expect(answers, rest).toHaveLength(1);
   const answer = answers[0] as RawAnswer;
   const body = JSON.parse(answer.body) as unknown;
   expect(isErrorBody(body), answer.body).toBe(true);
-  expect((body as { error: { code: number } }).error.code).toBe(5600);
+  expect((body as { error: { code: number } }).error.code).toBe(code);
   expect(answer.headers['content-type']).toMatch(/^application\/json/);
   expect(answer.headers.connection?.toLowerCase()).toBe('close');
   return { ...answer, message: (body as { error: { message: string } }).error.message };
@@ -90,7 +90,7 @@ describe('refused WebSocket upgrades', () => {
   });
 
   it('an unknown path: 404, and the server closes the connection', async () => {
-    expect((await refused(upgradeRequest('/ws/nope'))).status).toBe(404);
+    expect((await refused(upgradeRequest('/ws/nope'), 5652)).status).toBe(404);
   });
 
   it('a client_id over 100 characters: 414, and the server closes the connection', async () => {

@@ -157,6 +157,6 @@ describe('simulated devices', () => {
   it('do not exist with another driver', async () => {
     const driver = fakeMqttDriver({ ok: true, detail: 'connected' });
     t = await testApp({ driver: 'mqtt' }, { createDriver: async () => driver });
-    expectError(await t.inject({ method: 'GET', url: '/api/v1/sim/devices' }), 404, 5600);
+    expectError(await t.inject({ method: 'GET', url: '/api/v1/sim/devices' }), 404, 5652);
   });
 });
