@@ -16,6 +16,7 @@ import { builtinExecutors } from './executors/builtin-executors.ts';
 import { silentLogger, type Logger } from './logging/logger.ts';
 import { loggingSafeState, logRunLifecycle } from './logging/run-log.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import { SensorTable } from './sensors/sensor-table.ts';
 import { applyDeviceAlert } from './safety/device-faults.ts';
 import type { LatchPress, LatchState } from './safety/emergency-latch.ts';
 import { StartRateLimiter } from './safety/rate-limiter.ts';
@@ -37,6 +38,8 @@ export interface Services {
   mqtt: MqttDriver | null;
   /** The nodes the driver knows (SPEC 7 `GET /devices`); empty for a driver that cannot tell. */
   devices: DeviceDirectory;
+  /** The latest reading of every sensor (SPEC 9.1), fed by the driver. */
+  sensors: SensorTable;
   safety: SafetySystem;
   store: RunStore | null;
   /** Stored sequence templates (SPEC 7); also resolves nested template calls for the engine. */
@@ -98,8 +101,12 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   const logger = hooks.logger ?? silentLogger();
   const onError = hooks.onError ?? ((error: unknown, message: string) => logger.error({ err: error }, message));
   const store = hooks.openStore?.(config) ?? null;
-  const sim = config.driver === 'sim' ? new SimDriver(config.simLatencyMs) : null;
   const metrics = createMetrics();
+  const sensors = new SensorTable();
+  const sim = config.driver === 'sim' ? new SimDriver(config.simLatencyMs, { onReading: (reading) => keep(reading, 'sim') }) : null;
+  function keep(reading: Parameters<SensorTable['update']>[0], source: 'sim' | 'mqtt'): void {
+    if (sensors.update(reading)) metrics.sensorReadings.inc({ source });
+  }
   const inner = sim ?? (await (hooks.createDriver ?? createMqttDriver)(config));
   const mqtt = inner instanceof MqttDriver ? inner : null;
   const devices: DeviceDirectory = 'nodes' in inner && typeof inner.nodes === 'function' ? (inner as ActuatorDriver & DeviceDirectory) : { nodes: () => [] };
@@ -108,6 +115,11 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   mqtt?.on('disconnect', (reason) => {
     metrics.mqttDisconnects.inc();
     logger.warn({ reason }, 'MQTT broker connection lost');
+  });
+  mqtt?.on('reading', (reading) => keep(reading, 'mqtt'));
+  mqtt?.on('malformed_sensor', (topic) => {
+    metrics.sensorPayloadsMalformed.inc();
+    logger.debug({ topic }, 'MQTT sensor payload that does not follow the firmware document, ignored');
   });
   mqtt?.on('unmatched', (topic, detail) => {
     metrics.mqttUnmatchedResponses.inc();
@@ -204,6 +216,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     sim,
     mqtt,
     devices,
+    sensors,
     safety,
     store,
     templates,

@@ -23,6 +23,7 @@ import { registerOpenApi } from './openapi.ts';
 import { DebugRequestLog } from './request-log.ts';
 import { sequenceRoutes } from './sequences.routes.ts';
 import { answerRawSocketErrors, clientErrorHandler } from './socket-errors.ts';
+import { sensorsRoutes } from './sensors.routes.ts';
 import { simRoutes } from './sim.routes.ts';
 import { statechartRoutes } from './statechart.routes.ts';
 import { templateRoutes } from './templates.routes.ts';
@@ -152,6 +153,7 @@ export async function buildApp(services: Services, options: BuildAppOptions = {}
       await api.register(sequenceRoutes, { services });
       if (services.sim) await api.register(simRoutes, { sim: services.sim });
       await api.register(devicesRoutes, { services });
+      await api.register(sensorsRoutes, { sensors: services.sensors });
       await api.register(templateRoutes, { services });
       await api.register(emergencyRoutes, { services });
       await api.register(backupRoutes, { services });

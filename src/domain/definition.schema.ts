@@ -5,6 +5,7 @@
  * new action type needs no change here.
  */
 import { z } from 'zod';
+import { ConditionSchema } from '../conditions/condition.schema.ts';
 
 /** Server limits that shape a definition (SPEC 3); all configurable. */
 export interface DefinitionLimits {
@@ -35,10 +36,29 @@ export const actionBase = z.object({
 export const ActionSchema = actionBase.loose();
 export type Action = z.infer<typeof ActionSchema>;
 
-/** One step (SPEC 2): an action step, or a pure delay step when there is no action. */
-export const StepSchema = z.strictObject({
+/** Longest `wait_for.timeout_seconds` (SPEC 2.1). */
+export const MAX_WAIT_SECONDS = 86_400;
+
+/** A `wait_for` step's wait (SPEC 2.1): until the condition holds, for `for_seconds`, at most `timeout_seconds`. */
+export const WaitForSchema = z
+  .strictObject({
+    condition: ConditionSchema,
+    for_seconds: z.number().min(0).max(3600).default(0).describe('The condition must hold this long without a break'),
+    timeout_seconds: z.number().min(1).max(MAX_WAIT_SECONDS).default(900).describe('Then the step fails with 5621'),
+    on_timeout: z.enum(['abort', 'continue']).default('abort').describe('What a timeout does to the run'),
+  })
+  .meta({ examples: [{ condition: { sensor: { esp_id: 'ESP_12AB34CD', gpio: 34 }, above: 40 }, for_seconds: 30, timeout_seconds: 900, on_timeout: 'abort' }] });
+export type WaitFor = z.infer<typeof WaitForSchema>;
+
+/** Step fields that make no sense beside `wait_for`, which has its own timeout and failure policy. */
+const NOT_WITH_WAIT = ['action', 'delay_seconds', 'timeout_seconds', 'on_failure', 'retry_count'] as const;
+
+/** The fields of a step, before the rule that `wait_for` stands alone. */
+const StepFields = z.strictObject({
   name: z.string().min(1).max(200).optional(),
+  when: ConditionSchema.optional().describe('The step runs only if this holds when it is reached; otherwise it is skipped'),
   action: ActionSchema.optional(),
+  wait_for: WaitForSchema.optional(),
   delay_seconds: delaySeconds.optional(),
   delay_before_seconds: delaySeconds.default(0),
   delay_after_seconds: delaySeconds.default(0),
@@ -48,6 +68,22 @@ export const StepSchema = z.strictObject({
   retry_delay_seconds: z.number().min(0).max(60).default(1),
   retry_backoff: z.boolean().default(false),
 });
+
+/** `wait_for` is a kind of step of its own: the fields of the other kinds are refused beside it. */
+function waitStands(step: Partial<Record<(typeof NOT_WITH_WAIT)[number] | 'wait_for', unknown>>, ctx: z.core.$RefinementCtx): void {
+  if (step.wait_for === undefined) return;
+  for (const field of NOT_WITH_WAIT) {
+    if (step[field] === undefined) continue;
+    const why = field === 'action' || field === 'delay_seconds' ? 'a step is an action, a delay or a wait_for, one of them' : 'wait_for has its own timeout_seconds and on_timeout';
+    ctx.addIssue({ code: 'custom', path: [field], message: `not allowed beside wait_for: ${why}` });
+  }
+}
+
+/**
+ * One step (SPEC 2): an action step, a pure delay step when there is no action, or a `wait_for`
+ * step (SPEC 2.1); any of them may have a `when`.
+ */
+export const StepSchema = StepFields.superRefine(waitStands);
 export type Step = z.infer<typeof StepSchema>;
 
 /** How a second start of a running `sequence_id` behaves (SPEC 6). */
@@ -86,7 +122,7 @@ function buildDefinitionSchema(maxSteps: number) {
  * actions through their executors (a new type then needs no change here).
  */
 export function documentedDefinitionSchema(limits: DefinitionLimits, action: z.ZodType) {
-  const step = StepSchema.extend({ action: action.optional() });
+  const step = StepFields.extend({ action: action.optional() }).superRefine(waitStands);
   return definitionSchema(limits).extend({
     steps: z.array(step).min(1).max(limits.maxSteps),
     cleanup_steps: z.array(step).max(limits.maxSteps).default([]).describe('Run when the run ends failed, cancelled or timeout, before the safe state'),

@@ -33,6 +33,8 @@ export type ValidationResult =
   | { ok: false; errors: ErrorDetail[] };
 
 const DELAY_FIELDS = new Set(['delay_seconds', 'delay_before_seconds', 'delay_after_seconds']);
+/** Fields that hold a condition: every problem inside one is 5620 (SPEC 2.1). */
+const CONDITION_FIELDS = new Set(['when', 'condition', 'until']);
 
 /** Renders a zod path the way SPEC 3 shows it: `steps[3].delay_seconds`. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
@@ -64,6 +66,7 @@ function codeOfIssue(issue: z.core.$ZodIssue, input?: unknown): number {
     if (issue.code === 'too_small') return Codes.EMPTY_STEPS;
     if (issue.code === 'too_big') return Codes.TOO_MANY_STEPS;
   }
+  if (path.some((part) => typeof part === 'string' && CONDITION_FIELDS.has(part))) return Codes.INVALID_CONDITION;
   if (typeof last === 'string' && DELAY_FIELDS.has(last)) return Codes.INVALID_DELAY;
   if (path[0] === 'steps' || path[0] === 'cleanup_steps') return Codes.INVALID_STEP;
   return Codes.INVALID_DEFINITION;
@@ -91,12 +94,17 @@ export function effectiveMaxDuration(def: SequenceDefinition, limits: Definition
   return Math.min(def.max_duration_seconds, limits.maxDurationSeconds);
 }
 
-/** The waiting a step declares (delay fields and `delay` actions), in seconds. */
+/** The waiting a step declares (delay fields, `delay` actions, a `wait_for`'s timeout), in seconds. */
 export function declaredWaitSeconds(step: Step): number {
   const actionWait = step.action?.type === 'delay' && typeof step.action.seconds === 'number' ? step.action.seconds : 0;
   // `delay_seconds` makes a pure delay step; beside an action it waits nothing (SPEC 2).
   const pureDelay = step.action === undefined ? (step.delay_seconds ?? 0) : 0;
-  return pureDelay + step.delay_before_seconds + step.delay_after_seconds + actionWait;
+  return pureDelay + step.delay_before_seconds + step.delay_after_seconds + actionWait + (step.wait_for?.timeout_seconds ?? 0);
+}
+
+/** Steps counted toward the step limit: a `repeat`'s steps count once, with the steps around it. */
+interface StepCount {
+  steps: number;
 }
 
 /**
@@ -122,8 +130,10 @@ function validateAt(
   prefix: string,
   errors: ErrorDetail[],
   out?: { value: SequenceDefinition | undefined },
+  shared?: StepCount,
 ): number | null {
   const before = errors.length;
+  const count = shared ?? { steps: 0 };
   const parsed = definitionSchema(options.limits).safeParse(input);
   if (parsed.success && out) out.value = parsed.data;
   if (!parsed.success) errors.push(...issuesToDetails(parsed.error.issues, prefix, input));
@@ -135,8 +145,22 @@ function validateAt(
     if (!Array.isArray(list)) continue;
     const parsedList = parsed.success ? parsed.data[listName] : undefined;
     list.forEach((step: unknown, index) => {
-      const seconds = checkStep(step, options, depth, join(prefix, `${listName}[${index}]`), errors, parsedList?.[index]);
+      const at = join(prefix, `${listName}[${index}]`);
+      if (listName === 'cleanup_steps' && step && typeof step === 'object' && 'wait_for' in step) {
+        errors.push({ path: `${at}.wait_for`, code: Codes.INVALID_STEP, message: 'wait_for is not allowed in cleanup_steps: a run making its actuators safe does not wait for sensors' });
+      }
+      if (listName === 'steps') count.steps += 1;
+      const seconds = checkStep(step, options, depth, at, errors, parsedList?.[index], listName === 'steps' ? count : { steps: 0 });
       if (listName === 'steps') estimate += seconds;
+    });
+  }
+  // The definition's own list is checked by its schema; with the steps of its repeats it may still be too long.
+  const ownSteps = Array.isArray(raw?.steps) ? raw.steps.length : 0;
+  if (shared === undefined && count.steps > options.limits.maxSteps && ownSteps <= options.limits.maxSteps) {
+    errors.push({
+      path: join(prefix, 'steps'),
+      code: Codes.TOO_MANY_STEPS,
+      message: `${count.steps} steps counting the steps of repeat actions once (max ${options.limits.maxSteps})`,
     });
   }
   if (parsed.success) {
@@ -159,13 +183,13 @@ function validateAt(
  * the one in `parsed` (the step as the definition schema parsed it) with its executor's parse,
  * defaults filled, so executors need not parse it again on every attempt.
  */
-function checkStep(step: unknown, options: ValidateOptions, depth: number, path: string, errors: ErrorDetail[], parsed?: Step): number {
+function checkStep(step: unknown, options: ValidateOptions, depth: number, path: string, errors: ErrorDetail[], parsed: Step | undefined, count: StepCount): number {
   if (!step || typeof step !== 'object') return 0;
-  const s = step as Partial<Step> & { action?: unknown };
+  const s = step as Partial<Step> & { action?: unknown; wait_for?: unknown };
   const pureDelay = s.action === undefined ? (num(s.delay_seconds) ?? 0) : 0;
-  const waits = pureDelay + (num(s.delay_before_seconds) ?? 0) + (num(s.delay_after_seconds) ?? 0);
-  if (s.action === undefined && s.delay_seconds === undefined) {
-    errors.push({ path, code: Codes.STEP_MISSING_ACTION, message: "Step requires either 'action' or 'delay_seconds'" });
+  const waits = pureDelay + (num(s.delay_before_seconds) ?? 0) + (num(s.delay_after_seconds) ?? 0) + (parsed?.wait_for?.timeout_seconds ?? 0);
+  if (s.action === undefined && s.delay_seconds === undefined && s.wait_for === undefined) {
+    errors.push({ path, code: Codes.STEP_MISSING_ACTION, message: "Step requires either 'action', 'delay_seconds' or 'wait_for'" });
     return waits;
   }
   if (s.action === undefined || !s.action || typeof s.action !== 'object') return waits;
@@ -190,7 +214,21 @@ function checkStep(step: unknown, options: ValidateOptions, depth: number, path:
   if (parsed) parsed.action = result.data as Step['action'];
   if (action.type === 'delay') return waits + (num(action.seconds) ?? 0);
   if (action.type === 'sequence') return waits + checkNested(action, options, depth, actionPath, errors);
+  if (action.type === 'repeat') return waits + checkRepeat(result.data as { steps: unknown; count?: number }, options, depth, actionPath, errors, count);
   return waits;
+}
+
+/**
+ * Checks a `repeat`'s steps one level deeper (SPEC 2.1): they follow every rule of a definition's
+ * steps and count toward the step limit once, with the steps around them.
+ */
+function checkRepeat(action: { steps: unknown; count?: number }, options: ValidateOptions, depth: number, path: string, errors: ErrorDetail[], count: StepCount): number {
+  if (depth + 1 > options.limits.maxDepth) {
+    errors.push({ path, code: Codes.CIRCULAR_REFERENCE, message: `Nesting deeper than ${options.limits.maxDepth} levels` });
+    return 0;
+  }
+  const once = validateAt({ steps: action.steps }, options, depth + 1, path, errors, undefined, count) ?? 0;
+  return once * (action.count ?? 1);
 }
 
 /** Checks a nested `sequence` action (inline or template) one level deeper. */

@@ -4,17 +4,20 @@
  * answers exactly as the firmware document says (no correlation id, its messages); by default it
  * echoes the command's correlation id with a message naming it. Either way the nodes publish a
  * status after every change, heartbeats, alerts on request, and obey the emergency broadcast,
- * `clear_emergency` and `resume_operation` (SPEC 9 and 10). The rules of one node live in
- * `EmulatedNode`; this class owns the connection and the timers.
+ * `clear_emergency` and `resume_operation` (SPEC 9 and 10), and publish readings of the sensors
+ * they are given, which follow their actuators (SPEC 9.1). The rules of one node live in
+ * `EmulatedNode`, the sensors' in `EmulatedSensors`; this class owns the connection and the timers.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import { EmulatedNode, type EmergencyState, type EmulatedActuator, type NodeMessage, type ReceivedCommand } from './emulated-node.ts';
+import { EmulatedSensors, type EmulatedSensorSpec } from './emulated-sensors.ts';
 import { BROADCAST_EMERGENCY_TOPIC } from './mqtt-topics.ts';
 
 export type { EmulatedActuator, ReceivedCommand } from './emulated-node.ts';
+export type { EmulatedSensorSpec } from './emulated-sensors.ts';
 
 /** Options of the emulator. */
 export interface DeviceEmulatorOptions {
@@ -36,6 +39,10 @@ export interface DeviceEmulatorOptions {
   clientId?: string;
   /** Pause between reconnection attempts while the broker is away. Default: 1000 ms. */
   reconnectPeriodMs?: number;
+  /** Sensors to publish readings for, each with its starting value and model. Default: none. */
+  sensors?: EmulatedSensorSpec[];
+  /** How often every sensor reports (also at once after a change and on connect). Default: 5000 ms. */
+  sensorIntervalMs?: number;
 }
 
 /** How one node behaves; every field is optional and merges into the current behaviour. */
@@ -75,6 +82,8 @@ export class DeviceEmulator extends EventEmitter<DeviceEmulatorEvents> {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly autoOff = new Map<string, NodeJS.Timeout>();
   private heartbeats: NodeJS.Timeout | null = null;
+  private readonly sensors: EmulatedSensors;
+  private sensorTimer: NodeJS.Timeout | null = null;
   private client: MqttClient | null = null;
   private subscribed = false;
   private closed = false;
@@ -90,6 +99,8 @@ export class DeviceEmulator extends EventEmitter<DeviceEmulatorEvents> {
       this.behaviours.set(espId, {});
       this.nodes.set(espId, new EmulatedNode(espId, this.kaiserId, style, Date.now()));
     }
+    this.sensors = new EmulatedSensors(this.kaiserId, (espId, gpio) => this.nodes.get(espId)?.duty(gpio) ?? 0);
+    for (const spec of options.sensors ?? []) this.sensors.set(spec, Date.now());
   }
 
   /** True while connected and subscribed, i.e. commands reach the nodes. */
@@ -127,11 +138,16 @@ export class DeviceEmulator extends EventEmitter<DeviceEmulatorEvents> {
         this.subscribed = true;
         this.log(`emulator: ${this.options.espIds.join(', ')} listening on ${this.options.url}`);
         this.sendHeartbeats();
+        this.publish(this.sensors.report(Date.now()));
         this.emit('ready');
       });
     });
     // One timer for every node's heartbeat, as one firmware loop would tick for one node.
     this.heartbeats = setInterval(() => this.sendHeartbeats(), this.options.heartbeatIntervalMs ?? 60_000);
+    // One timer for every sensor, as one firmware loop reads all of a node's sensors.
+    this.sensorTimer = setInterval(() => {
+      if (this.ready) this.publish(this.sensors.report(Date.now()));
+    }, this.options.sensorIntervalMs ?? 5000);
     await this.whenReady();
   }
 
@@ -166,6 +182,17 @@ export class DeviceEmulator extends EventEmitter<DeviceEmulatorEvents> {
     return { emergency: node.emergency, safe_mode: node.safeMode };
   }
 
+  /** Sets a sensor's value and model (creating it) and publishes its reading at once. */
+  setSensor(spec: EmulatedSensorSpec): void {
+    const message = this.sensors.set(spec, Date.now());
+    if (this.ready) this.publish([message]);
+  }
+
+  /** A sensor's value now, or undefined when it is not played. */
+  sensorValue(espId: string, gpio: number): number | undefined {
+    return this.sensors.read(espId, gpio, Date.now())?.value;
+  }
+
   /** Publishes an actuator alert from a node, as its firmware would (`gpio` 255: the whole node). */
   alert(espId: string, gpio: number, type: string, message: string): void {
     this.publish([this.node(espId).alert(gpio, type, message, Date.now())]);
@@ -188,6 +215,7 @@ export class DeviceEmulator extends EventEmitter<DeviceEmulatorEvents> {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeats) clearInterval(this.heartbeats);
+    if (this.sensorTimer) clearInterval(this.sensorTimer);
     for (const timer of [...this.timers, ...this.autoOff.values()]) clearTimeout(timer);
     this.timers.clear();
     this.autoOff.clear();
@@ -315,6 +343,13 @@ export class DeviceEmulator extends EventEmitter<DeviceEmulatorEvents> {
     this.autoOff.delete(key);
   }
 
+  private actuatorChanged(statusTopic: string): void {
+    const [, , , espId = '', , gpio = ''] = statusTopic.split('/');
+    const duty = this.nodes.get(espId)?.duty(Number(gpio)) ?? 0;
+    const readings = this.sensors.actuatorChanged(espId, Number(gpio), duty, Date.now());
+    if (readings.length > 0) this.publish(readings);
+  }
+
   private sendHeartbeats(): void {
     if (!this.ready) return;
     const now = Date.now();
@@ -324,6 +359,8 @@ export class DeviceEmulator extends EventEmitter<DeviceEmulatorEvents> {
   private publish(messages: NodeMessage[]): void {
     for (const { topic, payload, qos, retain } of messages) {
       this.client?.publish(topic, JSON.stringify(payload), { qos, retain: retain ?? false });
+      // Every change of an actuator publishes its status: the sensors following it change pace from here.
+      if (topic.endsWith('/status') && topic.includes('/actuator/')) this.actuatorChanged(topic);
       if (topic.endsWith('/response')) {
         const answer = payload as { success: boolean; message: string; gpio: number };
         const espId = topic.split('/')[3];

@@ -113,6 +113,12 @@ export class EmulatedNode {
     return this.#actuators.get(gpio)?.on === true;
   }
 
+  /** The duty 0..1 the actuator on `gpio` runs at (0 when off), for the sensors that follow it. */
+  duty(gpio: number): number {
+    const actuator = this.#actuators.get(gpio);
+    return actuator?.on ? actuator.value : 0;
+  }
+
   /** A command's `duration` ran out: the firmware switches the actuator off by itself. */
   autoOff(gpio: number, now: number): NodeMessage[] {
     const actuator = this.#actuators.get(gpio);

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import { Codes, SequencerError } from '../domain/errors.ts';
+import type { Reading } from '../conditions/evaluate-condition.ts';
 import { redactUrl } from '../logging/redact-url.ts';
 import type {
   ActuatorCommand,
@@ -41,6 +42,10 @@ export interface MqttDriverEvents {
   presence: [espId: string, presence: Presence];
   /** A well-formed answer that no waiting command matched; counted by `unmatchedResponses`. */
   unmatched: [topic: string, detail: string];
+  /** A sensor reading from a node's data or batch topic (SPEC 9.1). */
+  reading: [reading: Reading];
+  /** A sensor payload that does not follow the firmware document, ignored; counted by `malformedSensorPayloads`. */
+  malformed_sensor: [topic: string];
 }
 
 interface Pending extends Waiting {
@@ -78,6 +83,7 @@ export class MqttDriver extends EventEmitter<MqttDriverEvents> implements Actuat
   private disconnectCount = 0;
   private malformedCount = 0;
   private malformedReportCount = 0;
+  private malformedSensorCount = 0;
   private unmatchedCount = 0;
 
   /** Resolves the options once; nothing connects before `start()`. */
@@ -89,6 +95,7 @@ export class MqttDriver extends EventEmitter<MqttDriverEvents> implements Actuat
     this.reports = new NodeReports(this.options, {
       alert: (alert) => this.emitSafely('device_alert', alert),
       presence: (espId, presence) => this.emitSafely('presence', espId, presence),
+      reading: (reading) => this.emitSafely('reading', reading),
     });
   }
 
@@ -105,6 +112,11 @@ export class MqttDriver extends EventEmitter<MqttDriverEvents> implements Actuat
   /** Status, alert, safe-mode, heartbeat and sensor payloads ignored because they do not follow the firmware document. */
   get malformedReports(): number {
     return this.malformedReportCount;
+  }
+
+  /** Sensor data and batch payloads ignored because they do not follow the firmware document (also in `malformedReports`). */
+  get malformedSensorPayloads(): number {
+    return this.malformedSensorCount;
   }
 
   /** Well-formed responses nobody waited for (late, after an abort, another system's, or on the wrong topic). */
@@ -330,7 +342,13 @@ export class MqttDriver extends EventEmitter<MqttDriverEvents> implements Actuat
     const parsed = parseTopic(this.options.kaiserId, topic);
     if (!parsed) return;
     const inFlight = parsed.gpio !== null && this.pending.waitingOn(responseTopic(this.options.kaiserId, parsed.espId, parsed.gpio));
-    if (!this.reports.handle(parsed, payload, Date.now(), inFlight)) this.malformedReportCount += 1;
+    if (!this.reports.handle(parsed, payload, Date.now(), inFlight)) {
+      this.malformedReportCount += 1;
+      if (parsed.kind === 'sensor_data' || parsed.kind === 'sensor_batch') {
+        this.malformedSensorCount += 1;
+        this.emitSafely('malformed_sensor', topic);
+      }
+    }
     if (parsed.kind === 'response') this.onResponse(topic, parsed.espId, parsed.gpio as number, payload);
   }
 

@@ -1,9 +1,10 @@
 /**
  * What nodes publish unasked (actuator status, alerts, safe mode, heartbeats, last wills, sensor
  * readings), parsed as the firmware document says and fed to the node tracker; the device alerts
- * and presence changes that follow go out through two hooks. Sensor readings only count as signs
- * of life here: closed-loop steps read them elsewhere.
+ * and presence changes that follow go out through hooks. Sensor readings are signs of life and go
+ * out as readings (SPEC 9.1) for the sensor table.
  */
+import type { Reading } from '../conditions/evaluate-condition.ts';
 import type { Presence } from './actuator-driver.ts';
 import {
   AlertPayloadSchema,
@@ -24,6 +25,8 @@ export interface NodeReportsHooks {
   alert(alert: DeviceAlert): void;
   /** A node's presence changed. */
   presence(espId: string, presence: Presence): void;
+  /** A sensor reading (SPEC 9.1), one per sensor of a batch. */
+  reading(reading: Reading): void;
 }
 
 /** The node tracker behind the topics nodes report on. */
@@ -92,11 +95,22 @@ export class NodeReports {
         this.#emit(tracker.safeMode(espId, report));
         return true;
       }
-      case 'sensor_data':
-      case 'sensor_batch':
-        if (!(kind === 'sensor_data' ? parsePayload(SensorDataPayloadSchema, payload) : parsePayload(SensorBatchPayloadSchema, payload))) return false;
+      case 'sensor_data': {
+        const data = parsePayload(SensorDataPayloadSchema, payload);
+        if (!data) return false;
         this.#emit(tracker.seen(espId, now));
+        const value = (data.value ?? data.raw ?? data.raw_value) as number;
+        this.#hooks.reading({ esp_id: espId, gpio: gpio as number, value, unit: data.unit ?? null, quality: data.quality ?? null, at: readingTime(data.ts ?? data.timestamp, now) });
         return true;
+      }
+      case 'sensor_batch': {
+        const batch = parsePayload(SensorBatchPayloadSchema, payload);
+        if (!batch) return false;
+        this.#emit(tracker.seen(espId, now));
+        const at = readingTime(batch.ts, now);
+        for (const s of batch.sensors) this.#hooks.reading({ esp_id: espId, gpio: s.gpio, value: s.value, unit: s.unit ?? null, quality: s.quality ?? null, at });
+        return true;
+      }
       case 'response':
         this.#emit(tracker.seen(espId, now));
         return true;
@@ -106,4 +120,19 @@ export class NodeReports {
   #emit(alert: DeviceAlert | null): void {
     if (alert) this.#hooks.alert(alert);
   }
+}
+
+/** A node's clock may be wrong (no NTP yet): a time more than a day old or a minute ahead is not believed. */
+const BELIEVED_PAST_MS = 86_400_000;
+const BELIEVED_AHEAD_MS = 60_000;
+
+/**
+ * When a reading was taken, in Unix ms: the payload's `ts` (Unix seconds, or ms when that large)
+ * when it is believable, never later than its arrival; else its arrival. Staleness counts from it.
+ */
+export function readingTime(ts: number | undefined, now: number): number {
+  if (ts === undefined) return now;
+  const ms = ts > 1e11 ? ts : ts * 1000;
+  if (ms > now + BELIEVED_AHEAD_MS || ms < now - BELIEVED_PAST_MS) return now;
+  return Math.min(ms, now);
 }

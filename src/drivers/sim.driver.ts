@@ -1,7 +1,11 @@
 /**
  * The simulated ESP32 nodes of SPEC section 9: every command is answered after the node's latency;
- * a node can be told to fail or to hang. Nodes appear on first use.
+ * a node can be told to fail or to hang. Nodes appear on first use. Simulated sensors (SPEC 9.1)
+ * follow the nodes' actuators; their readings go out at once when set or when an actuator they
+ * follow changes, and every sensor's reading once per `readingIntervalMs` from one timer for all.
  */
+import type { Reading } from '../conditions/evaluate-condition.ts';
+import { SimulatedSensors, type SensorSetting, type SimulatedSensorView } from '../sensors/simulated-sensors.ts';
 import type { ActuatorCommand, ActuatorDriver, ActuatorResponse, DeviceDirectory, DriverHealth, NodeReport, SendOptions } from './actuator-driver.ts';
 
 /** How one simulated node behaves. */
@@ -40,20 +44,59 @@ interface Node extends SimBehaviour {
   actuators: Map<number, ActuatorState>;
 }
 
+/** Options of the simulated sensors. */
+export interface SimSensorOptions {
+  /** Receives every reading of a simulated sensor (the server's sensor table). Default: nowhere. */
+  onReading?: (reading: Reading) => void;
+  /** How often every simulated sensor reports, as a node would. Default: 1000 ms. */
+  readingIntervalMs?: number;
+}
+
 /** Simulated nodes inside the process; they are always online and never in safe mode. */
 export class SimDriver implements ActuatorDriver, DeviceDirectory {
   readonly kind = 'sim' as const;
   readonly #nodes = new Map<string, Node>();
   readonly #latencyMs: number;
+  readonly #sensors = new SimulatedSensors((espId, gpio) => {
+    const actuator = this.#nodes.get(espId)?.actuators.get(gpio);
+    return actuator?.on ? actuator.value : 0;
+  });
+  readonly #onReading: (reading: Reading) => void;
+  readonly #readingIntervalMs: number;
+  #ticker: NodeJS.Timeout | null = null;
 
   /** `latencyMs`: default answer delay of every node (SPEC default 20). */
-  constructor(latencyMs = 20) {
+  constructor(latencyMs = 20, sensors: SimSensorOptions = {}) {
     this.#latencyMs = latencyMs;
+    this.#onReading = sensors.onReading ?? (() => {});
+    this.#readingIntervalMs = sensors.readingIntervalMs ?? 1000;
   }
 
   async start(): Promise<void> {}
 
-  async close(): Promise<void> {}
+  /** Idempotent: stops the sensors' timer. */
+  async close(): Promise<void> {
+    if (this.#ticker) clearInterval(this.#ticker);
+    this.#ticker = null;
+  }
+
+  /** Sets a simulated sensor's reading and model (creating it) and reports the reading at once. */
+  setSensor(espId: string, gpio: number, setting: SensorSetting): SimulatedSensorView {
+    const now = Date.now();
+    this.#onReading(this.#sensors.set(espId, gpio, setting, now));
+    // One timer for every sensor, started with the first: a node reports its sensors every few seconds.
+    this.#ticker ??= setInterval(() => this.#report(), this.#readingIntervalMs).unref();
+    return this.#sensors.list(now).find((s) => s.esp_id === espId && s.gpio === gpio) as SimulatedSensorView;
+  }
+
+  /** Every simulated sensor with its model and its value now. */
+  sensors(): SimulatedSensorView[] {
+    return this.#sensors.list(Date.now());
+  }
+
+  #report(): void {
+    for (const reading of this.#sensors.readings(Date.now())) this.#onReading(reading);
+  }
 
   health(): DriverHealth {
     return { ok: true, detail: `sim: ${this.#nodes.size} nodes` };
@@ -150,7 +193,9 @@ export class SimDriver implements ActuatorDriver, DeviceDirectory {
       case 'PWM': value = command.value; on = value > 0; break;
       case 'TOGGLE': on = !wasOn; value = on ? 1 : 0; break;
     }
-    node.actuators.set(command.gpio, { gpio: command.gpio, on, value, last_command: command.command, updatedAt: Date.now() });
+    const now = Date.now();
+    node.actuators.set(command.gpio, { gpio: command.gpio, on, value, last_command: command.command, updatedAt: now });
+    for (const reading of this.#sensors.actuatorChanged(command.esp_id, command.gpio, on ? value : 0, now)) this.#onReading(reading);
   }
 
   #view(espId: string, node: Node): SimDevice {

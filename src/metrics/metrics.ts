@@ -35,6 +35,10 @@ export interface Metrics {
   readonly mqttUnmatchedResponses: Counter;
   /** Device alerts by type (fed from the mqtt driver's `device_alert` event). */
   readonly deviceAlerts: Counter<'type'>;
+  /** Sensor readings kept in the sensor table, by source (`mqtt`, `sim`). */
+  readonly sensorReadings: Counter<'source'>;
+  /** Sensor payloads ignored because they do not follow the firmware document (fed from the mqtt driver's `malformed_sensor` event). */
+  readonly sensorPayloadsMalformed: Counter;
   /** Connected WebSocket clients: the stream plugin calls `inc()` on connect and `dec()` on close. */
   readonly wsClients: Gauge;
   /** Seconds from an event happening to its hand-over to a WebSocket client (the stream observes it). */
@@ -118,6 +122,17 @@ export function createMetrics(): Metrics {
     labelNames: ['type'] as const,
     registers,
   });
+  const sensorReadings = new Counter({
+    name: 'sequencer_sensor_readings_total',
+    help: 'Sensor readings kept as their sensor\'s latest, by source (mqtt, sim)',
+    labelNames: ['source'] as const,
+    registers,
+  });
+  const sensorPayloadsMalformed = new Counter({
+    name: 'sequencer_sensor_payloads_malformed_total',
+    help: 'MQTT sensor data and batch payloads ignored because they do not follow the firmware document',
+    registers,
+  });
   const wsClients = new Gauge({ name: 'sequencer_ws_clients', help: 'Connected WebSocket clients', registers });
   const eventLagSeconds = new Histogram({
     name: 'sequencer_event_lag_seconds',
@@ -143,6 +158,8 @@ export function createMetrics(): Metrics {
     mqttDisconnects,
     mqttUnmatchedResponses,
     deviceAlerts,
+    sensorReadings,
+    sensorPayloadsMalformed,
     wsClients,
     eventLagSeconds,
     publishLagSeconds,

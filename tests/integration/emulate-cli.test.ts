@@ -123,6 +123,8 @@ describe('emulate arguments', () => {
       espIds: ['ESP_1', 'ESP_2', 'ESP_3'],
       fail: ['ESP_2'],
       silent: ['ESP_3'],
+      sensors: [],
+      sensorIntervalMs: 5000,
     });
     expect(parseEmulateArgs(['--firmware', '--esp', 'ESP_1'], {})).toMatchObject({ espIds: ['ESP_1'], firmware: true });
     expect(parseEmulateArgs(['--esp=ESP_1', '--kaiser-id', 'farm', '--latency-ms=0'], { MQTT_URL: 'mqtts://broker:8883' })).toMatchObject({
