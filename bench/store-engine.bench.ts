@@ -1,8 +1,8 @@
 /**
  * The engine benchmark's workload (`engine.bench.ts`: N concurrent runs of `actuator ON, delay,
  * actuator ON, delay, actuator OFF` on simulated nodes that answer at once, no safety system)
- * with the SQLite store on a file in a temporary directory, against `:memory:` and no store at
- * all. Measures the start rate, step lateness (as a subscriber sees it: events wait for their
+ * with the SQLite store on a file in a temporary directory, against `:memory:` and the engine's
+ * own store (`none`: in memory, not durable, events not held for commits). Measures the start rate, step lateness (as a subscriber sees it: events wait for their
  * write), CPU time and the transition-to-disk latency (from a transition to the end of the commit
  * that holds it). Each variant runs in a fresh child process. Run with
  * `npx tsx bench/store-engine.bench.ts [--runs N] [--delay-ms N] [--only none|memory|file]`.
@@ -18,8 +18,8 @@ import { SimDriver } from '../src/drivers/sim.driver.ts';
 import { Engine } from '../src/engine/engine.ts';
 import type { EventEnvelope } from '../src/events/event-types.ts';
 import { builtinExecutors } from '../src/executors/builtin-executors.ts';
-import type { RunStore, StoredRun } from '../src/store/run-store.ts';
-import { openSqliteStore } from '../src/store/sqlite.store.ts';
+import type { CommitBatch, RunStore } from '../src/store/run-store.ts';
+import { openSqliteStore } from '../src/store/sqlite/sqlite.store.ts';
 
 /** Where runs are stored. */
 export type StoreVariant = 'none' | 'memory' | 'file';
@@ -32,8 +32,6 @@ export interface StoreEngineBenchOptions {
   delayMs?: number;
   /** Measure one variant in this process. Default all three, each in a child process. */
   only?: StoreVariant;
-  /** Store snapshots without their plan (a measurement of what the plan costs per write). */
-  stripPlan?: boolean;
 }
 
 /** The numbers of one variant. */
@@ -58,9 +56,9 @@ export interface StoreEngineResult {
   flushes: number;
   meanBatchRuns: number;
   flushP99Ms: number | null;
-  /** Mean bytes of one stored snapshot, and how many of them are the plan. */
-  snapshotBytes: number | null;
-  planBytes: number | null;
+  /** Mean bytes of one journal record, and of one start record (plan, context, definition). */
+  recordBytes: number | null;
+  startBytes: number | null;
   /** Database file plus WAL after the run (file variant). */
   fileBytes: number | null;
 }
@@ -85,32 +83,27 @@ const cpuMsNow = (): number => {
   return (user + system) / 1000;
 };
 
-/** Times each commit of the store and remembers when the last one ended (wall clock, sub-ms). */
+/** Times each commit of the store, samples the size of what it writes, and remembers when the last one ended. */
 class TimedStore {
   readonly flushMs: number[] = [];
   readonly batchRuns: number[] = [];
   lastFlushEnd = 0;
-  snapshotBytes = 0;
-  planBytes = 0;
-  sampled = 0;
-  #queued = 0;
+  recordBytes = 0;
+  startBytes = 0;
+  records = 0;
+  starts = 0;
 
-  constructor(readonly inner: RunStore, readonly stripPlan: boolean) {}
+  constructor(readonly inner: RunStore) {}
 
   wrap(): RunStore {
     const store = Object.create(this.inner) as RunStore;
-    store.queueRun = (run: StoredRun) => {
-      const row = this.stripPlan ? withoutPlan(run) : run;
-      // One run in a thousand is enough to know the size of a write.
-      if (row.snapshot && this.sampled < 1000 && (this.#queued & 1023) === 0) this.sample(row);
-      this.#queued++;
-      this.inner.queueRun(row);
-    };
-    store.flush = () => {
+    store.commit = async (batch: CommitBatch) => {
+      // One batch in sixteen is enough to know the size of a write.
+      if ((this.flushMs.length & 15) === 0) this.sample(batch);
       const started = performance.now();
-      const runs = (this.inner as { pendingWrites?: number }).pendingWrites ?? 0;
-      this.inner.flush();
+      await this.inner.commit(batch);
       const ended = performance.now();
+      const runs = new Set([...batch.starts, ...batch.records, ...batch.ends].map((record) => record.run_id)).size;
       if (runs > 0) {
         this.flushMs.push(ended - started);
         this.batchRuns.push(runs);
@@ -120,27 +113,20 @@ class TimedStore {
     return store;
   }
 
-  sample(row: StoredRun): void {
-    const snapshot = row.snapshot as { context?: { plan?: unknown } };
-    this.snapshotBytes += JSON.stringify(snapshot).length;
-    this.planBytes += snapshot.context?.plan === undefined ? 0 : JSON.stringify(snapshot.context.plan).length;
-    this.sampled++;
+  sample(batch: CommitBatch): void {
+    for (const record of batch.records) this.recordBytes += record.body.length;
+    for (const start of batch.starts) this.startBytes += start.body.length + start.definition.length;
+    this.records += batch.records.length;
+    this.starts += batch.starts.length;
   }
 }
 
-function withoutPlan(run: StoredRun): StoredRun {
-  const snapshot = run.snapshot as { context?: Record<string, unknown> } | null;
-  if (!snapshot?.context) return run;
-  const { plan: _plan, ...context } = snapshot.context;
-  return { ...run, snapshot: { ...snapshot, context } };
-}
-
 /** Measures one variant in this process. */
-async function measureHere(variant: StoreVariant, runs: number, delayMs: number, stripPlan: boolean): Promise<StoreEngineResult> {
+async function measureHere(variant: StoreVariant, runs: number, delayMs: number): Promise<StoreEngineResult> {
   const dir = variant === 'file' ? mkdtempSync(join(tmpdir(), 'sequencer-store-bench-')) : null;
   const path = dir ? join(dir, 'bench.db') : ':memory:';
   const inner = variant === 'none' ? null : openSqliteStore(path);
-  const timed = inner ? new TimedStore(inner, stripPlan) : null;
+  const timed = inner ? new TimedStore(inner) : null;
   const engine = new Engine({ executors: builtinExecutors(new SimDriver(0)), store: timed?.wrap() ?? null, limits: { maxConcurrent: runs } });
   const starts = new Float64Array(runs * STEPS).fill(Number.NaN);
   const ends = new Float64Array(runs * STEPS).fill(Number.NaN);
@@ -181,7 +167,7 @@ async function measureHere(variant: StoreVariant, runs: number, delayMs: number,
   const wallMs = performance.now() - began;
   const cpuMs = cpuMsNow() - cpuBefore;
   await engine.close();
-  inner?.close();
+  await inner?.close();
   const fileBytes = dir ? ['', '-wal'].reduce((sum, suffix) => sum + (statSync(`${path}${suffix}`, { throwIfNoEntry: false })?.size ?? 0), 0) : null;
   if (dir) rmSync(dir, { recursive: true, force: true });
 
@@ -211,16 +197,15 @@ async function measureHere(variant: StoreVariant, runs: number, delayMs: number,
     flushes,
     meanBatchRuns: flushes ? (timed?.batchRuns.reduce((a, b) => a + b, 0) ?? 0) / flushes : 0,
     flushP99Ms: timed ? percentile(timed.flushMs, 99) : null,
-    snapshotBytes: timed?.sampled ? timed.snapshotBytes / timed.sampled : null,
-    planBytes: timed?.sampled ? timed.planBytes / timed.sampled : null,
+    recordBytes: timed?.records ? timed.recordBytes / timed.records : null,
+    startBytes: timed?.starts ? timed.startBytes / timed.starts : null,
     fileBytes,
   };
 }
 
 /** Measures one variant in a fresh process, after a small warm-up round there. */
-async function measureApart(variant: StoreVariant, runs: number, delayMs: number, stripPlan: boolean): Promise<StoreEngineResult> {
+async function measureApart(variant: StoreVariant, runs: number, delayMs: number): Promise<StoreEngineResult> {
   const args = [...process.execArgv, fileURLToPath(import.meta.url), '--only', variant, '--runs', String(runs), '--delay-ms', String(delayMs), '--json'];
-  if (stripPlan) args.push('--strip-plan');
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
@@ -233,14 +218,13 @@ async function measureApart(variant: StoreVariant, runs: number, delayMs: number
 export async function runStoreEngineBench(options: StoreEngineBenchOptions = {}): Promise<StoreEngineResult[]> {
   const runs = options.runs ?? 10_000;
   const delayMs = options.delayMs ?? 1000;
-  const stripPlan = options.stripPlan ?? false;
   if (options.only) {
     // JIT warm-up, so the numbers are of optimised code.
-    await measureHere(options.only, Math.min(500, runs), 10, stripPlan);
-    return [await measureHere(options.only, runs, delayMs, stripPlan)];
+    await measureHere(options.only, Math.min(500, runs), 10);
+    return [await measureHere(options.only, runs, delayMs)];
   }
   const results: StoreEngineResult[] = [];
-  for (const variant of ['none', 'memory', 'file'] as const) results.push(await measureApart(variant, runs, delayMs, stripPlan));
+  for (const variant of ['none', 'memory', 'file'] as const) results.push(await measureApart(variant, runs, delayMs));
   return results;
 }
 
@@ -265,7 +249,7 @@ export function formatStoreEngineBench(results: StoreEngineResult[]): string {
     ['transition-to-disk p99 after the starts', (r) => ms(r.steadyToDiskP99Ms), ''],
     ['commits / mean runs per commit', (r) => (r.flushes ? `${r.flushes} / ${Math.round(r.meanBatchRuns)}` : '-'), ''],
     ['commit p99', (r) => ms(r.flushP99Ms), ''],
-    ['stored snapshot / its plan', (r) => (r.snapshotBytes === null ? '-' : `${kb(r.snapshotBytes)} / ${kb(r.planBytes)}`), ''],
+    ['journal record / start record (with definition)', (r) => (r.recordBytes === null ? '-' : `${r.recordBytes.toFixed(0)} B / ${kb(r.startBytes)}`), ''],
     ['database + WAL', (r) => (r.fileBytes === null ? '-' : `${(r.fileBytes / 1048576).toFixed(1)} MB`), ''],
   ];
   return [
@@ -292,7 +276,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     runs: number('runs'),
     delayMs: number('delay-ms'),
     only: only === 'none' || only === 'memory' || only === 'file' ? only : undefined,
-    stripPlan: process.argv.includes('--strip-plan'),
   });
   console.log(process.argv.includes('--json') ? JSON.stringify(results) : formatStoreEngineBench(results));
 }

@@ -1,7 +1,8 @@
 /**
- * Throughput of the SQLite store's write path: `queueRun` + `flush` for many concurrent runs,
- * in batches of about one engine tick, against a file database and `:memory:`.
- * Run it with `npx tsx bench/store.bench.ts`.
+ * Throughput of the SQLite store's write path as the engine uses it: one `commit` per engine
+ * tick, each holding a turn of many concurrent runs (a start record when a run begins, a small
+ * journal record per transition, the history row when it ends), against a file database and
+ * `:memory:`. Run it with `npx tsx bench/store.bench.ts`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,16 +10,17 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import type { Progress, RunStatus, StepResult } from '../src/domain/progress.ts';
-import type { StoredRun } from '../src/store/run-store.ts';
-import { openSqliteStore } from '../src/store/sqlite.store.ts';
+import { historyColumns } from '../src/store/history-columns.ts';
+import type { CommitBatch } from '../src/store/run-store.ts';
+import { openSqliteStore } from '../src/store/sqlite/sqlite.store.ts';
 
 /** What to measure; every field has a default. */
 export interface StoreBenchOptions {
   /** Concurrent runs. Default 10,000. */
   runs?: number;
-  /** Transitions stored per run. Default 10. */
+  /** Transitions stored per run (a start, journal records, an end). Default 10. */
   transitions?: number;
-  /** Rows queued per flush, about one engine tick. Default 1,000. */
+  /** Runs per commit, about one engine tick. Default 1,000. */
   batchRows?: number;
   /** Databases to measure: file paths or ':memory:'. Default a temporary file, then ':memory:'. */
   targets?: string[];
@@ -28,12 +30,12 @@ export interface StoreBenchOptions {
 export interface StoreBenchResult {
   target: string;
   rows: number;
-  /** Rows per second over queueRun + flush (building the run objects excluded). */
+  /** Records per second over the commits (serialising the records included). */
   rowsPerSecond: number;
-  /** Latency of one flush (one transaction), in ms. */
+  /** Latency of one commit (one transaction), in ms. */
   flushP50Ms: number;
   flushP99Ms: number;
-  /** Latency of one batch: queueing its rows (serialisation) plus the flush, in ms. */
+  /** Latency of one batch: serialising its records plus the commit, in ms. */
   batchP50Ms: number;
   batchP99Ms: number;
 }
@@ -63,28 +65,26 @@ function stepResult(index: number): StepResult {
   };
 }
 
-/** The run as stored after its `transition`-th transition (the last one completes it). */
-function runAt(index: number, transition: number, transitions: number): StoredRun {
-  const done = transition === transitions - 1;
-  const status: RunStatus = done ? 'completed' : 'running';
-  const steps = Math.min(transition, STEPS);
-  const progress: Progress = {
+/** The progress object of a run that ended after its steps. */
+function progressOf(index: number): Progress {
+  const status: RunStatus = 'completed';
+  return {
     sequence_id: `seq-${index % 500}`,
     run_id: `run-${index}`,
     rule_id: 'rule-7',
     rule_name: 'Morning watering',
     description: definition.description,
     status,
-    state: done ? 'completed' : 'running.executing',
-    current_step: steps,
+    state: 'completed',
+    current_step: STEPS,
     total_steps: STEPS,
-    progress_percent: (steps / STEPS) * 100,
-    current_step_name: `Step ${steps + 1}`,
+    progress_percent: 100,
+    current_step_name: null,
     started_at: '2024-05-01T10:00:00.000Z',
-    completed_at: done ? '2024-05-01T10:00:10.000Z' : null,
-    duration_seconds: done ? 10 : null,
+    completed_at: '2024-05-01T10:00:10.000Z',
+    duration_seconds: 10,
     estimated_completion: null,
-    step_results: Array.from({ length: steps }, (_, i) => stepResult(i)),
+    step_results: Array.from({ length: STEPS }, (_, i) => stepResult(i)),
     cleanup_results: [],
     error: null,
     error_code: null,
@@ -92,18 +92,31 @@ function runAt(index: number, transition: number, transitions: number): StoredRu
     mode: 'parallel',
     template: null,
   };
-  return {
-    run_id: progress.run_id,
-    sequence_id: progress.sequence_id,
-    status,
-    definition,
-    progress,
-    snapshot: done
-      ? null
-      : { status: 'active', value: { running: 'executing' }, context: { currentStep: steps, attempt: 1 } },
-    created_at: 1_714_557_600_000 + index,
-    ended_at: done ? 1_714_557_610_000 + index : null,
-  };
+}
+
+const plan = { steps: definition.steps.map((step) => ({ name: step.name, action: step.action, waitMs: 0, beforeMs: 0, afterMs: 1000, timeoutMs: 30_000, retries: 0, retryDelayMs: 0, backoff: false, onFailure: 'abort' })), cleanup: [], maxDurationMs: 3_600_000 };
+
+/** What the `transition`-th turn of run `index` writes (the first starts it, the last ends it): serialised as the engine does. */
+function writeAt(batch: CommitBatch, index: number, transition: number, transitions: number): void {
+  const runId = `run-${index}`;
+  const createdAt = 1_714_557_600_000 + index;
+  if (transition === 0) {
+    batch.starts.push({
+      run_id: runId,
+      sequence_id: `seq-${index % 500}`,
+      status: 'running',
+      created_at: createdAt,
+      definition: JSON.stringify(definition),
+      body: JSON.stringify({ plan, context: progressOf(index).context, template: null }),
+    });
+  }
+  if (transition === transitions - 1) {
+    const progress = progressOf(index);
+    batch.ends.push({ run_id: runId, status: 'completed', ended_at: createdAt + 10_000, progress: JSON.stringify(progress), ...historyColumns(progress, 'completed', createdAt, createdAt + 10_000) });
+    return;
+  }
+  const events = [{ type: transition === 0 ? 'START' : transition % 2 ? 'STEP_DONE' : 'WAKE', now: createdAt + transition * 1000, attemptId: transition, message: 'ESP_12AB34CD gpio 5 ON ok' }];
+  batch.records.push({ run_id: runId, body: JSON.stringify({ events }), snapshot: false });
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -118,13 +131,12 @@ function measure(target: string, runs: number, transitions: number, batchRows: n
   try {
     for (let transition = 0; transition < transitions; transition += 1) {
       for (let first = 0; first < runs; first += batchRows) {
-        const batch: StoredRun[] = [];
         const last = Math.min(runs, first + batchRows);
-        for (let i = first; i < last; i += 1) batch.push(runAt(i, transition, transitions));
         const started = performance.now();
-        for (const run of batch) store.queueRun(run);
+        const batch: CommitBatch = { starts: [], records: [], ends: [] };
+        for (let i = first; i < last; i += 1) writeAt(batch, i, transition, transitions);
         const flushing = performance.now();
-        store.flush();
+        void store.commit(batch);
         const ended = performance.now();
         flushes.push(ended - flushing);
         batches.push(ended - started);
@@ -132,7 +144,7 @@ function measure(target: string, runs: number, transitions: number, batchRows: n
       }
     }
   } finally {
-    store.close();
+    void store.close();
   }
   flushes.sort((a, b) => a - b);
   batches.sort((a, b) => a - b);

@@ -9,7 +9,7 @@ import { buildApp } from './api/build-app.ts';
 import { assertReachableSafely } from './config/load-config.ts';
 import type { ServerConfig } from './config/server-config.ts';
 import { createServices, type ServiceHooks, type Services } from './services.ts';
-import { openSqliteStore } from './store/sqlite.store.ts';
+import { openSqliteStore } from './store/sqlite/sqlite.store.ts';
 
 /** Hooks of a server: those of its services (the logger among them). */
 export type ServerHooks = ServiceHooks;

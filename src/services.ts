@@ -10,6 +10,7 @@ import { createMqttDriver, EmbeddedBrokerMqttDriver } from './drivers/create-dri
 import { MqttDriver } from './drivers/mqtt.driver.ts';
 import { SimDriver } from './drivers/sim.driver.ts';
 import { Engine } from './engine/engine.ts';
+import type { RecoveryCounts } from './engine/recovery.ts';
 import { EventHub } from './events/event-hub.ts';
 import { startInspector, type Inspector } from './events/inspector.ts';
 import { builtinExecutors } from './executors/builtin-executors.ts';
@@ -56,14 +57,14 @@ export interface Services {
    * What recovery at start did with the runs the store held as unfinished (SPEC 11); `cancelled`:
    * those of them cancelled because the emergency stop still holds.
    */
-  recovered: ReturnType<Engine['recover']> & { cancelled: number };
+  recovered: RecoveryCounts & { cancelled: number };
   /**
    * Cancels every run, turns OFF every actuator runs touched, blocks commands and starts; with the
    * mqtt driver also broadcasts the stop to every node (SPEC 10).
    */
   emergencyStop(reason: string | null): Promise<EmergencyStopResult>;
-  /** Lifts the emergency stop (and, with the mqtt driver, the nodes' own: SPEC 10). */
-  clearEmergencyStop(): void;
+  /** Lifts the emergency stop (and, with the mqtt driver, the nodes' own: SPEC 10); resolves once that is stored. */
+  clearEmergencyStop(): Promise<void>;
   /** Idempotent: stops the engine, the safety system, the driver and the store, in that order. */
   close(): Promise<void>;
 }
@@ -127,28 +128,24 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   });
   const driver = metrics.countCommands(inner);
   await driver.start();
+  // Latch writes are chained: each press or clear is stored after the one before, and an answer
+  // about the stop waits for what it changed to be stored.
+  let latchWrites: Promise<void> = Promise.resolve();
+  const storeSetting = (key: string, value: unknown, what: string) => {
+    // An emergency stop must go on when the disk fails; the latch then holds until the restart.
+    latchWrites = latchWrites.then(() => store?.setSetting(key, value)).catch((error: unknown) => onError(error, what));
+  };
+  const savedLatch = (await store?.getSetting(LATCH_KEY)) as LatchState | undefined;
+  const savedHistory = (await store?.getSetting(LATCH_HISTORY_KEY)) as LatchPress[] | undefined;
   const safety = new SafetySystem({
     driver,
     policy: new SafetyPolicy(config.safety),
     commandsPerSecond: config.rate_limits.commands_per_second,
     commandsPerEspPerSecond: config.rate_limits.commands_per_esp_per_second,
-    latch: (store?.getSetting(LATCH_KEY) as LatchState | undefined) ?? undefined,
-    onLatchChange: (state) => {
-      // An emergency stop must go on when the disk fails; the latch then holds until the restart.
-      try {
-        store?.setSetting(LATCH_KEY, state);
-      } catch (error) {
-        onError(error, 'emergency stop state could not be stored');
-      }
-    },
-    latchHistory: (store?.getSetting(LATCH_HISTORY_KEY) as LatchPress[] | undefined) ?? undefined,
-    onLatchHistory: (history) => {
-      try {
-        store?.setSetting(LATCH_HISTORY_KEY, history);
-      } catch (error) {
-        onError(error, 'emergency stop history could not be stored');
-      }
-    },
+    latch: savedLatch ?? undefined,
+    onLatchChange: (state) => storeSetting(LATCH_KEY, state, 'emergency stop state could not be stored'),
+    latchHistory: savedHistory ?? undefined,
+    onLatchHistory: (history) => storeSetting(LATCH_HISTORY_KEY, history, 'emergency stop history could not be stored'),
   });
   const starts = new StartRateLimiter(config.rate_limits.starts_per_second);
   const executors = builtinExecutors(driver, safety).register(loggingSafeState(safety.safeStateExecutor(), logger));
@@ -158,7 +155,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   const inspector = config.inspect
     ? await startInspector({ port: hooks.inspectPort ?? config.inspectPort }).catch(async (error: unknown) => {
         await driver.close();
-        store?.close();
+        await store?.close();
         throw error;
       })
     : null;
@@ -189,7 +186,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
       const before = now - config.limits.history_days * DAY_MS;
       pruneInChunks(store, before).catch((error: unknown) => onError(error, 'history prune failed'));
     },
-    onRunRecovered: (run, context) => safety.restore(run.runId, run.definition.priority, recoveredCommands(context)),
+    onRunRecovered: (run, context) => safety.restore(run.runId, run.priority, recoveredCommands(context)),
     onError,
   });
 
@@ -202,11 +199,12 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   logRunLifecycle(engine.events, logger);
   const hub = new EventHub();
   hub.attach(engine.events);
-  const recovered = { ...engine.recover(config.recovery), cancelled: 0 };
+  await templates.load();
+  const recovered = { ...(await engine.recover(config.recovery)), cancelled: 0 };
   // Restarted while the emergency stop holds (the server stopped during one, or before it was
   // cleared): the runs it found are cancelled, as the stop would have done, instead of resuming
   // into commands the latch refuses. Their safe state still turns OFF what they held.
-  if (safety.latch.active) recovered.cancelled = cancelEveryRun(engine, safety.latch.state().reason);
+  if (safety.latch.active) recovered.cancelled = await cancelEveryRun(engine, safety.latch.state().reason);
 
   let closed = false;
   return {
@@ -227,7 +225,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     recovered,
     async emergencyStop(reason) {
       safety.latch.trip(reason, Date.now());
-      const cancelled = cancelEveryRun(engine, reason);
+      const cancelled = await cancelEveryRun(engine, reason);
       const turningOff = safety.turnOff(safety.touched());
       // After the OFFs, on the same connection: an emergency-stopped firmware refuses every command, OFF included.
       mqtt?.broadcastEmergency(reason ?? '').catch((error: unknown) => onError(error, 'emergency broadcast could not be published'));
@@ -236,12 +234,14 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
       // A second press keeps the first reason in the latch; the event says what the latch says.
       const latched = safety.latch.state().reason ?? reason;
       engine.events.publish('emergency_stop', { active: true, reason: latched, runs_cancelled: cancelled, actuators_off: report.off.length }, Date.now());
+      await latchWrites;
       return result;
     },
-    clearEmergencyStop() {
+    async clearEmergencyStop() {
       safety.latch.clear(Date.now());
       mqtt?.clearEmergency().catch((error: unknown) => onError(error, 'emergency clear could not be published to the nodes'));
       engine.events.publish('emergency_stop', { active: false, reason: null, runs_cancelled: 0, actuators_off: 0 }, Date.now());
+      await latchWrites;
     },
     async close() {
       if (closed) return;
@@ -250,22 +250,21 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
       await inspector?.close();
       safety.close();
       await driver.close();
-      store?.close();
+      await latchWrites;
+      await store?.close();
     },
   };
 }
 
-/** Cancels every active run for an emergency stop (reason: the operator's words, if any); returns how many were cancelled. */
-function cancelEveryRun(engine: Engine, reason: string | null): number {
-  let cancelled = 0;
+/** Cancels every active run for an emergency stop (reason: the operator's words, if any), each before this returns; resolves with how many were cancelled. */
+async function cancelEveryRun(engine: Engine, reason: string | null): Promise<number> {
   const why = reason === null ? 'Emergency stop' : `Emergency stop: ${reason}`;
-  for (const run of engine.activeRuns()) {
-    try {
-      engine.cancel(run.runId, why);
-      cancelled++;
-    } catch {
+  const outcomes = engine.activeRuns().map((run) =>
+    engine.cancel(run.runId, why).then(
+      () => 1,
       // A run already in cleanup is making itself safe; the emergency stop's OFF covers it too.
-    }
-  }
-  return cancelled;
+      () => 0,
+    ),
+  );
+  return (await Promise.all(outcomes)).reduce((a: number, b: number) => a + b, 0);
 }

@@ -45,6 +45,8 @@ export async function backupRoutes(app: FastifyInstance, { services }: BackupRou
     const directory = config.db === ':memory:' ? tmpdir() : dirname(config.db);
     const file = join(directory, `.sequencer-backup-${randomUUID()}.db`);
     try {
+      // Every change seen so far is committed first, so the copy has it.
+      await services.engine.whenDurable();
       await store.backup(file);
     } catch (error) {
       await rm(file, { force: true });

@@ -75,7 +75,7 @@ export async function emergencyRoutes(app: FastifyInstance, { services }: Emerge
   api.post('/emergency-stop/clear', {
     schema: { tags, summary: 'Lift the emergency stop: commands and starts are allowed again', response: { 200: EmergencyStateSchema, ...errorResponses(401, 403) } },
   }, async () => {
-    services.clearEmergencyStop();
+    await services.clearEmergencyStop();
     return state();
   });
 }

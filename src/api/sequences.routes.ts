@@ -131,13 +131,13 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
     },
   }, async (request) => {
     const { limit, offset, status, running_only, sequence_id } = request.query;
-    const page = engine.list({ limit, offset, status, running_only, sequence_id });
+    const page = await engine.list({ limit, offset, status, running_only, sequence_id });
     return { success: true as const, sequences: page.items, total: page.total, running: page.running, completed: page.completed, failed: page.failed, limit, offset };
   });
 
   api.get('/sequences/stats', {
     schema: { tags, summary: 'Aggregates over the last hour', response: { 200: StatsResponseSchema } },
-  }, async () => ({ success: true as const, ...engine.stats() }));
+  }, async () => ({ success: true as const, ...(await engine.stats()) }));
 
   api.get('/sequences/:id', {
     schema: {
@@ -147,7 +147,7 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
       response: { 200: ProgressSchema, ...errorResponses(404) },
     },
   }, async (request) => {
-    const progress = engine.get(request.params.id);
+    const progress = await engine.get(request.params.id);
     if (!progress) throw notFound(request.params.id);
     return progress;
   });
@@ -160,7 +160,7 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
       response: { 200: SnapshotSchema, ...errorResponses(404) },
     },
   }, async (request) => {
-    const snapshot = engine.snapshot(request.params.id);
+    const snapshot = await engine.snapshot(request.params.id);
     if (snapshot === null || snapshot === undefined) throw notFound(request.params.id, 'has no snapshot (it ended, or has not started yet)');
     return snapshot as Record<string, unknown>;
   });

@@ -82,7 +82,7 @@ export async function templateRoutes(app: FastifyInstance, { services }: Templat
     },
     validatorCompiler: templateBodyToService,
   }, async (request, reply) => {
-    const stored = templates.put(request.params.name, request.body as unknown);
+    const stored = await templates.put(request.params.name, request.body as unknown);
     return reply.code(stored.version === 1 ? 201 : 200).send({ success: true as const, name: stored.name, version: stored.version, updated_at: iso(stored.updated_at) });
   });
 
@@ -96,7 +96,7 @@ export async function templateRoutes(app: FastifyInstance, { services }: Templat
   api.delete('/sequence-templates/:name', {
     schema: { tags, summary: 'Delete a template (runs started from it go on)', params: TemplateNameParamsSchema, response: { 200: DeleteResponseSchema, ...errorResponses(404) } },
   }, async (request) => {
-    templates.delete(request.params.name);
+    await templates.delete(request.params.name);
     return { success: true as const, message: `Template '${request.params.name}' deleted` };
   });
 

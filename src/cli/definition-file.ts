@@ -57,12 +57,12 @@ export function isTemplate(value: unknown): value is Record<string, unknown> {
  * required parameter is a problem at `params.<name>`). Throws UsageError for `--params` on a plain
  * definition.
  */
-export function checkContent(services: Services, file: string, value: unknown, params: unknown): ValidationResult {
+export async function checkContent(services: Services, file: string, value: unknown, params: unknown): Promise<ValidationResult> {
   if (!isTemplate(value)) {
     if (params !== undefined) throw new UsageError(`--params fills a template (a file with "params"); ${file} is a plain definition`);
     return services.engine.validate(value);
   }
-  const stored = storeTemplate(services, file, value);
+  const stored = await storeTemplate(services, file, value);
   if (!stored.ok) return stored;
   try {
     return services.engine.validate(services.templates.instantiate(stored.name, params ?? {}).definition);
@@ -72,16 +72,20 @@ export function checkContent(services: Services, file: string, value: unknown, p
 }
 
 /** Checks a template without values, as `PUT /sequence-templates/{name}` does; its parameter schema when valid. */
-export function checkTemplate(services: Services, file: string, value: unknown): { ok: true; params: TemplateBody['params'] } | { ok: false; errors: ErrorDetail[] } {
-  const stored = storeTemplate(services, file, value);
+export async function checkTemplate(
+  services: Services,
+  file: string,
+  value: unknown,
+): Promise<{ ok: true; params: TemplateBody['params'] } | { ok: false; errors: ErrorDetail[] }> {
+  const stored = await storeTemplate(services, file, value);
   return stored.ok ? { ok: true, params: TemplateBodySchema.parse(value).params } : stored;
 }
 
-function storeTemplate(services: Services, file: string, value: unknown): { ok: true; name: string } | { ok: false; errors: ErrorDetail[] } {
+async function storeTemplate(services: Services, file: string, value: unknown): Promise<{ ok: true; name: string } | { ok: false; errors: ErrorDetail[] }> {
   // A name the store accepts, from the file's (`flush-zone.template.json` -> `flush-zone.template`).
   const name = basename(file).replace(/\.json$/i, '').replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 100) || 'template';
   try {
-    services.templates.put(name, value);
+    await services.templates.put(name, value);
     return { ok: true, name };
   } catch (error) {
     return { ok: false, errors: problemsOf(error) };

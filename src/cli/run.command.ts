@@ -51,7 +51,7 @@ async function run({ values, operands }: ParsedArgs<typeof FLAGS>): Promise<numb
   }
   const services = await createServices({ ...defaultConfig(), db: ':memory:', driver: 'sim', simLatencyMs: latency });
   try {
-    const checked = checkContent(services, file, loaded.value, params);
+    const checked = await checkContent(services, file, loaded.value, params);
     if (!checked.ok) {
       process.stderr.write(`sequencer run: ${file} is not a valid sequence:\n${formatProblems(checked.errors)}`);
       return 2;
@@ -88,11 +88,9 @@ async function runToEnd(services: Services, definition: SequenceDefinition, json
     }
     signalled = signal;
     say('interrupted: cancelling the run (press Ctrl-C again to quit at once)');
-    try {
-      engine.cancel(runId, 'Interrupted from the command line');
-    } catch {
+    engine.cancel(runId, 'Interrupted from the command line').catch(() => {
       // Already in its cleanup steps: it is making itself safe and ends on its own.
-    }
+    });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -105,7 +103,7 @@ async function runToEnd(services: Services, definition: SequenceDefinition, json
     }
     for (const event of early.splice(0)) deliver(event);
     const status = await ended;
-    if (json) process.stdout.write(`${JSON.stringify(engine.get(runId), null, 2)}\n`);
+    if (json) process.stdout.write(`${JSON.stringify(await engine.get(runId), null, 2)}\n`);
     if (signalled !== null) return SIGNAL_EXIT[signalled];
     return status === 'completed' ? 0 : 1;
   } finally {

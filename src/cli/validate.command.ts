@@ -45,7 +45,7 @@ async function validate({ values, operands }: ParsedArgs<typeof FLAGS>): Promise
   const services = await createServices({ ...defaultConfig(), db: ':memory:', driver: 'sim' });
   try {
     if (isTemplate(loaded.value) && params === undefined) {
-      const template = checkTemplate(services, file, loaded.value);
+      const template = await checkTemplate(services, file, loaded.value);
       if (!template.ok) {
         process.stdout.write(formatProblems(template.errors));
         return 2;
@@ -54,7 +54,7 @@ async function validate({ values, operands }: ParsedArgs<typeof FLAGS>): Promise
       process.stdout.write(`valid template; parameters: ${list.join(', ') || 'none'}; fill them with --params to check the sequence they make\n`);
       return 0;
     }
-    const result = checkContent(services, file, loaded.value, params);
+    const result = await checkContent(services, file, loaded.value, params);
     if (!result.ok) {
       process.stdout.write(formatProblems(result.errors));
       return 2;

@@ -2,7 +2,7 @@
  * The progress object of SPEC 5, derived from a run's record and snapshot.
  */
 import type { SequenceContext, StepOutcome } from '../../machines/sequence.types.ts';
-import type { Progress, StepResult } from '../domain/progress.ts';
+import type { Progress, RunContext, RunStatus, StepResult } from '../domain/progress.ts';
 import type { Run } from './run.ts';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -54,7 +54,7 @@ export function toProgress(run: Run, now: number): Progress {
     run_id: run.runId,
     rule_id: run.context.rule_id,
     rule_name: run.context.rule_name,
-    description: run.definition.description ?? null,
+    description: run.description,
     status: run.status,
     state: run.state,
     current_step: current,
@@ -70,7 +70,42 @@ export function toProgress(run: Run, now: number): Progress {
     error: ctx?.error ?? run.endError?.message ?? null,
     error_code: ctx?.errorCode ?? run.endError?.code ?? null,
     context: run.context,
-    mode: run.definition.mode,
+    mode: run.mode,
     template: run.template,
+  };
+}
+
+/**
+ * The progress object of a run known only by its history row (unfinished, and not held by this
+ * engine): what the row says, nothing of its steps.
+ */
+export function placeholderProgress(
+  row: { run_id: string; sequence_id: string; status: RunStatus; created_at: number },
+  context: RunContext | null,
+  template: Progress['template'],
+): Progress {
+  return {
+    sequence_id: row.sequence_id,
+    run_id: row.run_id,
+    rule_id: context?.rule_id ?? null,
+    rule_name: context?.rule_name ?? null,
+    description: null,
+    status: row.status,
+    state: row.status === 'pending' ? 'idle' : row.status,
+    current_step: 0,
+    total_steps: 0,
+    progress_percent: 0,
+    current_step_name: null,
+    started_at: null,
+    completed_at: null,
+    duration_seconds: null,
+    estimated_completion: null,
+    step_results: [],
+    cleanup_results: [],
+    error: null,
+    error_code: null,
+    context: context ?? { rule_id: null, rule_name: null, triggered_by: null, trigger_data: null },
+    mode: 'single',
+    template,
   };
 }

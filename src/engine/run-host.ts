@@ -27,15 +27,16 @@ type RunActor = Actor<typeof sequenceMachine>;
 
 /** Hosts the actors of every run (top-level and nested). */
 export class RunHost {
-  /** Every run the engine holds, top-level and nested, by run_id. */
-  readonly runs = new Map<string, Run>();
+  /** Every run the engine holds, top-level and nested, by run_id (the engine's `RunBook` owns it). */
+  readonly runs: Map<string, Run>;
   readonly machine;
   readonly #executors: ExecutorRegistry;
   readonly #out: WriteAhead;
   readonly #now: () => number;
   readonly #hooks: RunHostHooks;
 
-  constructor(executors: ExecutorRegistry, out: WriteAhead, now: () => number, hooks: RunHostHooks) {
+  constructor(runs: Map<string, Run>, executors: ExecutorRegistry, out: WriteAhead, now: () => number, hooks: RunHostHooks) {
+    this.runs = runs;
     this.#executors = executors;
     this.#out = out;
     this.#now = now;
@@ -85,6 +86,8 @@ export class RunHost {
     if (!run.actor || run.actor.getSnapshot().status !== 'active') return;
     run.lastEvent = event.type;
     if (event.type === 'CANCEL') run.cancelReason ??= event.reason;
+    // The journal of the run: replaying these events rebuilds its snapshot after a restart.
+    run.turn?.push(event);
     run.actor.send(event);
   }
 
@@ -192,7 +195,7 @@ export class RunHost {
       runId: run.runId,
       rootRunId: run.root.runId,
       sequenceId: run.sequenceId,
-      priority: run.root.definition.priority,
+      priority: run.root.priority,
       ruleName: run.root.context.rule_name,
       stepIndex: params.stepIndex,
       stepName: params.step.name,

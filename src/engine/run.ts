@@ -3,7 +3,7 @@
  * beside the actor (timer, action in flight). One object per run, found by run_id in O(1).
  */
 import type { Actor } from 'xstate';
-import type { SequenceMachine, SequencePlan } from '../../machines/sequence.machine.ts';
+import type { SequenceEvent, SequenceMachine, SequencePlan } from '../../machines/sequence.machine.ts';
 import type { SequenceDefinition } from '../domain/definition.schema.ts';
 import type { RunContext, RunStatus } from '../domain/progress.ts';
 
@@ -19,7 +19,12 @@ export interface InFlight {
 export interface Run {
   runId: string;
   sequenceId: string;
-  definition: SequenceDefinition;
+  /** The definition, until its start record is written (a running run keeps its plan, not its definition). */
+  definition: SequenceDefinition | null;
+  description: string | null;
+  mode: SequenceDefinition['mode'];
+  /** Lower is more important (SPEC 10). */
+  priority: number;
   plan: SequencePlan;
   context: RunContext;
   template: { name: string; version: number } | null;
@@ -48,6 +53,12 @@ export interface Run {
   endedAt: number | null;
   /** Settles a nested run's waiting parent attempt. */
   onEnd: ((run: Run) => void) | null;
+  /** The events the run took since its last journal record (null for a nested run: it is not journaled). */
+  turn: SequenceEvent[] | null;
+  /** Journal records written since the last compact snapshot (or since the start). */
+  records: number;
+  /** The status the store has for the run (null: nothing stored yet). */
+  storedStatus: RunStatus | null;
 }
 
 /** The dotted form of a state value: `{ running: 'executing' }` -> `running.executing`. */

@@ -1,20 +1,25 @@
 /**
- * Write-ahead of events and effects: with a store, a run's transitions are written before their
- * events are published and before the actions they ask for reach outside the process. Runs changed
- * during one turn of the event loop are written in one transaction (only their latest state), then
- * that turn's events go out in order and its held actions start. An HTTP answer that acknowledges
- * a change waits for the same commit (`whenDurable`), so concurrent requests of one turn still
- * share one transaction. Without a store, events go out at once and actions start after the
- * current transition.
+ * Write-ahead of events and effects (SPEC 11: every transition durable before its event is
+ * published). What runs did during one turn of the event loop (starts, the events each run took,
+ * ends) becomes one `commit(batch)` of the store; only once it has resolved are that turn's events
+ * published, in order, and the actions it asked for that leave the process started. Commits are chained, so turns are
+ * written and published in order even on a backend that answers asynchronously. An HTTP answer
+ * that acknowledges a change waits for the same commit (`whenDurable`), so concurrent requests of
+ * one turn share one transaction.
+ *
+ * An engine given no store of its own keeps its history in an in-memory store that nothing can
+ * recover from: it is not `durable`, so events go out at once and actions start after the current
+ * transition, and the commit only keeps the history the queries read.
  */
 import type { EventType, SequenceEvents } from '../events/event-types.ts';
 import type { EventBus } from '../events/event-bus.ts';
-import type { RunStore, StoredRun } from '../store/run-store.ts';
+import type { CommitBatch, RunStore } from '../store/run-store.ts';
+import { endRecord, startRecord, turnRecord, type SnapshotOf } from './journal-records.ts';
 import type { Run } from './run.ts';
 
 /**
- * Runs per write once a turn has changed this many: a batch of 250 serialises and commits in a few
- * ms, and a burst of 10,000 wake-ups then waits ~40 ms for its writes instead of seconds.
+ * Runs per write once a turn has changed this many: a batch of 250 commits in a few ms, and a
+ * burst of 10,000 wake-ups then waits ~40 ms for its writes instead of seconds.
  */
 export const BATCH_RUNS = 250;
 
@@ -30,63 +35,95 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
-/** Batches run writes and holds events until their writes are done. */
+/** What the write-ahead is built on. */
+export interface WriteAheadOptions {
+  bus: EventBus;
+  store: RunStore;
+  /** Whether events and effects wait for the commit (false for an engine's own in-memory store). */
+  durable: boolean;
+  /** A run's compact snapshot for the journal. */
+  snapshotOf: SnapshotOf;
+  /** A write failed: these runs are affected (a commit that failed, or a run that cannot be serialised). */
+  onWriteError(error: unknown, runs: Run[]): void;
+  /** These runs' ends are committed: nothing of them is left to write. */
+  onEndsCommitted(runs: Run[]): void;
+}
+
+/** A batch on its way to the store, with the runs it carries. */
+interface Batch extends CommitBatch {
+  runs: Set<Run>;
+  ended: Run[];
+}
+
+/** Batches a turn's records and holds its events until they are committed. */
 export class WriteAhead {
-  readonly #bus: EventBus;
-  readonly #store: RunStore | null;
-  readonly #rowOf: (run: Run) => StoredRun;
-  readonly #onWriteError: (error: unknown, runs: Run[]) => void;
+  readonly #options: WriteAheadOptions;
+  #starts: Run[] = [];
   #dirty = new Set<Run>();
+  #ends: Run[] = [];
   #events: Pending[] = [];
   /** Effects that start once the current batch is committed (or its commit failed). */
   #effects: (() => void)[] = [];
   #waiters: Waiter[] = [];
-  #scheduled = false;
+  /** A batch whose commit failed: written again, first, with the next one. */
+  #retry: Batch | null = null;
+  /** Runs whose start could not be serialised: the store never hears of them. */
+  readonly #unstored = new WeakSet<Run>();
+  /** The turn's end, when a flush is scheduled for it. */
+  #scheduled: NodeJS.Immediate | null = null;
+  /** The end of the last commit (and of its publishing): the next one is chained after it. */
+  #tail: Promise<void> = Promise.resolve();
+  /** Waiters of the commit in flight, while one is. */
+  #committing: Waiter[] | null = null;
   /** How long the last successful batch took (serialising and committing), in ms. */
   lastFlushMs = 0;
   /** Runs written by the last successful batch. */
   lastBatchSize = 0;
 
-  constructor(
-    bus: EventBus,
-    store: RunStore | null,
-    rowOf: (run: Run) => StoredRun,
-    onWriteError: (error: unknown, runs: Run[]) => void,
-  ) {
-    this.#bus = bus;
-    this.#store = store;
-    this.#rowOf = rowOf;
-    this.#onWriteError = onWriteError;
+  constructor(options: WriteAheadOptions) {
+    this.#options = options;
   }
 
-  /** Publishes an event, after the pending writes when there is a store. */
+  /** Publishes an event, after the pending writes when durable. */
   event<T extends EventType>(type: T, data: SequenceEvents[T], at: number): void {
-    if (!this.#store) {
-      this.#bus.publish(type, data, at);
+    if (!this.#options.durable) {
+      this.#options.bus.publish(type, data, at);
       return;
     }
     this.#events.push({ type, data, at });
     this.#schedule();
   }
 
-  /** Marks a run as changed; its latest state is written with the next batch. */
+  /** A run was admitted: its start record goes with the next batch. */
+  started(run: Run): void {
+    this.#starts.push(run);
+    this.#schedule();
+  }
+
+  /** A run moved (or its status changed): the events it took go with the next batch. */
   touch(run: Run): void {
-    if (!this.#store) return;
     this.#dirty.add(run);
     this.#schedule();
     // A turn that moves thousands of runs (their timers expire together) would hold every event
     // until its end: past a batch's worth, write after the current callback instead.
-    if (this.#dirty.size === BATCH_RUNS) queueMicrotask(this.flush);
+    if (this.#dirty.size === BATCH_RUNS) queueMicrotask(this.#flushNow);
+  }
+
+  /** A run ended: its history row goes with the next batch. */
+  ended(run: Run): void {
+    this.#ends.push(run);
+    this.#schedule();
   }
 
   /**
-   * Starts an effect (an action that reaches a device) once the transition that asked for it is
-   * committed: a crash between the two must not leave a device acting for a run nobody stored.
+   * Starts an effect whose action leaves the process (a device over MQTT, a webhook) once the
+   * transition that asked for it is committed: a crash between the two must not leave a device
+   * acting for a run nobody stored.
    * The effect starts as a microtask, after the transition, whether or not the commit succeeded:
    * the runs of a failed commit are aborted, and their safe state must still reach the devices.
    */
   readonly afterCommit = (effect: () => void): void => {
-    if (!this.#store) {
+    if (!this.#options.durable) {
       queueMicrotask(effect);
       return;
     }
@@ -101,62 +138,114 @@ export class WriteAhead {
    * client was told. Requests handled in the same turn share the one commit.
    */
   whenDurable(): Promise<void> {
-    if (!this.#store || (this.#dirty.size === 0 && !this.#scheduled)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
-      this.#schedule();
-    });
+    if (!this.#options.durable) return Promise.resolve();
+    const waiters = this.#scheduled ? this.#waiters : this.#committing;
+    if (!waiters) return Promise.resolve();
+    return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
   }
 
   #schedule(): void {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(this.flush);
+    this.#scheduled ??= setImmediate(this.#flushNow);
   }
 
-  /** Writes the changed runs in one transaction, then publishes the held events and starts the held effects. */
-  readonly flush = (): void => {
-    this.#scheduled = false;
-    const runs = [...this.#dirty];
+  readonly #flushNow = (): void => {
+    void this.flush();
+  };
+
+  /**
+   * Commits what is pending now, then publishes the held events and starts the held effects;
+   * resolves when that is done (never rejects: a failed commit is reported through `onWriteError`).
+   */
+  flush(): Promise<void> {
+    if (this.#scheduled) clearImmediate(this.#scheduled);
+    this.#scheduled = null;
+    const started = performance.now();
+    const batch = this.#batch();
     const events = this.#events;
     const effects = this.#effects;
     const waiters = this.#waiters;
-    this.#dirty = new Set();
     this.#events = [];
     this.#effects = [];
     this.#waiters = [];
-    const failure = this.#store && runs.length > 0 ? this.#write(this.#store, runs) : null;
+    const empty = batch.starts.length === 0 && batch.records.length === 0 && batch.ends.length === 0;
+    const commit = empty ? this.#tail : this.#tail.then(() => this.#options.store.commit(batch));
+    this.#committing = waiters;
+    this.#tail = commit.then(
+      () => {
+        this.lastFlushMs = performance.now() - started;
+        this.lastBatchSize = empty ? this.lastBatchSize : batch.runs.size;
+        this.#settle(events, effects, waiters, null);
+        if (batch.ended.length > 0) this.#options.onEndsCommitted(batch.ended);
+      },
+      (error: unknown) => {
+        // Written again with the next batch, first: a journal must not lose a turn.
+        this.#retry = batch;
+        this.#options.onWriteError(error, [...batch.runs]);
+        this.#settle(events, effects, waiters, { error });
+      },
+    );
+    return this.#tail;
+  }
+
+  #settle(events: Pending[], effects: (() => void)[], waiters: Waiter[], failure: { error: unknown } | null): void {
+    if (this.#committing === waiters) this.#committing = null;
     // Published even when the write failed: holding them would hide from every client what the
     // runs do to actuators, and the affected runs' failure (5631) follows as events of their own.
-    for (const e of events) this.#bus.publish(e.type, e.data, e.at);
+    for (const e of events) this.#options.bus.publish(e.type, e.data, e.at);
     for (const effect of effects) queueMicrotask(effect);
     for (const waiter of waiters) {
       if (failure) waiter.reject(failure.error);
       else waiter.resolve();
     }
-  };
+  }
 
-  /** Queues and commits the runs; returns the commit's failure, if it failed. */
-  #write(store: RunStore, runs: Run[]): { error: unknown } | null {
-    const started = performance.now();
-    const queued: Run[] = [];
-    for (const run of runs) {
-      // A run that cannot be serialised fails alone; the others of its batch are still written.
-      try {
-        store.queueRun(this.#rowOf(run));
-        queued.push(run);
-      } catch (error) {
-        this.#onWriteError(error, [run]);
+  /** The records of what is pending, after those of a failed batch; a run that cannot be serialised is left out and reported. */
+  #batch(): Batch {
+    const retry = this.#retry;
+    this.#retry = null;
+    const batch: Batch = {
+      starts: retry ? retry.starts : [],
+      records: retry ? retry.records : [],
+      ends: retry ? retry.ends : [],
+      runs: retry ? retry.runs : new Set(),
+      ended: retry ? retry.ended : [],
+    };
+    const starts = this.#starts;
+    const dirty = this.#dirty;
+    const ends = this.#ends;
+    this.#starts = [];
+    this.#dirty = new Set();
+    this.#ends = [];
+    const endsNow = new Set(ends);
+    for (const run of starts) this.#add(batch, run, () => batch.starts.push(startRecord(run)), true);
+    for (const run of dirty) {
+      // The history row of a run that ends in this batch supersedes its last turn.
+      if (endsNow.has(run)) {
+        run.turn = [];
+        continue;
       }
+      this.#add(batch, run, () => {
+        const record = turnRecord(run, this.#options.snapshotOf);
+        if (record) batch.records.push(record);
+      });
     }
+    const now = Date.now();
+    for (const run of ends) {
+      this.#add(batch, run, () => batch.ends.push(endRecord(run, now)));
+      batch.ended.push(run);
+    }
+    return batch;
+  }
+
+  /** Adds a run's record to the batch unless the run cannot be stored (then it is reported, alone). */
+  #add(batch: Batch, run: Run, write: () => void, start = false): void {
+    if (this.#unstored.has(run)) return;
     try {
-      store.flush();
-      this.lastFlushMs = performance.now() - started;
-      this.lastBatchSize = queued.length;
-      return null;
+      write();
+      batch.runs.add(run);
     } catch (error) {
-      this.#onWriteError(error, queued);
-      return { error };
+      if (start) this.#unstored.add(run);
+      this.#options.onWriteError(error, [run]);
     }
   }
 }

@@ -29,7 +29,7 @@ export async function pruneInChunks(
   }
   let total = 0;
   for (;;) {
-    const deleted = store.pruneEndedBefore(beforeMs, chunkRows);
+    const deleted = await store.pruneEndedBefore(beforeMs, chunkRows);
     total += deleted;
     if (deleted < chunkRows) return total;
     await new Promise<void>((resolve) => setImmediate(resolve));

@@ -1,33 +1,101 @@
 /**
- * The persistence contract of the engine (SPEC section 11). The SQLite store implements it; a
- * PostgreSQL store can later. Writes are queued and flushed in one transaction per batch, so
- * thousands of concurrent runs cost one commit per tick, not one per transition.
+ * The persistence contract of the engine (SPEC 11, SPEC 14): one asynchronous interface that every
+ * backend implements (SQLite in `sqlite/`, the default; PostgreSQL for a cluster). The engine
+ * writes a run as a **journal**:
+ * - a **start record**, once, when the run is admitted (its definition, and the plan, context and
+ *   template recovery needs);
+ * - one small **journal record** per turn of the event loop in which the run moved (the machine
+ *   events it took, each carrying its `now`; now and then a compact snapshot instead, so replay
+ *   stays short), appended and never rewritten;
+ * - a **history row**, once, when it ends (status, progress object, the columns the list and stats
+ *   queries use); its start record and journal are deleted in the same transaction.
+ * One turn's records of every run are one `commit`. Recovery reads each unfinished run's start
+ * record and its journal from the last snapshot on, and the engine replays them.
+ *
+ * JSON fields are written as text the engine serialised (so a value that cannot be serialised
+ * fails its own run, never a batch) and read back as values. A backend never looks inside a start
+ * or journal body: only the engine reads them.
  */
 import type { Progress, RunStatus } from '../domain/progress.ts';
 
-/** Everything the store keeps about one run. */
+/** Written once when a run is admitted. */
+export interface StartRecord {
+  run_id: string;
+  sequence_id: string;
+  /** `pending` (queued) or `running`; later changes come with journal records. */
+  status: RunStatus;
+  /** Unix ms. */
+  created_at: number;
+  /** The validated definition, JSON (kept with the history). */
+  definition: string;
+  /** What recovery needs beside the definition (plan, context, template), JSON; opaque to the store. */
+  body: string;
+}
+
+/** One turn of one run, appended to its journal. */
+export interface JournalRecord {
+  run_id: string;
+  /** The events the run took in the turn, or a compact snapshot, JSON; opaque to the store. */
+  body: string;
+  /**
+   * The body is a compact snapshot of the run (after its events, if any): recovery starts from the
+   * last such record, and a backend may drop the records before it.
+   */
+  snapshot: boolean;
+  /** The run's status after the turn, when it changed (a pause, a resume, a queued run launched). */
+  status?: RunStatus;
+}
+
+/** Written once when a run ends; the run's start record and journal go in the same transaction. */
+export interface EndRecord {
+  run_id: string;
+  /** A terminal status. */
+  status: RunStatus;
+  /** Unix ms. */
+  ended_at: number;
+  /** The final progress object, JSON. */
+  progress: string;
+  /** For stats: the step that made a failed run fail (see `historyColumns`). */
+  failed_step: string | null;
+  duration_seconds: number | null;
+}
+
+/** Everything one turn writes, committed in one transaction: starts, then records, then ends. */
+export interface CommitBatch {
+  starts: StartRecord[];
+  records: JournalRecord[];
+  ends: EndRecord[];
+}
+
+/** A run as the history shows it. */
 export interface StoredRun {
   run_id: string;
   sequence_id: string;
   status: RunStatus;
-  /** The validated definition the run was started with (JSON-serialisable). */
-  definition: unknown;
-  /** The progress object as of the last transition. */
-  progress: Progress;
-  /**
-   * The actor's persisted XState snapshot (JSON-serialisable); null once not needed. Its
-   * `context.plan` may be left out (null): the plan never changes during a run and is stored once.
-   */
-  snapshot: unknown;
-  /**
-   * The run's plan while it is unfinished: written by the first write that has it, dropped by the
-   * first write without it (the run ended). Absent in runs stored before schema v4.
-   */
-  plan?: unknown;
   /** Unix ms. */
   created_at: number;
-  /** Unix ms; null while the run is not terminal. */
+  /** Unix ms; null while the run is unfinished. */
   ended_at: number | null;
+  /** The progress object once the run ended; null while it runs (the engine running it has it). */
+  progress: Progress | null;
+  /** The definition it was started with. */
+  definition: unknown;
+}
+
+/** One row of a history page. */
+export type ListedRun = Omit<StoredRun, 'definition' | 'ended_at'>;
+
+/** An unfinished run as recovery needs it. */
+export interface UnfinishedRun {
+  run_id: string;
+  sequence_id: string;
+  status: RunStatus;
+  created_at: number;
+  definition: unknown;
+  /** The start record's body, parsed. */
+  body: unknown;
+  /** The journal records' bodies, parsed, in order, from the last snapshot record on (all when none is). */
+  records: unknown[];
 }
 
 /** A stored template (SPEC section 7). */
@@ -51,7 +119,7 @@ export interface RunQuery {
 
 /** A page of history, newest first. */
 export interface RunPage {
-  items: Progress[];
+  items: ListedRun[];
   total: number;
 }
 
@@ -65,40 +133,42 @@ export interface RunStats {
   most_common_failure_step: string | null;
 }
 
-/** The store. Every method is synchronous (better-sqlite3 is); errors are thrown. */
+/** The store. Every method is asynchronous; failures reject. */
 export interface RunStore {
-  /** Queues an upsert of a run; the last queued version of a run wins. */
-  queueRun(run: StoredRun): void;
-  /** Writes every queued run in one transaction. Throws when the write fails (queue is kept). */
-  flush(): void;
-  /** A run by run_id, or the newest run of a sequence_id. */
-  getRun(id: string): StoredRun | undefined;
-  /** History page, newest first. */
-  listRuns(query: RunQuery): RunPage;
-  /** Counts by status over the whole history. */
-  countByStatus(): Record<RunStatus, number>;
-  /** Aggregates over runs that ended at or after `sinceMs` (Unix ms). */
-  stats(sinceMs: number): RunStats;
-  /** Every run whose status is not terminal, oldest first (for recovery). */
-  activeRuns(): StoredRun[];
   /**
-   * Deletes terminal runs that ended before `beforeMs`, at most `maxRows` of them (default: all);
-   * returns how many. `pruneInChunks` calls it chunk by chunk to keep the event loop free.
+   * Writes a turn's batch in one transaction: all of it, or nothing (then it rejects, and the
+   * caller may commit the same records again).
    */
-  pruneEndedBefore(beforeMs: number, maxRows?: number): number;
-  getTemplate(name: string): StoredTemplate | undefined;
-  /** Stores a template, bumping its version; returns the stored row. */
-  putTemplate(name: string, body: unknown, now: number): StoredTemplate;
-  deleteTemplate(name: string): boolean;
-  listTemplates(): StoredTemplate[];
+  commit(batch: CommitBatch): Promise<void>;
+  /** A run by run_id, or the newest run of a sequence_id. */
+  getRun(id: string): Promise<StoredRun | undefined>;
+  /** History page, newest first (created_at, then run_id), unfinished runs included. */
+  listRuns(query: RunQuery): Promise<RunPage>;
+  /** Counts by status over the whole history, every status present. */
+  countByStatus(): Promise<Record<RunStatus, number>>;
+  /** Aggregates over runs that ended at or after `sinceMs` (Unix ms). */
+  stats(sinceMs: number): Promise<RunStats>;
+  /** Every unfinished run, oldest first (created_at, then order of admission), for recovery. */
+  unfinishedRuns(): Promise<UnfinishedRun[]>;
+  /**
+   * Deletes ended runs that ended before `beforeMs`, at most `maxRows` of them (default: all);
+   * resolves with how many. `pruneInChunks` calls it chunk by chunk.
+   */
+  pruneEndedBefore(beforeMs: number, maxRows?: number): Promise<number>;
+  getTemplate(name: string): Promise<StoredTemplate | undefined>;
+  /** Stores a template, bumping its version; resolves with the stored row. */
+  putTemplate(name: string, body: unknown, now: number): Promise<StoredTemplate>;
+  deleteTemplate(name: string): Promise<boolean>;
+  listTemplates(): Promise<StoredTemplate[]>;
   /** Small durable settings (e.g. the emergency-stop latch). */
-  getSetting(key: string): unknown;
-  setSetting(key: string, value: unknown): void;
+  getSetting(key: string): Promise<unknown>;
+  /** Stores a setting at once; `undefined` deletes it. */
+  setSetting(key: string, value: unknown): Promise<void>;
   /**
    * Writes a consistent copy of everything stored to `file` while the store stays in use (an
    * online backup); resolves when the copy is complete. Absent when the store cannot.
    */
   backup?(file: string): Promise<void>;
-  /** Flushes and closes; idempotent. */
-  close(): void;
+  /** Closes; idempotent. */
+  close(): Promise<void>;
 }

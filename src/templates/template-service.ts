@@ -48,40 +48,54 @@ interface Reference {
 }
 
 export class TemplateService implements TemplateResolver {
-  readonly #store: TemplateStore;
+  readonly #store: TemplateStore | null;
+  /**
+   * Every stored template, read once by `load()` and written through by `put` and `delete`:
+   * validation resolves nested template calls synchronously, so it reads them here.
+   */
+  readonly #templates = new Map<string, StoredTemplate>();
   readonly #validate: (definition: unknown) => ValidationResult;
   readonly #now: () => number;
 
   constructor(options: TemplateServiceOptions) {
-    this.#store = options.store ?? new MemoryTemplateStore();
+    this.#store = options.store;
     this.#validate = options.validate;
     this.#now = options.now ?? Date.now;
   }
 
+  /** Reads every stored template; call once, before the service is used. */
+  async load(): Promise<void> {
+    if (!this.#store) return;
+    this.#templates.clear();
+    for (const stored of await this.#store.listTemplates()) this.#templates.set(stored.name, stored);
+  }
+
   /** A stored template; 404/5611 when there is none. */
   get(name: string): StoredTemplate {
-    const stored = this.#store.getTemplate(name);
+    const stored = this.#templates.get(name);
     if (!stored) throw new SequencerError(Codes.NOT_FOUND, `Template '${name}' not found`);
     return stored;
   }
 
   /** Every template, by name. */
   list(): TemplateSummary[] {
-    return this.#store.listTemplates().map((stored) => {
-      const body = TemplateBodySchema.safeParse(stored.body);
-      const description = body.success && typeof body.data.description === 'string' ? body.data.description : null;
-      return {
-        name: stored.name,
-        version: stored.version,
-        updated_at: new Date(stored.updated_at).toISOString(),
-        description,
-        params: body.success ? body.data.params : {},
-      };
-    });
+    return [...this.#templates.values()]
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((stored) => {
+        const body = TemplateBodySchema.safeParse(stored.body);
+        const description = body.success && typeof body.data.description === 'string' ? body.data.description : null;
+        return {
+          name: stored.name,
+          version: stored.version,
+          updated_at: new Date(stored.updated_at).toISOString(),
+          description,
+          params: body.success ? body.data.params : {},
+        };
+      });
   }
 
   /** Checks and stores a template (version 1, then one more on each PUT); 422 with every problem found. */
-  put(name: string, body: unknown): StoredTemplate {
+  async put(name: string, body: unknown): Promise<StoredTemplate> {
     if (!TemplateNameSchema.safeParse(name).success) {
       throw rejected(name, [{ path: 'name', code: Codes.INVALID_DEFINITION, message: 'Template names are 1..100 characters of A-Z a-z 0-9 _ . -' }]);
     }
@@ -111,12 +125,20 @@ export class TemplateService implements TemplateResolver {
       if (!result.ok) errors.push(...result.errors.filter((error) => !placeholders.some((p) => covers(p.path, error.path))));
     }
     if (errors.length > 0) throw rejected(name, errors);
-    return this.#store.putTemplate(name, body, this.#now());
+    const now = this.#now();
+    // Without a store, versions behave as the store's: 1 when new (or deleted before), then one more per PUT.
+    const stored = this.#store
+      ? await this.#store.putTemplate(name, body, now)
+      : { name, version: (this.#templates.get(name)?.version ?? 0) + 1, body: structuredClone(body), updated_at: now };
+    this.#templates.set(name, stored);
+    return stored;
   }
 
   /** Deletes a template; 404/5611 when there is none. Runs already started from it are not affected. */
-  delete(name: string): void {
-    if (!this.#store.deleteTemplate(name)) throw new SequencerError(Codes.NOT_FOUND, `Template '${name}' not found`);
+  async delete(name: string): Promise<void> {
+    const existed = this.#store ? await this.#store.deleteTemplate(name) : this.#templates.has(name);
+    this.#templates.delete(name);
+    if (!existed) throw new SequencerError(Codes.NOT_FOUND, `Template '${name}' not found`);
   }
 
   /** Fills a template with parameters and validates the result; 404/5611 or 422 (5600 for parameters) when it cannot start. */
@@ -132,7 +154,7 @@ export class TemplateService implements TemplateResolver {
 
   /** The engine's resolver: fills a nested call's template (paths are relative to the action). */
   resolve(name: string, params: unknown): { definition: unknown } | { errors: ErrorDetail[] } {
-    const stored = this.#store.getTemplate(name);
+    const stored = this.#templates.get(name);
     if (!stored) return { errors: [{ path: 'template', code: Codes.INVALID_DEFINITION, message: `Template '${name}' not found` }] };
     const template = TemplateBodySchema.safeParse(stored.body);
     if (!template.success) return { errors: [{ path: 'template', code: Codes.INVALID_DEFINITION, message: `Template '${name}' is not a valid template` }] };
@@ -157,7 +179,7 @@ export class TemplateService implements TemplateResolver {
       if (name === start) return [...chain, name];
       if (searched.has(name)) return null;
       searched.add(name);
-      const stored = this.#store.getTemplate(name);
+      const stored = this.#templates.get(name);
       if (!stored) return null;
       for (const reference of referencesIn(stored.body, '')) {
         const found = search(reference.name, [...chain, name]);
@@ -214,27 +236,4 @@ function rejected(name: string, details: ErrorDetail[]): SequencerError {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-/** Templates in memory, for a server without a store; versions behave as in the SQLite store. */
-class MemoryTemplateStore implements TemplateStore {
-  readonly #templates = new Map<string, StoredTemplate>();
-
-  getTemplate(name: string): StoredTemplate | undefined {
-    return this.#templates.get(name);
-  }
-
-  putTemplate(name: string, body: unknown, now: number): StoredTemplate {
-    const stored = { name, version: (this.#templates.get(name)?.version ?? 0) + 1, body: structuredClone(body), updated_at: now };
-    this.#templates.set(name, stored);
-    return stored;
-  }
-
-  deleteTemplate(name: string): boolean {
-    return this.#templates.delete(name);
-  }
-
-  listTemplates(): StoredTemplate[] {
-    return [...this.#templates.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  }
 }

@@ -158,7 +158,7 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
     sequence_id: 'guard',
     steps: [{ delay_seconds: 0.05 }, { action: { type: 'actuator_command', esp_id: 'ESP_GUARD', gpio: 2, command: 'ON' } }],
   }).run_id;
-  expect(server.services.engine.pause(guardRun).status).toBe('paused');
+  expect((await server.services.engine.pause(guardRun)).status).toBe('paused');
   return { server, guardRun, ended };
 }
 

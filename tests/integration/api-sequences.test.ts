@@ -73,7 +73,7 @@ describe('POST /api/v1/sequences', () => {
   ])('rejects %s with 422, the engine code and its path, and starts nothing', async (_name, body, code, path) => {
     const error = expectError(await post('/api/v1/sequences', body), 422, code);
     expect(error.error.details[0]).toMatchObject({ path, code });
-    expect(t.services.engine.list({ limit: 10, offset: 0 }).total).toBe(0);
+    expect((await t.services.engine.list({ limit: 10, offset: 0 })).total).toBe(0);
   });
 
   it('reports every problem at once, context included', async () => {

@@ -46,8 +46,9 @@ it('an emergency stop during 1,000 runs holding 1,000 actuators leaves every act
   expect(actuators()).toHaveLength(RUNS);
   expect(actuators().filter((a) => a.on)).toEqual([]);
   expect(t.services.engine.runningCount).toBe(0);
-  const statuses = new Set(runIds.map((id) => t.services.engine.get(id)?.status));
+  const ended = await Promise.all(runIds.map((id) => t.services.engine.get(id)));
+  const statuses = new Set(ended.map((progress) => progress?.status));
   expect([...statuses]).toEqual(['cancelled']);
-  expect(new Set(runIds.map((id) => t.services.engine.get(id)?.error_code))).toEqual(new Set([Codes.CANCELLED]));
+  expect(new Set(ended.map((progress) => progress?.error_code))).toEqual(new Set([Codes.CANCELLED]));
   expect(t.services.safety.leases.size).toBe(0);
 });

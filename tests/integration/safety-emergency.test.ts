@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Codes, SequencerError } from '../../src/domain/errors.ts';
-import { openSqliteStore } from '../../src/store/sqlite.store.ts';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite.store.ts';
 import { actuator, drive, startHarness, wait, useSafetyHarness } from './safety-harness.ts';
 
 const h = useSafetyHarness();

@@ -65,7 +65,7 @@ export async function startHarness(overrides: ConfigOverrides = {}, hooks: Servi
     next,
     async ended(runId) {
       await next('sequence_completed', (data) => data.run_id === runId);
-      return services.engine.get(runId) as Progress;
+      return (await services.engine.get(runId)) as Progress;
     },
     stepDone: (runId, index) =>
       next('sequence_step', (d) => d.run_id === runId && d.phase === 'steps' && d.step === index && d.status === 'completed'),

@@ -51,7 +51,7 @@ describe('actuator leases', () => {
     expect(refused.error_code).toBe(Codes.ACTUATOR_LOCKED);
     expect(refused.step_results[0]?.message).toBe(`Actuator ESP_PUMP:5 is held by run ${holder} (priority 50)`);
     expect(h.sim.actuator(...PUMP)?.on).toBe(true);
-    expect(h.services.engine.get(holder)?.status).toBe('running');
+    expect((await h.services.engine.get(holder))?.status).toBe('running');
   });
 
   it('a completed run leaves its actuators as set and releases them, so another run can take them', async () => {
@@ -73,7 +73,7 @@ describe('safe state', () => {
     await drive(h.stepDone(run, 0));
     expect(h.sim.actuator(...PUMP)?.on).toBe(true);
 
-    h.services.engine.cancel(run, 'operator');
+    await h.services.engine.cancel(run, 'operator');
     const ended = await drive(h.ended(run));
 
     expect(ended.status).toBe('cancelled');
@@ -106,7 +106,7 @@ describe('safe state', () => {
     const run = h.start({ steps: [actuator(...PUMP, 'ON', { leave_on: true }), actuator('ESP_PUMP', 6, 'ON'), wait(600)] });
     await drive(h.stepDone(run, 1));
 
-    h.services.engine.cancel(run);
+    await h.services.engine.cancel(run);
     const ended = await drive(h.ended(run));
 
     expect(ended.cleanup_results[0]?.message).toBe('Turned off ESP_PUMP:6');
@@ -125,7 +125,7 @@ describe('safe state', () => {
     });
     await drive(h.stepDone(run, 0));
 
-    h.services.engine.cancel(run);
+    await h.services.engine.cancel(run);
     const ended = await drive(h.ended(run));
 
     expect(ended.status).toBe('cancelled');
@@ -144,7 +144,7 @@ describe('safe state', () => {
     await drive(h.stepDone(run, 0));
     h.sim.configure('ESP_PUMP', { fail: true });
 
-    h.services.engine.cancel(run);
+    await h.services.engine.cancel(run);
     const ended = await drive(h.ended(run));
 
     expect(ended.status).toBe('cancelled');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Codes } from '../../src/domain/errors.ts';
-import { openSqliteStore } from '../../src/store/sqlite.store.ts';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite.store.ts';
 import { actuator, startHarness, wait, type ConfigOverrides, type SafetyHarness } from './safety-harness.ts';
 
 let dir: string;
@@ -40,13 +40,13 @@ describe('leases after a restart', () => {
   it('a resumed run still holds its pump: another run gets 5640, and cancelling it turns the pump OFF', async () => {
     const runId = await pumpRunInterruptedByRestart();
     const after = await server({ recovery: 'resume' });
-    expect(after.services.engine.get(runId)?.status).toBe('running');
+    expect((await after.services.engine.get(runId))?.status).toBe('running');
 
     const rival = await after.ended(after.start({ steps: [actuator('ESP_R', 5, 'ON')] }));
     expect(rival.error_code).toBe(Codes.ACTUATOR_LOCKED);
     expect(rival.step_results[0]?.message).toBe(`Actuator ESP_R:5 is held by run ${runId} (priority 100)`);
 
-    after.services.engine.cancel(runId);
+    await after.services.engine.cancel(runId);
     const ended = await after.ended(runId);
     expect(ended.status).toBe('cancelled');
     expect(ended.cleanup_results.map((r) => r.message)).toEqual(['Turned off ESP_R:5']);
@@ -97,8 +97,8 @@ describe('runs that cannot be recovered', () => {
     open.splice(open.indexOf(before), 1);
 
     const after = await server({ recovery: 'resume', limits: { max_concurrent: 1 } });
-    expect(after.services.engine.get(first)?.status).toBe('running');
-    expect(after.services.engine.get(second)).toMatchObject({ status: 'failed', error_code: Codes.STATE_CORRUPTION });
+    expect((await after.services.engine.get(first))?.status).toBe('running');
+    expect(await after.services.engine.get(second)).toMatchObject({ status: 'failed', error_code: Codes.STATE_CORRUPTION });
     await vi.waitFor(() => expect(after.sim.actuator('ESP_B', 6)).toMatchObject({ on: false, last_command: 'OFF' }));
     expect(after.sim.actuator('ESP_A', 5)).toBeUndefined();
     expect(after.services.safety.leases.holderOf('ESP_B:6')).toBeUndefined();

@@ -12,7 +12,7 @@ import { defaultConfig, type ServerConfig } from '../../src/config/server-config
 import type { SimDriver } from '../../src/drivers/sim.driver.ts';
 import type { EventEnvelope, EventType, SequenceEvents } from '../../src/events/event-types.ts';
 import { createServices, type Services } from '../../src/services.ts';
-import { openSqliteStore } from '../../src/store/sqlite.store.ts';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite.store.ts';
 import { EventRecorder } from '../helpers/event.recorder.ts';
 import { drive, useEngineFakeTimers } from '../helpers/fake-clock.ts';
 

@@ -5,12 +5,12 @@ import { useEngineHarness } from '../helpers/engine.harness.ts';
 describe('engine: starting and the events of a run', () => {
   const h = useEngineHarness();
 
-  it('starting returns at once with status running, before any step has finished', () => {
+  it('starting returns at once with status running, before any step has finished', async () => {
     const started = h.engine.start(definition([actuatorStep(), delayStep(5)], { sequence_id: 'irrigation' }));
     expect(started).toMatchObject({ success: true, sequence_id: 'irrigation', total_steps: 2, status: 'running' });
     expect(started.run_id).toMatch(/^run-/);
     expect(h.events.steps(started.run_id)).toEqual(['0:starting']);
-    const progress = h.engine.get(started.run_id);
+    const progress = (await h.engine.get(started.run_id));
     expect(progress).toMatchObject({ status: 'running', state: 'running.executing', current_step: 0, step_results: [] });
   });
 
@@ -55,7 +55,7 @@ describe('engine: starting and the events of a run', () => {
     await vi.advanceTimersByTimeAsync(100);
     const completed = h.events.ofType('sequence_step', run_id).filter((e) => e.data.status === 'completed');
     expect(completed.map((e) => e.data.progress_percent)).toEqual([50, 100]);
-    expect(h.engine.get(run_id)).toMatchObject({ status: 'completed', progress_percent: 100, current_step_name: null, duration_seconds: 0.04 });
+    expect(await h.engine.get(run_id)).toMatchObject({ status: 'completed', progress_percent: 100, current_step_name: null, duration_seconds: 0.04 });
   });
 
   it('a websocket notification step publishes a notification event with its placeholders filled', async () => {
@@ -69,7 +69,7 @@ describe('engine: starting and the events of a run', () => {
     expect(h.events.ofType('notification', run_id).map((e) => e.data)).toEqual([
       { sequence_id: 'greenhouse', run_id, title: 'greenhouse', message: 'Step Tell of Frost rule', severity: 'warning', step_name: 'Tell' },
     ]);
-    expect(h.engine.get(run_id)?.status).toBe('completed');
+    expect((await h.engine.get(run_id))?.status).toBe('completed');
   });
 
   it('a listener that throws is reported and never stops the run', async () => {
@@ -78,41 +78,43 @@ describe('engine: starting and the events of a run', () => {
     });
     const { run_id } = h.engine.start(definition([actuatorStep()]));
     await vi.advanceTimersByTimeAsync(100);
-    expect(h.engine.get(run_id)?.status).toBe('completed');
+    expect((await h.engine.get(run_id))?.status).toBe('completed');
     expect(h.errors.some((e) => e.message === 'event listener failed')).toBe(true);
   });
 
-  it('shows the estimated completion of a running run from its declared waits', () => {
+  it('shows the estimated completion of a running run from its declared waits', async () => {
     const { run_id } = h.engine.start(definition([delayStep(10), delayStep(5, { delay_after_seconds: 2 })]));
-    const progress = h.engine.get(run_id);
+    const progress = (await h.engine.get(run_id));
     expect(progress?.estimated_completion).toBe(new Date(Date.now() + 17_000).toISOString());
     expect(progress?.current_step_name).toBe('Wait 10 s');
   });
 
-  it('keeps the start context on the run', () => {
+  it('keeps the start context on the run', async () => {
     const { run_id } = h.engine.start(definition([delayStep(1)]), {
       context: { rule_id: 'r-1', rule_name: 'Frost', triggered_by: 'rule', trigger_data: { t: -1 } },
     });
-    expect(h.engine.get(run_id)).toMatchObject({ rule_id: 'r-1', rule_name: 'Frost', context: { triggered_by: 'rule', trigger_data: { t: -1 } } });
+    expect(await h.engine.get(run_id)).toMatchObject({ rule_id: 'r-1', rule_name: 'Frost', context: { triggered_by: 'rule', trigger_data: { t: -1 } } });
   });
 
   it('gives the persisted XState snapshot of a run', async () => {
     const { run_id } = h.engine.start(definition([delayStep(10)]));
-    expect(h.engine.snapshot(run_id)).toMatchObject({ status: 'active', value: { running: 'delaying' } });
+    expect(await h.engine.snapshot(run_id)).toMatchObject({ status: 'active', value: { running: 'delaying' } });
     await vi.advanceTimersByTimeAsync(10_000);
-    expect(h.engine.snapshot(run_id)).toMatchObject({ status: 'done', value: 'completed' });
-    expect(() => h.engine.snapshot('nope')).toThrow(expect.objectContaining({ code: 5611 }));
+    expect(await h.engine.snapshot(run_id)).toMatchObject({ status: 'done', value: 'completed' });
+    await expect(h.engine.snapshot('nope')).rejects.toThrow(expect.objectContaining({ code: 5611 }));
   });
 
   it('lists runs newest first with counts by status', async () => {
     const a = h.engine.start(definition([actuatorStep()]));
+    // A millisecond apart: runs started in the same one are ordered by run_id, as the store keeps them.
+    vi.setSystemTime(Date.now() + 1);
     const b = h.engine.start(definition([delayStep(100)]));
     await vi.advanceTimersByTimeAsync(100);
-    const list = h.engine.list({ limit: 10, offset: 0 });
+    const list = await h.engine.list({ limit: 10, offset: 0 });
     expect(list.items.map((p) => p.run_id)).toEqual([b.run_id, a.run_id]);
     expect(list).toMatchObject({ total: 2, running: 1, completed: 1, failed: 0 });
-    expect(h.engine.list({ limit: 10, offset: 0, running_only: true }).items.map((p) => p.run_id)).toEqual([b.run_id]);
-    expect(h.engine.list({ limit: 10, offset: 0, status: 'completed' }).items.map((p) => p.run_id)).toEqual([a.run_id]);
-    expect(h.engine.list({ limit: 1, offset: 1 }).items.map((p) => p.run_id)).toEqual([a.run_id]);
+    expect((await h.engine.list({ limit: 10, offset: 0, running_only: true })).items.map((p) => p.run_id)).toEqual([b.run_id]);
+    expect((await h.engine.list({ limit: 10, offset: 0, status: 'completed' })).items.map((p) => p.run_id)).toEqual([a.run_id]);
+    expect((await h.engine.list({ limit: 1, offset: 1 })).items.map((p) => p.run_id)).toEqual([a.run_id]);
   });
 });

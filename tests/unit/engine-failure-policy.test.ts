@@ -27,7 +27,7 @@ describe('engine: failure policy', () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect(h.events.steps(run_id)).toEqual(['0:starting', '0:failed']);
     expect(h.events.completed(run_id)).toMatchObject({ status: 'failed', success: false, steps_completed: 0, steps_failed: 1, error_code: 5614 });
-    expect(h.engine.get(run_id)?.error).toContain('simulated failure');
+    expect((await h.engine.get(run_id))?.error).toContain('simulated failure');
     expect(h.driver.actuator('ESP_1', 5)).toBeUndefined();
   });
 
@@ -79,7 +79,7 @@ describe('engine: failure policy', () => {
     expect(h.events.steps(run_id)).toEqual(['0:starting', '0:retrying', '0:retrying', '0:retrying', '0:failed']);
     // Each attempt is answered after the sim's 20 ms.
     expect(sentAt).toEqual([0, 1020, 3040, 7060]);
-    expect(h.engine.get(run_id)?.step_results[0]).toMatchObject({ retries: 3, success: false, error_code: 5614 });
+    expect((await h.engine.get(run_id))?.step_results[0]).toMatchObject({ retries: 3, success: false, error_code: 5614 });
     expect(h.events.completed(run_id)?.status).toBe('failed');
   });
 
@@ -111,7 +111,7 @@ describe('engine: failure policy', () => {
     h.driver.configure('ESP_FLAKY', { fail: false });
     await vi.advanceTimersByTimeAsync(1000);
     expect(h.events.steps(run_id)).toEqual(['0:starting', '0:retrying', '0:completed']);
-    expect(h.engine.get(run_id)?.step_results[0]).toMatchObject({ success: true, retries: 1 });
+    expect((await h.engine.get(run_id))?.step_results[0]).toMatchObject({ success: true, retries: 1 });
   });
 
   it('an executor that throws fails its step with 5614 and the engine keeps working', async () => {
@@ -127,11 +127,11 @@ describe('engine: failure policy', () => {
     });
     const bad = h.engine.start(definition([{ action: { type: 'explode' } }]));
     await vi.advanceTimersByTimeAsync(10);
-    expect(h.engine.get(bad.run_id)).toMatchObject({ status: 'failed', error_code: 5614 });
-    expect(h.engine.get(bad.run_id)?.step_results[0]).toMatchObject({ message: 'kaboom', error_code: 5614 });
+    expect(await h.engine.get(bad.run_id)).toMatchObject({ status: 'failed', error_code: 5614 });
+    expect((await h.engine.get(bad.run_id))?.step_results[0]).toMatchObject({ message: 'kaboom', error_code: 5614 });
     const good = h.engine.start(definition([actuatorStep()]));
     await vi.advanceTimersByTimeAsync(100);
-    expect(h.engine.get(good.run_id)?.status).toBe('completed');
+    expect((await h.engine.get(good.run_id))?.status).toBe('completed');
   });
 
   it('an executor that rejects with something that is not an Error fails its step with 5614', async () => {
@@ -141,7 +141,7 @@ describe('engine: failure policy', () => {
     });
     const { run_id } = h.engine.start(definition([{ action: { type: 'reject' } }]));
     await vi.advanceTimersByTimeAsync(10);
-    expect(h.engine.get(run_id)?.step_results[0]).toMatchObject({ message: 'plain string', error_code: 5614 });
+    expect((await h.engine.get(run_id))?.step_results[0]).toMatchObject({ message: 'plain string', error_code: 5614 });
     expect(h.engine.runningCount).toBe(0);
   });
 
@@ -158,14 +158,14 @@ describe('engine: failure policy', () => {
     });
     const { run_id } = h.engine.start(definition([{ action: { type: 'locked' } }]));
     await vi.advanceTimersByTimeAsync(10);
-    expect(h.engine.get(run_id)).toMatchObject({ error_code: 5640, step_results: [expect.objectContaining({ error_code: 5640 })] });
+    expect(await h.engine.get(run_id)).toMatchObject({ error_code: 5640, step_results: [expect.objectContaining({ error_code: 5640 })] });
   });
 
   it('an action type with no executor at run time fails its step with 5617', async () => {
     setup({ executors: (registry) => registry.register({ type: 'schema_only', schema: customAction('schema_only') }) });
     const { run_id } = h.engine.start(definition([{ action: { type: 'schema_only' } }]));
     await vi.advanceTimersByTimeAsync(10);
-    expect(h.engine.get(run_id)).toMatchObject({ status: 'failed', error_code: 5617 });
+    expect(await h.engine.get(run_id)).toMatchObject({ status: 'failed', error_code: 5617 });
   });
 
   it('a failed run runs its cleanup steps and reports them apart from the steps', async () => {
@@ -175,7 +175,7 @@ describe('engine: failure policy', () => {
     );
     await vi.advanceTimersByTimeAsync(1000);
     expect(h.events.steps(run_id, 'cleanup')).toEqual(['0:starting', '0:completed', '1:starting', '1:completed']);
-    expect(h.engine.get(run_id)?.cleanup_results.map((r) => r.step_name)).toEqual(['Valve off', 'Safe state']);
+    expect((await h.engine.get(run_id))?.cleanup_results.map((r) => r.step_name)).toEqual(['Valve off', 'Safe state']);
     expect(h.driver.actuator('ESP_1', 5)).toMatchObject({ on: false, last_command: 'OFF' });
     const types = h.events.types(run_id);
     expect(types.indexOf('sequence_error')).toBeLessThan(types.indexOf('sequence_completed'));

@@ -13,7 +13,7 @@ describe('engine: a device fault', () => {
     expect(h.engine.fault(run_id, Codes.STEP_FAILED, 'Device alert: ESP_1 gpio 5: fault: relay welded')).toBe(true);
     await vi.advanceTimersByTimeAsync(2000);
 
-    const progress = h.engine.get(run_id);
+    const progress = (await h.engine.get(run_id));
     expect(progress).toMatchObject({ status: 'failed', error_code: Codes.STEP_FAILED, error: 'Device alert: ESP_1 gpio 5: fault: relay welded' });
     expect(progress?.step_results.map((r) => [r.step_name, r.success, r.error_code, r.message])).toEqual([
       ['Switch ESP_1', true, null, 'ESP_1 gpio 5 ON ok'],
@@ -26,10 +26,10 @@ describe('engine: a device fault', () => {
   it('fails a paused run too', async () => {
     const { run_id } = h.engine.start(definition([delayStep(600)]));
     await vi.advanceTimersByTimeAsync(10);
-    h.engine.pause(run_id);
+    await h.engine.pause(run_id);
     expect(h.engine.fault(run_id, Codes.STEP_FAILED, 'Device alert: ESP_1 entered safe mode')).toBe(true);
     await vi.advanceTimersByTimeAsync(10);
-    expect(h.engine.get(run_id)).toMatchObject({ status: 'failed', error: 'Device alert: ESP_1 entered safe mode' });
+    expect(await h.engine.get(run_id)).toMatchObject({ status: 'failed', error: 'Device alert: ESP_1 entered safe mode' });
   });
 
   it('changes nothing for an unknown run, a run already ending or ended, or a queued run', async () => {
@@ -38,11 +38,11 @@ describe('engine: a device fault', () => {
     const queued = h.engine.start(definition([delayStep(1)], { sequence_id: 'q', mode: 'queued' }));
     await vi.advanceTimersByTimeAsync(10);
     expect(h.engine.fault(queued.run_id, Codes.STEP_FAILED, 'x')).toBe(false);
-    h.engine.cancel(run_id);
+    await h.engine.cancel(run_id);
     await vi.advanceTimersByTimeAsync(1);
     expect(h.engine.fault(run_id, Codes.STEP_FAILED, 'x')).toBe(false);
     await vi.advanceTimersByTimeAsync(10_000);
-    expect(h.engine.get(run_id)).toMatchObject({ status: 'cancelled', error_code: Codes.CANCELLED });
+    expect(await h.engine.get(run_id)).toMatchObject({ status: 'cancelled', error_code: Codes.CANCELLED });
     expect(h.engine.fault(run_id, Codes.STEP_FAILED, 'x')).toBe(false);
   });
 });

@@ -25,7 +25,7 @@ describe('engine: concurrency limit and generated ids', () => {
     vi.useRealTimers();
   });
 
-  it('a burst of 100 starts in one tick against a limit of 20 admits exactly 20; the others get 5610', () => {
+  it('a burst of 100 starts in one tick against a limit of 20 admits exactly 20; the others get 5610', async () => {
     setup({ limits: { maxConcurrent: 20 } });
     const outcomes = Array.from({ length: 100 }, (_, i) => refusal(() => h.engine.start(definition([delayStep(10)], { sequence_id: `burst-${i}` }))));
     const refused = outcomes.filter((o) => o !== null);
@@ -35,7 +35,7 @@ describe('engine: concurrency limit and generated ids', () => {
     expect(refused.every((e) => (e as SequencerError).code === 5610 && (e as SequencerError).httpStatus === 409)).toBe(true);
     expect(h.engine.runningCount).toBe(20);
     expect(h.events.ofType('sequence_started')).toHaveLength(20);
-    expect(h.engine.list({ limit: 500, offset: 0 }).total).toBe(20);
+    expect((await h.engine.list({ limit: 500, offset: 0 })).total).toBe(20);
   });
 
   it('a slot freed by an ended run admits the next start', async () => {
@@ -54,12 +54,12 @@ describe('engine: concurrency limit and generated ids', () => {
     for (const id of ids) expect(id).toMatch(/^seq-[0-9a-f]{8}$/);
     expect(new Set(ids).size).toBe(30);
     expect(new Set(started.map((s) => s.run_id)).size).toBe(30);
-    for (const s of started) expect(h.engine.get(s.sequence_id)?.run_id).toBe(s.run_id);
+    for (const s of started) expect((await h.engine.get(s.sequence_id))?.run_id).toBe(s.run_id);
     await vi.advanceTimersByTimeAsync(1000);
     expect(h.events.ofType('sequence_completed').map((e) => e.data.run_id).sort()).toEqual(started.map((s) => s.run_id).sort());
   });
 
-  it('start cost stays flat: runs are not children the registry copies on each spawn', () => {
+  it('start cost stays flat: runs are not children the registry copies on each spawn', async () => {
     const seen: { registry: AnyActorRef | null } = { registry: null };
     setup({
       inspect: (event) => {
@@ -78,7 +78,7 @@ describe('engine: concurrency limit and generated ids', () => {
 describe('engine: start modes', () => {
   const h = useEngineHarness();
 
-  it('single: a second start while the first runs is refused with 409/5610', () => {
+  it('single: a second start while the first runs is refused with 409/5610', async () => {
     h.engine.start(definition([delayStep(10)], { sequence_id: 'zone-1' }));
     const error = refusal(() => h.engine.start(definition([delayStep(10)], { sequence_id: 'zone-1' })));
     expect(error).toMatchObject({ code: 5610, httpStatus: 409 });
@@ -90,12 +90,12 @@ describe('engine: start modes', () => {
     expect(h.engine.start(definition([actuatorStep()], { sequence_id: 'zone-1' })).status).toBe('running');
   });
 
-  it('parallel: two runs side by side with their own run_id; get by sequence_id gives the newest', () => {
+  it('parallel: two runs side by side with their own run_id; get by sequence_id gives the newest', async () => {
     const first = h.engine.start(definition([delayStep(10)], { sequence_id: 'fan', mode: 'parallel' }));
     const second = h.engine.start(definition([delayStep(10)], { sequence_id: 'fan', mode: 'parallel' }));
     expect(first.run_id).not.toBe(second.run_id);
-    expect(h.engine.get('fan')?.run_id).toBe(second.run_id);
-    expect(h.engine.get(first.run_id)?.status).toBe('running');
+    expect((await h.engine.get('fan'))?.run_id).toBe(second.run_id);
+    expect((await h.engine.get(first.run_id))?.status).toBe('running');
     expect(h.engine.runningCount).toBe(2);
   });
 
@@ -103,18 +103,18 @@ describe('engine: start modes', () => {
     const first = h.engine.start(definition([delayStep(2)], { sequence_id: 'pump', mode: 'queued' }));
     const second = h.engine.start(definition([delayStep(2)], { sequence_id: 'pump', mode: 'queued' }));
     expect(second.status).toBe('pending');
-    expect(h.engine.get(second.run_id)?.status).toBe('pending');
+    expect((await h.engine.get(second.run_id))?.status).toBe('pending');
     expect(h.events.ofType('sequence_started', second.run_id)).toHaveLength(0);
     await vi.advanceTimersByTimeAsync(2000);
-    expect(h.engine.get(first.run_id)?.status).toBe('completed');
-    expect(h.engine.get(second.run_id)?.status).toBe('running');
+    expect((await h.engine.get(first.run_id))?.status).toBe('completed');
+    expect((await h.engine.get(second.run_id))?.status).toBe('running');
     const order = h.events.all.filter((e) => e.type === 'sequence_completed' || e.type === 'sequence_started').map((e) => `${e.type}:${(e.data as { run_id: string }).run_id}`);
     expect(order.indexOf(`sequence_completed:${first.run_id}`)).toBeLessThan(order.indexOf(`sequence_started:${second.run_id}`));
     await vi.advanceTimersByTimeAsync(2000);
-    expect(h.engine.get(second.run_id)?.status).toBe('completed');
+    expect((await h.engine.get(second.run_id))?.status).toBe('completed');
   });
 
-  it('queued: at most 10 runs wait; the 11th is refused with 409/5610', () => {
+  it('queued: at most 10 runs wait; the 11th is refused with 409/5610', async () => {
     h.engine.start(definition([delayStep(2)], { sequence_id: 'pump', mode: 'queued' }));
     for (let i = 0; i < 10; i++) expect(h.engine.start(definition([delayStep(2)], { sequence_id: 'pump', mode: 'queued' })).status).toBe('pending');
     const error = refusal(() => h.engine.start(definition([delayStep(2)], { sequence_id: 'pump', mode: 'queued' })));
@@ -124,8 +124,8 @@ describe('engine: start modes', () => {
   it('queued: a waiting run can be cancelled and never starts', async () => {
     h.engine.start(definition([delayStep(2)], { sequence_id: 'pump', mode: 'queued' }));
     const waiting = h.engine.start(definition([delayStep(2)], { sequence_id: 'pump', mode: 'queued' }));
-    h.engine.cancel(waiting.run_id, 'not needed');
-    expect(h.engine.get(waiting.run_id)?.status).toBe('cancelled');
+    await h.engine.cancel(waiting.run_id, 'not needed');
+    expect((await h.engine.get(waiting.run_id))?.status).toBe('cancelled');
     expect(h.events.completed(waiting.run_id)).toMatchObject({ status: 'cancelled', error: 'not needed', error_code: 5612 });
     await vi.advanceTimersByTimeAsync(5000);
     expect(h.events.ofType('sequence_started', waiting.run_id)).toHaveLength(0);
@@ -135,12 +135,12 @@ describe('engine: start modes', () => {
     const old = h.engine.start(definition([delayStep(60)], { sequence_id: 'light', mode: 'restart' }));
     const fresh = h.engine.start(definition([delayStep(1)], { sequence_id: 'light', mode: 'restart' }));
     await vi.advanceTimersByTimeAsync(0);
-    expect(h.engine.get(old.run_id)).toMatchObject({ status: 'cancelled', error: 'Cancelled: restarted' });
+    expect(await h.engine.get(old.run_id)).toMatchObject({ status: 'cancelled', error: 'Cancelled: restarted' });
     expect(h.events.ofType('sequence_cancelled', old.run_id).map((e) => e.data.reason)).toEqual(['restarted']);
-    expect(h.engine.get(fresh.run_id)?.status).toBe('running');
+    expect((await h.engine.get(fresh.run_id))?.status).toBe('running');
     const order = h.events.all.map((e) => `${e.type}:${(e.data as { run_id?: string }).run_id}`);
     expect(order.indexOf(`sequence_completed:${old.run_id}`)).toBeLessThan(order.indexOf(`sequence_started:${fresh.run_id}`));
-    expect(h.engine.get('light')?.run_id).toBe(fresh.run_id);
+    expect((await h.engine.get('light'))?.run_id).toBe(fresh.run_id);
   });
 
   it('restart: a run still waiting from an earlier restart is superseded by the newest one', async () => {
@@ -148,10 +148,10 @@ describe('engine: start modes', () => {
     const old = h.engine.start(definition([delayStep(60)], { sequence_id: 'light', mode: 'restart', cleanup_steps: [actuatorStep({}, 'ESP_SLOW')] }));
     const second = h.engine.start(definition([delayStep(1)], { sequence_id: 'light', mode: 'restart' }));
     const third = h.engine.start(definition([delayStep(1)], { sequence_id: 'light', mode: 'restart' }));
-    expect(h.engine.get(second.run_id)).toMatchObject({ status: 'cancelled' });
+    expect(await h.engine.get(second.run_id)).toMatchObject({ status: 'cancelled' });
     await vi.advanceTimersByTimeAsync(600);
-    expect(h.engine.get(old.run_id)?.status).toBe('cancelled');
+    expect((await h.engine.get(old.run_id))?.status).toBe('cancelled');
     expect(h.events.ofType('sequence_started', second.run_id)).toHaveLength(0);
-    expect(h.engine.get(third.run_id)?.status).toBe('running');
+    expect((await h.engine.get(third.run_id))?.status).toBe('running');
   });
 });

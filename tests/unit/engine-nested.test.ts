@@ -24,7 +24,7 @@ describe('engine: nested runs', () => {
     const { run_id } = h.engine.start(definition([nested([actuatorStep({}, 'ESP_C'), delayStep(1)]), actuatorStep()]));
     await vi.advanceTimersByTimeAsync(2000);
     expect(h.events.steps(run_id)).toEqual(['0:starting', '0:completed', '1:starting', '1:completed']);
-    expect(h.engine.get(run_id)?.step_results[0]).toMatchObject({ success: true, message: 'Nested sequence completed 2 steps' });
+    expect((await h.engine.get(run_id))?.step_results[0]).toMatchObject({ success: true, message: 'Nested sequence completed 2 steps' });
     expect(h.driver.actuator('ESP_C', 5)?.on).toBe(true);
   });
 
@@ -37,7 +37,7 @@ describe('engine: nested runs', () => {
     });
     const { run_id } = h.engine.start(definition([actuatorStep({}, 'ESP_TOP'), nested([actuatorStep({}, 'ESP_C')])]));
     await vi.advanceTimersByTimeAsync(1000);
-    expect(h.engine.get(run_id)?.status).toBe('completed');
+    expect((await h.engine.get(run_id))?.status).toBe('completed');
     const told = { gpio: 5, command: 'ON', value: 1, duration_seconds: 0 };
     expect(sent).toEqual([expect.objectContaining({ esp_id: 'ESP_TOP', ...told }), expect.objectContaining({ esp_id: 'ESP_C', ...told })]);
   });
@@ -63,8 +63,8 @@ describe('engine: nested runs', () => {
     const { run_id } = h.engine.start(definition([nested([actuatorStep({}, 'ESP_BAD')]), actuatorStep()]));
     await vi.advanceTimersByTimeAsync(1000);
     expect(h.events.steps(run_id)).toEqual(['0:starting', '0:failed']);
-    expect(h.engine.get(run_id)).toMatchObject({ status: 'failed', error_code: 5614 });
-    expect(h.engine.get(run_id)?.step_results[0]?.message).toContain('Nested sequence failed');
+    expect(await h.engine.get(run_id)).toMatchObject({ status: 'failed', error_code: 5614 });
+    expect((await h.engine.get(run_id))?.step_results[0]?.message).toContain('Nested sequence failed');
   });
 
   it('cancelling the parent cancels the child and aborts the child action in flight', async () => {
@@ -79,12 +79,12 @@ describe('engine: nested runs', () => {
     });
     const { run_id } = h.engine.start(definition([nested([actuatorStep({}, 'ESP_HANG'), actuatorStep({}, 'ESP_NEVER')])]));
     await vi.advanceTimersByTimeAsync(100);
-    h.engine.cancel(run_id);
+    await h.engine.cancel(run_id);
     // The child hears of it right after the parent's transition.
     await vi.advanceTimersByTimeAsync(0);
     expect(signals[0]?.aborted).toBe(true);
     await vi.advanceTimersByTimeAsync(100);
-    expect(h.engine.get(run_id)).toMatchObject({ status: 'cancelled', step_results: [expect.objectContaining({ error_code: 5612 })] });
+    expect(await h.engine.get(run_id)).toMatchObject({ status: 'cancelled', step_results: [expect.objectContaining({ error_code: 5612 })] });
     expect(h.driver.actuator('ESP_NEVER', 5)).toBeUndefined();
     expect(h.engine.runningCount).toBe(0);
   });
@@ -92,10 +92,10 @@ describe('engine: nested runs', () => {
   it('pausing the parent pauses the child delay and resuming resumes it with its remaining time', async () => {
     const { run_id } = h.engine.start(definition([nested([delayStep(10)])]));
     await vi.advanceTimersByTimeAsync(3000);
-    h.engine.pause(run_id);
+    await h.engine.pause(run_id);
     await vi.advanceTimersByTimeAsync(30_000);
     expect(h.events.steps(run_id)).toEqual(['0:starting']);
-    h.engine.resume(run_id);
+    await h.engine.resume(run_id);
     await vi.advanceTimersByTimeAsync(6999);
     expect(h.events.steps(run_id)).toEqual(['0:starting']);
     await vi.advanceTimersByTimeAsync(1);
@@ -105,7 +105,7 @@ describe('engine: nested runs', () => {
   it('a child that outlives the nested step timeout is cancelled and the step fails with 5615', async () => {
     const { run_id } = h.engine.start(definition([{ ...nested([delayStep(10)]), timeout_seconds: 2 }]));
     await vi.advanceTimersByTimeAsync(2000);
-    expect(h.engine.get(run_id)).toMatchObject({ status: 'failed', error_code: 5615 });
+    expect(await h.engine.get(run_id)).toMatchObject({ status: 'failed', error_code: 5615 });
     expect(h.engine.runningCount).toBe(0);
   });
 
@@ -113,7 +113,7 @@ describe('engine: nested runs', () => {
     const level3 = nested([actuatorStep({}, 'ESP_DEEP')]);
     const { run_id } = h.engine.start(definition([nested([level3])]));
     await vi.advanceTimersByTimeAsync(1000);
-    expect(h.engine.get(run_id)?.status).toBe('completed');
+    expect((await h.engine.get(run_id))?.status).toBe('completed');
     expect(h.driver.actuator('ESP_DEEP', 5)?.on).toBe(true);
     let error: unknown;
     try {

@@ -16,7 +16,7 @@ describe('engine: shutdown', () => {
     expect(vi.getTimerCount()).toBe(0);
     await vi.advanceTimersByTimeAsync(120_000);
     for (const { run_id } of [waiting, acting, hanging]) {
-      expect(h.engine.get(run_id)?.status).toBe('running');
+      expect((await h.engine.get(run_id))?.status).toBe('running');
       expect(h.events.completed(run_id)).toBeUndefined();
     }
     expect(h.errors).toEqual([]);

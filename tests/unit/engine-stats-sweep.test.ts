@@ -15,30 +15,34 @@ describe('engine: retention sweep', () => {
     vi.useRealTimers();
   });
 
-  it("terminal runs are swept by the registry's timer once their retention has passed, and are gone from get", async () => {
+  it("terminal runs leave memory on the registry's timer once their retention has passed; get then reads the store", async () => {
     const early = h.engine.start(definition([actuatorStep()], { sequence_id: 'early' }));
     await vi.advanceTimersByTimeAsync(4000);
     const late = h.engine.start(definition([actuatorStep()], { sequence_id: 'late' }));
     await vi.advanceTimersByTimeAsync(100);
-    expect(h.engine.get(early.run_id)?.status).toBe('completed');
+    expect((await h.engine.get(early.run_id))?.status).toBe('completed');
     // early ended at 20 ms: its retention ends at 10.02 s, the next sweep after that is at 12 s.
+    const before = await h.engine.get(early.run_id);
     await vi.advanceTimersByTimeAsync(12_000 - 4100 - 1);
-    expect(h.engine.get(early.run_id)).toBeDefined();
+    expect(await h.engine.snapshot(early.run_id)).toMatchObject({ status: 'done', value: 'completed' });
+    expect(dropped).toEqual([]);
     await vi.advanceTimersByTimeAsync(1);
-    expect(h.engine.get(early.run_id)).toBeUndefined();
-    expect(h.engine.get('early')).toBeUndefined();
     expect(dropped).toEqual([early.run_id]);
-    expect(h.engine.get(late.run_id)?.status).toBe('completed');
+    // Its actor is gone; its history answers from the store, as it was.
+    expect(await h.engine.snapshot(early.run_id)).toBeNull();
+    expect(await h.engine.get(early.run_id)).toEqual(before);
+    expect((await h.engine.get('early'))?.run_id).toBe(early.run_id);
+    expect((await h.engine.get(late.run_id))?.status).toBe('completed');
     await vi.advanceTimersByTimeAsync(3000);
-    expect(h.engine.get(late.run_id)).toBeUndefined();
-    expect(h.engine.list({ limit: 10, offset: 0 }).total).toBe(0);
+    expect(dropped).toEqual([early.run_id, late.run_id]);
+    expect((await h.engine.list({ limit: 10, offset: 0 })).total).toBe(2);
   });
 
   it('never sweeps a run that has not ended', async () => {
     const { run_id } = h.engine.start(definition([delayStep(60)]));
     await vi.advanceTimersByTimeAsync(30_000);
     expect(h.engine.sweep(Date.now() + 1_000_000)).toBe(0);
-    expect(h.engine.get(run_id)?.status).toBe('running');
+    expect((await h.engine.get(run_id))?.status).toBe('running');
   });
 
   it('sweep(now) drops exactly the runs whose retention has passed and says how many', async () => {
@@ -47,8 +51,9 @@ describe('engine: retention sweep', () => {
     await vi.advanceTimersByTimeAsync(100);
     expect(h.engine.sweep(Date.now() + 5000)).toBe(0);
     expect(h.engine.sweep(Date.now() + 10_000)).toBe(2);
-    expect(h.engine.get(a.run_id)).toBeUndefined();
-    expect(h.engine.get(b.run_id)).toBeUndefined();
+    expect(dropped).toEqual([a.run_id, b.run_id]);
+    expect(await h.engine.snapshot(a.run_id)).toBeNull();
+    expect((await h.engine.get(b.run_id))?.status).toBe('completed');
   });
 });
 
@@ -64,8 +69,8 @@ describe('engine: stats', () => {
     vi.useRealTimers();
   });
 
-  it('before any run every count is zero and there is no average', () => {
-    expect(h.engine.stats()).toEqual({
+  it('before any run every count is zero and there is no average', async () => {
+    expect(await h.engine.stats()).toEqual({
       total_sequences: 0,
       running: 0,
       completed_last_hour: 0,
@@ -82,7 +87,7 @@ describe('engine: stats', () => {
     h.engine.start(definition([delayStep(1), actuatorStep({ name: 'Open vent' }, 'ESP_BAD')], { sequence_id: 'broken' }));
     h.engine.start(definition([delayStep(600)], { sequence_id: 'still-running' }));
     await vi.advanceTimersByTimeAsync(5000);
-    expect(h.engine.stats()).toEqual({
+    expect(await h.engine.stats()).toEqual({
       total_sequences: 4,
       running: 1,
       completed_last_hour: 2,
@@ -97,8 +102,8 @@ describe('engine: stats', () => {
     h.engine.start(definition([actuatorStep()]));
     h.engine.start(definition([actuatorStep({}, 'ESP_BAD')]));
     await vi.advanceTimersByTimeAsync(100);
-    expect(h.engine.stats()).toMatchObject({ completed_last_hour: 1, failed_last_hour: 1 });
+    expect(await h.engine.stats()).toMatchObject({ completed_last_hour: 1, failed_last_hour: 1 });
     await vi.advanceTimersByTimeAsync(3_600_000);
-    expect(h.engine.stats()).toMatchObject({ total_sequences: 2, completed_last_hour: 0, failed_last_hour: 0, average_duration_seconds: null });
+    expect(await h.engine.stats()).toMatchObject({ total_sequences: 2, completed_last_hour: 0, failed_last_hour: 0, average_duration_seconds: null });
   });
 });

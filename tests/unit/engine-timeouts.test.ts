@@ -20,20 +20,20 @@ describe('engine: step timeout and max duration', () => {
   it('when a step times out it aborts the device call, fails the step with 5615 and aborts the run', async () => {
     const { run_id } = h.engine.start(definition([actuatorStep({ timeout_seconds: 2 }, 'ESP_HANG'), actuatorStep()]));
     await vi.advanceTimersByTimeAsync(1999);
-    expect(h.engine.get(run_id)?.status).toBe('running');
+    expect((await h.engine.get(run_id))?.status).toBe('running');
     await vi.advanceTimersByTimeAsync(1);
     await expect(sent[0]).rejects.toMatchObject({ code: 5612 });
-    expect(h.engine.get(run_id)).toMatchObject({ status: 'failed', error_code: 5615 });
-    expect(h.engine.get(run_id)?.step_results[0]).toMatchObject({ error_code: 5615, duration_ms: 2000, success: false });
+    expect(await h.engine.get(run_id)).toMatchObject({ status: 'failed', error_code: 5615 });
+    expect((await h.engine.get(run_id))?.step_results[0]).toMatchObject({ error_code: 5615, duration_ms: 2000, success: false });
     expect(h.events.steps(run_id)).toEqual(['0:starting', '0:failed']);
   });
 
   it('a step without timeout_seconds gets 30 s per attempt', async () => {
     const { run_id } = h.engine.start(definition([actuatorStep({}, 'ESP_HANG')]));
     await vi.advanceTimersByTimeAsync(29_999);
-    expect(h.engine.get(run_id)?.status).toBe('running');
+    expect((await h.engine.get(run_id))?.status).toBe('running');
     await vi.advanceTimersByTimeAsync(1);
-    expect(h.engine.get(run_id)?.error_code).toBe(5615);
+    expect((await h.engine.get(run_id))?.error_code).toBe(5615);
   });
 
   it('when max_duration_seconds runs out the step in flight fails with 5616 and the run ends timeout with 5613', async () => {
@@ -41,11 +41,11 @@ describe('engine: step timeout and max duration', () => {
       definition([delayStep(2), actuatorStep({ timeout_seconds: 60 }, 'ESP_HANG'), actuatorStep()], { max_duration_seconds: 3 }),
     );
     await vi.advanceTimersByTimeAsync(2999);
-    expect(h.engine.get(run_id)?.status).toBe('running');
+    expect((await h.engine.get(run_id))?.status).toBe('running');
     await vi.advanceTimersByTimeAsync(1);
     await expect(sent[0]).rejects.toMatchObject({ code: 5612 });
-    expect(h.engine.get(run_id)).toMatchObject({ status: 'timeout', error_code: 5613 });
-    expect(h.engine.get(run_id)?.step_results.map((r) => [r.success, r.error_code])).toEqual([
+    expect(await h.engine.get(run_id)).toMatchObject({ status: 'timeout', error_code: 5613 });
+    expect((await h.engine.get(run_id))?.step_results.map((r) => [r.success, r.error_code])).toEqual([
       [true, null],
       [false, 5616],
     ]);
@@ -57,12 +57,12 @@ describe('engine: step timeout and max duration', () => {
   it('max duration counts pauses: a run paused past its limit ends timeout', async () => {
     const { run_id } = h.engine.start(definition([delayStep(2), delayStep(2)], { max_duration_seconds: 5 }));
     await vi.advanceTimersByTimeAsync(1000);
-    h.engine.pause(run_id);
+    await h.engine.pause(run_id);
     await vi.advanceTimersByTimeAsync(3999);
-    expect(h.engine.get(run_id)?.status).toBe('paused');
+    expect((await h.engine.get(run_id))?.status).toBe('paused');
     await vi.advanceTimersByTimeAsync(1);
-    expect(h.engine.get(run_id)).toMatchObject({ status: 'timeout', error_code: 5613 });
-    expect(h.engine.get(run_id)?.step_results[0]).toMatchObject({ error_code: 5616 });
+    expect(await h.engine.get(run_id)).toMatchObject({ status: 'timeout', error_code: 5613 });
+    expect((await h.engine.get(run_id))?.step_results[0]).toMatchObject({ error_code: 5616 });
   });
 
   it('the server maximum caps a definition max_duration_seconds', async () => {
@@ -71,6 +71,6 @@ describe('engine: step timeout and max duration', () => {
     const { run_id } = h.engine.start(definition([delayStep(1), actuatorStep({ timeout_seconds: 60 }, 'ESP_SLOW')], { max_duration_seconds: 600 }));
     h.driver.configure('ESP_SLOW', { hang: true });
     await vi.advanceTimersByTimeAsync(2000);
-    expect(h.engine.get(run_id)?.status).toBe('timeout');
+    expect((await h.engine.get(run_id))?.status).toBe('timeout');
   });
 });

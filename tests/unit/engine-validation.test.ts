@@ -54,7 +54,7 @@ describe('engine: bad definitions never throw anything but a SequencerError', ()
     expect(({}) as Record<string, unknown>).not.toHaveProperty('polluted');
   });
 
-  it('the error carries every problem as details and names the first in its code and message', () => {
+  it('the error carries every problem as details and names the first in its code and message', async () => {
     const error = thrownBy(() => h.engine.start(definition([delayStep(9999), { name: 'Nothing' }]))) as SequencerError;
     expect(error.code).toBe(5605);
     expect(error.message).toContain('steps[0].delay_seconds');
@@ -65,7 +65,7 @@ describe('engine: bad definitions never throw anything but a SequencerError', ()
     expect(error.details.every((d) => typeof d.message === 'string' && d.message.length > 0)).toBe(true);
   });
 
-  it('validate() answers every problem without starting anything, and the estimate when valid', () => {
+  it('validate() answers every problem without starting anything, and the estimate when valid', async () => {
     expect(h.engine.validate(definition([delayStep(2), actuatorStep({ delay_before_seconds: 3 })]))).toMatchObject({ ok: true, estimatedSeconds: 5 });
     const result = h.engine.validate({ steps: [] });
     expect(result).toEqual({ ok: false, errors: [expect.objectContaining({ path: 'steps', code: 5601 })] });
@@ -76,6 +76,6 @@ describe('engine: bad definitions never throw anything but a SequencerError', ()
     thrownBy(() => h.engine.start({ steps: [{ action: { type: 'teleport' } }] }));
     const { run_id } = h.engine.start(definition([actuatorStep()]));
     await vi.advanceTimersByTimeAsync(100);
-    expect(h.engine.get(run_id)?.status).toBe('completed');
+    expect((await h.engine.get(run_id))?.status).toBe('completed');
   });
 });

@@ -2,18 +2,18 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { classifyOpenError } from '../../src/store/sqlite.open.ts';
-import { migrate, MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite.migrations.ts';
-import { openSqliteStore } from '../../src/store/sqlite.store.ts';
-import type { SqliteStore } from '../../src/store/sqlite.store.ts';
+import { classifyOpenError } from '../../src/store/sqlite/sqlite.open.ts';
+import { migrate, MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/sqlite.migrations.ts';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite.store.ts';
+import type { SqliteStore } from '../../src/store/sqlite/sqlite.store.ts';
 import { StoreOpenError } from '../../src/store/store-open.error.ts';
 import type { StoreOpenReason } from '../../src/store/store-open.error.ts';
-import { makeRun, stepResult, tempDirs } from './sqlite-store.fixtures.ts';
+import { progressOf, seed, stepResult, tempDirs } from './run-store.fixtures.ts';
 
 const dirs = tempDirs();
 const opened: SqliteStore[] = [];
-afterEach(() => {
-  for (const store of opened.splice(0)) store.close();
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close();
   dirs.cleanup();
 });
 
@@ -43,35 +43,31 @@ function craft(path: string, build: (db: Database.Database) => void): Buffer {
 }
 
 describe('opening the SQLite store', () => {
-  it('creates missing directories, the current schema and WAL mode', () => {
+  it('creates missing directories, the current schema and WAL mode', async () => {
     const path = join(dirs.make(), 'nested', 'deeper', 'sequencer.db');
-    open(path).close();
+    await open(path).close();
     const db = new Database(path, { readonly: true });
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
   });
 
-  it('runs the same code path in memory without touching the disk', () => {
+  it('runs the same code path in memory without touching the disk', async () => {
     const before = readdirSync(process.cwd());
     const store = open(':memory:');
-    store.queueRun(makeRun());
-    store.flush();
-    expect(store.getRun('run-1')).toBeDefined();
+    await seed(store, [{ run_id: 'run-1' }]);
+    expect(await store.getRun('run-1')).toBeDefined();
     expect(readdirSync(process.cwd())).toEqual(before);
   });
 
   describe('when the database has an older schema', () => {
-    it('migrates a hand-made version 1 database and keeps its data', () => {
+    it('migrates a hand-made version 1 database and keeps its data', async () => {
       const path = join(dirs.make(), 'v1.db');
-      const failed = makeRun({
-        run_id: 'f1',
-        status: 'failed',
-        created_at: 1_000,
-        ended_at: 9_000,
-        progress: { step_results: [stepResult('Valve', false)] },
-      });
-      const live = makeRun({ run_id: 'live', status: 'paused', created_at: 2_000 });
+      const failedProgress = progressOf({ run_id: 'f1', status: 'failed', progress: { step_results: [stepResult('Valve', false)] } });
+      const failed = { run_id: 'f1', status: 'failed', definition: { steps: ['f'] }, progress: failedProgress, snapshot: null, created_at: 1_000, ended_at: 9_000 };
+      const liveProgress = { ...progressOf({ run_id: 'live', status: 'paused' }), context: { rule_id: 'r', rule_name: null, triggered_by: null, trigger_data: null } };
+      const snapshot = { value: 'paused', context: { currentStep: 0, plan: { steps: ['live'] } } };
+      const live = { run_id: 'live', status: 'paused', definition: { steps: ['l'] }, progress: liveProgress, snapshot, created_at: 2_000, ended_at: null };
       craft(path, (db) => {
         db.exec(`
           CREATE TABLE runs (run_id TEXT PRIMARY KEY, sequence_id TEXT NOT NULL, status TEXT NOT NULL,
@@ -86,30 +82,42 @@ describe('opening the SQLite store', () => {
           CREATE INDEX runs_by_ended ON runs (ended_at);
           PRAGMA user_version = 1;
         `);
-        const insert = db.prepare('INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)');
+        const insert = db.prepare("INSERT INTO runs VALUES (?, 'seq-1', ?, ?, ?, ?, ?, ?, 0)");
         for (const run of [failed, live]) {
           const json = [run.definition, run.progress, run.snapshot].map((value) => JSON.stringify(value));
-          insert.run(run.run_id, run.sequence_id, run.status, ...json, run.created_at, run.ended_at);
+          insert.run(run.run_id, run.status, ...json, run.created_at, run.ended_at);
         }
         db.prepare("INSERT INTO templates VALUES ('water', 3, '{\"steps\":[]}', 7)").run();
       });
 
       const store = open(path);
-      expect(store.getRun('f1')).toEqual(failed);
-      expect(store.activeRuns()).toEqual([live]);
-      expect(store.getTemplate('water')).toEqual({ name: 'water', version: 3, body: { steps: [] }, updated_at: 7 });
+      expect(await store.getRun('f1')).toEqual({ run_id: 'f1', sequence_id: 'seq-1', status: 'failed', created_at: 1_000, ended_at: 9_000, progress: failedProgress, definition: { steps: ['f'] } });
+      // Version 5 turned the unfinished run into a start record and one compact snapshot record.
+      expect(await store.unfinishedRuns()).toEqual([
+        {
+          run_id: 'live',
+          sequence_id: 'seq-1',
+          status: 'paused',
+          created_at: 2_000,
+          definition: { steps: ['l'] },
+          body: { plan: null, context: liveProgress.context, template: null },
+          records: [{ snapshot }],
+        },
+      ]);
+      expect(await store.getTemplate('water')).toEqual({ name: 'water', version: 3, body: { steps: [] }, updated_at: 7 });
       // The stats columns of version 2 were backfilled from the stored progress.
-      expect(store.stats(0)).toMatchObject({
+      expect(await store.stats(0)).toMatchObject({
         failed_since: 1,
         average_duration_seconds: 8,
         most_common_failure_step: 'Valve',
       });
-      store.close();
+      await store.close();
       const db = new Database(path, { readonly: true });
       expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-      // Version 3 moved the definitions out of the runs row.
+      // Version 3 moved the definitions out of the runs row; version 5 its snapshot into the journal.
       const columns = (db.pragma('table_info(runs)') as { name: string }[]).map((column) => column.name);
       expect(columns).not.toContain('definition');
+      expect(columns).not.toContain('snapshot');
       expect(db.prepare('SELECT count(*) FROM run_definitions').pluck().get()).toBe(2);
       db.close();
     });
@@ -194,7 +202,7 @@ describe('opening the SQLite store', () => {
   });
 
   describe('when another process holds the database', () => {
-    it("reports 'locked' for a rollback-journal database under BEGIN EXCLUSIVE, and opens once released", () => {
+    it("reports 'locked' for a rollback-journal database under BEGIN EXCLUSIVE, and opens once released", async () => {
       const path = join(dirs.make(), 'locked.db');
       const other = new Database(path);
       other.exec('BEGIN EXCLUSIVE');
@@ -203,12 +211,12 @@ describe('opening the SQLite store', () => {
       expect(error.message).toMatch(/locked by another process/);
       other.exec('COMMIT');
       other.close();
-      expect(open(path).getRun('x')).toBeUndefined();
+      expect(await open(path).getRun('x')).toBeUndefined();
     });
 
-    it("reports 'locked' for a Sequencer database in WAL mode whose write lock is held", () => {
+    it("reports 'locked' for a Sequencer database in WAL mode whose write lock is held", async () => {
       const path = join(dirs.make(), 'wal.db');
-      open(path).close();
+      await open(path).close();
       const other = new Database(path);
       other.exec('BEGIN EXCLUSIVE');
       try {
@@ -219,12 +227,12 @@ describe('opening the SQLite store', () => {
       }
     });
 
-    it("holds the file with exclusive: true so that a second store gets 'locked'", () => {
+    it("holds the file with exclusive: true so that a second store gets 'locked'", async () => {
       const path = join(dirs.make(), 'owned.db');
       const owner = open(path, { exclusive: true, busyTimeoutMs: 20 });
       expect(openError(path).reason).toBe('locked');
-      owner.close();
-      expect(open(path).getRun('x')).toBeUndefined();
+      await owner.close();
+      expect(await open(path).getRun('x')).toBeUndefined();
     });
   });
 

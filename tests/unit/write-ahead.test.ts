@@ -1,46 +1,103 @@
 /**
- * The write-ahead of events: with a store, an event goes out only after the runs changed in its
- * turn of the event loop are committed, in one batch holding each run's latest state; without a
- * store events go out at once. A failed write is reported and its events still go out.
+ * The write-ahead of a run's journal: a turn's starts, journal records (the events each run took)
+ * and ends are one commit; a durable engine publishes the turn's events only once it resolved,
+ * and commits stay in order on a store that answers late. A failed commit is reported, its events
+ * still go out, and its records are written again with the next one.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { SequenceEvent } from '../../machines/sequence.types.ts';
+import { SNAPSHOT_EVERY } from '../../src/engine/journal-records.ts';
 import type { Run } from '../../src/engine/run.ts';
 import { BATCH_RUNS, WriteAhead } from '../../src/engine/write-ahead.ts';
 import { EventBus } from '../../src/events/event-bus.ts';
 import type { EventEnvelope } from '../../src/events/event-types.ts';
-import type { RunStore, StoredRun } from '../../src/store/run-store.ts';
+import type { CommitBatch, RunStore } from '../../src/store/run-store.ts';
 
-/** A store that records what each flush committed, and can be told to fail. */
+/** A store that records each commit, can be told to fail, or to answer only when released. */
 class RecordingStore {
-  readonly commits: { runId: string; status: string }[][] = [];
-  queued: StoredRun[] = [];
-  failFlush = false;
-  unserialisable = new Set<string>();
+  readonly commits: CommitBatch[] = [];
+  fail = false;
+  /** When set, commits wait for `release()`. */
+  held: (() => void)[] | null = null;
 
-  queueRun(run: StoredRun): void {
-    if (this.unserialisable.has(run.run_id)) throw new TypeError('cyclic object value');
-    this.queued.push(run);
+  async commit(batch: CommitBatch): Promise<void> {
+    if (this.held) await new Promise<void>((resolve) => this.held?.push(resolve));
+    if (this.fail) throw new Error('SQLITE_FULL: database or disk is full');
+    this.commits.push(structuredClone(batch));
   }
 
-  flush(): void {
-    if (this.failFlush) throw new Error('SQLITE_FULL: database or disk is full');
-    this.commits.push(this.queued.map((run) => ({ runId: run.run_id, status: run.status })));
-    this.queued = [];
+  release(): void {
+    for (const resolve of this.held?.splice(0) ?? []) resolve();
   }
 
-  committed(runId: string): string | undefined {
-    return this.commits.flat().filter((c) => c.runId === runId).at(-1)?.status;
+  /** The events journaled for a run so far, in order. */
+  events(runId: string): string[] {
+    return this.commits
+      .flatMap((batch) => batch.records)
+      .filter((record) => record.run_id === runId && !record.snapshot)
+      .flatMap((record) => (JSON.parse(record.body) as { events: SequenceEvent[] }).events.map((event) => event.type));
+  }
+
+  /** What the store knows of a run: started, ended, or nothing. */
+  stage(runId: string): string | undefined {
+    const batches = this.commits;
+    if (batches.some((batch) => batch.ends.some((end) => end.run_id === runId))) return 'ended';
+    if (batches.some((batch) => batch.starts.some((start) => start.run_id === runId))) return 'started';
+    return undefined;
   }
 }
 
-const run = (runId: string, status = 'running'): Run => ({ runId, status }) as Run;
-const rowOf = (r: Run): StoredRun => ({ run_id: r.runId, status: r.status }) as StoredRun;
-const stateEvent = (r: Run) => ({ sequence_id: 's', run_id: r.runId, state: r.status, previous_state: 'idle', event: 'START', current_step: 0, status: r.status });
+/** A top-level run as the engine holds it, with what its records read. */
+function run(runId: string, context: Record<string, unknown> = {}): Run {
+  return {
+    runId,
+    sequenceId: 's',
+    definition: { steps: [] },
+    description: null,
+    mode: 'single',
+    priority: 100,
+    plan: { steps: [], cleanup: [], maxDurationMs: 1000 },
+    context: { rule_id: null, rule_name: null, triggered_by: null, trigger_data: null, ...context },
+    template: null,
+    createdAt: 0,
+    parent: null,
+    depth: 1,
+    actor: null,
+    endError: null,
+    cancelReason: null,
+    lastEvent: 'xstate.init',
+    state: 'running.delaying',
+    status: 'running',
+    snapshot: null,
+    timer: null,
+    armedAt: null,
+    inFlight: null,
+    endedAt: null,
+    onEnd: null,
+    turn: [],
+    records: 0,
+    storedStatus: null,
+  } as unknown as Run;
+}
+
+/** The run took `type` (as RunHost records every event it delivers). */
+function took(r: Run, type: SequenceEvent['type']): void {
+  r.turn?.push({ type, now: 1 } as SequenceEvent);
+}
+
+function end(r: Run): void {
+  r.status = 'completed';
+  r.state = 'completed';
+  r.endedAt = 5;
+}
+
+const stateEvent = (r: Run) => ({ sequence_id: 's', run_id: r.runId, state: r.state, previous_state: 'idle', event: 'START', current_step: 0, status: r.status });
 
 let bus: EventBus;
 let published: EventEnvelope[];
 let store: RecordingStore;
 let failures: { error: unknown; runs: string[] }[];
+let committedEnds: string[];
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -51,40 +108,55 @@ beforeEach(() => {
   });
   store = new RecordingStore();
   failures = [];
+  committedEnds = [];
 });
 
 afterEach(() => {
   vi.useRealTimers();
 });
 
-function writeAhead(withStore = true): WriteAhead {
-  return new WriteAhead(bus, withStore ? (store as unknown as RunStore) : null, rowOf, (error, runs) => {
-    failures.push({ error, runs: runs.map((r) => r.runId) });
+function writeAhead(durable = true): WriteAhead {
+  return new WriteAhead({
+    bus,
+    store: store as unknown as RunStore,
+    durable,
+    snapshotOf: (r) => ({ snapshot: r.runId }),
+    onWriteError: (error, runs) => failures.push({ error, runs: runs.map((r) => r.runId) }),
+    onEndsCommitted: (runs) => committedEnds.push(...runs.map((r) => r.runId)),
   });
 }
 
-describe('WriteAhead without a store', () => {
-  it('publishes each event at once and writes nothing', () => {
+describe('WriteAhead of an engine with its own in-memory store (not durable)', () => {
+  it('publishes each event at once, starts effects after the current code, and still commits the turn', async () => {
     const out = writeAhead(false);
     const a = run('a');
-    out.touch(a);
+    out.started(a);
     out.event('sequence_state', stateEvent(a), 1);
+    const seen: string[] = [];
+    out.afterCommit(() => seen.push('effect'));
+    seen.push('transition');
     expect(published.map((e) => e.type)).toEqual(['sequence_state']);
-    expect(vi.getTimerCount()).toBe(0);
+    await Promise.resolve();
+    expect(seen).toEqual(['transition', 'effect']);
+    await expect(out.whenDurable()).resolves.toBeUndefined();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.stage('a')).toBe('started');
   });
 });
 
-describe('WriteAhead with a store', () => {
-  it("holds the events of a turn until that turn's runs are committed, then publishes them in order", async () => {
+describe('WriteAhead of a durable engine', () => {
+  it("holds the events of a turn until its start and the events its runs took are committed, then publishes them in order", async () => {
     const out = writeAhead();
     const a = run('a');
-    const seenAtPublish: (string | undefined)[] = [];
+    const seenAtPublish: string[][] = [];
     bus.subscribe(() => {
-      seenAtPublish.push(store.committed('a'));
+      seenAtPublish.push(store.events('a'));
     });
+    out.started(a);
+    took(a, 'START');
     out.touch(a);
     out.event('sequence_started', { sequence_id: 's', run_id: 'a', total_steps: 1, description: null, rule_id: null, rule_name: null, mode: 'single' }, 1);
-    a.status = 'completed';
+    took(a, 'STEP_DONE');
     out.touch(a);
     out.event('sequence_state', stateEvent(a), 2);
     expect(published).toEqual([]);
@@ -92,51 +164,93 @@ describe('WriteAhead with a store', () => {
     await vi.advanceTimersByTimeAsync(0);
 
     expect(published.map((e) => e.type)).toEqual(['sequence_started', 'sequence_state']);
-    // Every event found its run's latest state already committed.
-    expect(seenAtPublish).toEqual(['completed', 'completed']);
+    // Every event found what caused it already journaled.
+    expect(seenAtPublish).toEqual([
+      ['START', 'STEP_DONE'],
+      ['START', 'STEP_DONE'],
+    ]);
+    expect(store.commits.map((batch) => [batch.starts.length, batch.records.length, batch.ends.length])).toEqual([[1, 1, 0]]);
   });
 
-  it('writes every run changed in one turn in one batch, each once with its latest state', async () => {
+  it('writes one record per run changed in one turn, with the events it took in order', async () => {
     const out = writeAhead();
     const runs = Array.from({ length: 100 }, (_, i) => run(`r${i}`));
-    for (const r of runs) out.touch(r);
     for (const r of runs) {
+      r.storedStatus = 'running';
+      took(r, 'WAKE');
+      out.touch(r);
+    }
+    for (const r of runs) {
+      took(r, 'PAUSE');
       r.status = 'paused';
       out.touch(r);
     }
     await vi.advanceTimersByTimeAsync(0);
 
     expect(store.commits).toHaveLength(1);
-    expect(store.commits[0]).toHaveLength(100);
-    expect(new Set(store.commits[0]?.map((c) => c.status))).toEqual(new Set(['paused']));
+    expect(store.commits[0]?.records).toHaveLength(100);
+    expect(store.events('r7')).toEqual(['WAKE', 'PAUSE']);
+    // The status changed: the record says so, and the next one does not repeat it.
+    expect(new Set(store.commits[0]?.records.map((record) => record.status))).toEqual(new Set(['paused']));
     expect(out.lastBatchSize).toBe(100);
-    expect(out.lastFlushMs).toBeGreaterThanOrEqual(0);
+    took(runs[0] as Run, 'RESUME');
+    (runs[0] as Run).status = 'running';
+    out.touch(runs[0] as Run);
+    took(runs[1] as Run, 'STEP_DONE');
+    out.touch(runs[1] as Run);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.commits[1]?.records.map((record) => [record.run_id, record.status])).toEqual([
+      ['r0', 'running'],
+      ['r1', undefined],
+    ]);
+  });
+
+  it(`writes a compact snapshot instead of the events every ${SNAPSHOT_EVERY}th record`, async () => {
+    const out = writeAhead();
+    const a = run('a');
+    a.storedStatus = 'running';
+    for (let i = 0; i < SNAPSHOT_EVERY + 1; i++) {
+      took(a, 'WAKE');
+      out.touch(a);
+      await vi.advanceTimersByTimeAsync(0);
+    }
+    const records = store.commits.flatMap((batch) => batch.records);
+    expect(records.map((record) => record.snapshot)).toEqual([...Array<boolean>(SNAPSHOT_EVERY - 1).fill(false), true, false]);
+    expect(JSON.parse(records[SNAPSHOT_EVERY - 1]?.body ?? '')).toEqual({ snapshot: { snapshot: 'a' } });
+  });
+
+  it('a run that ends in a turn writes its history row and no journal record; the end is reported once committed', async () => {
+    const out = writeAhead();
+    const a = run('a');
+    out.started(a);
+    took(a, 'START');
+    out.touch(a);
+    end(a);
+    out.ended(a);
+    expect(committedEnds).toEqual([]);
+    await vi.advanceTimersByTimeAsync(0);
+    const [batch] = store.commits;
+    expect(batch?.records).toEqual([]);
+    expect(batch?.ends.map((e) => [e.run_id, e.status, e.ended_at, JSON.parse(e.progress).status])).toEqual([['a', 'completed', 5, 'completed']]);
+    expect(committedEnds).toEqual(['a']);
   });
 
   it('a turn that changes BATCH_RUNS runs writes them after the current callback, without waiting for the turn to end', async () => {
     const out = writeAhead();
     const runs = Array.from({ length: BATCH_RUNS + 10 }, (_, i) => run(`r${i}`));
+    for (const r of runs) took(r, 'WAKE');
     for (const r of runs.slice(0, BATCH_RUNS)) out.touch(r);
     out.event('sequence_state', stateEvent(runs[0] as Run), 1);
-    await Promise.resolve();
-    expect(store.commits.map((batch) => batch.length)).toEqual([BATCH_RUNS]);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(store.commits.map((batch) => batch.records.length)).toEqual([BATCH_RUNS]);
     expect(published).toHaveLength(1);
 
     for (const r of runs.slice(BATCH_RUNS)) out.touch(r);
     await vi.advanceTimersByTimeAsync(0);
-    expect(store.commits.map((batch) => batch.length)).toEqual([BATCH_RUNS, 10]);
+    expect(store.commits.map((batch) => batch.records.length)).toEqual([BATCH_RUNS, 10]);
   });
 
-  it('a later turn is a new batch', async () => {
-    const out = writeAhead();
-    out.touch(run('a'));
-    await vi.advanceTimersByTimeAsync(0);
-    out.touch(run('b'));
-    await vi.advanceTimersByTimeAsync(0);
-    expect(store.commits.map((batch) => batch.map((c) => c.runId))).toEqual([['a'], ['b']]);
-  });
-
-  it('a turn with events and no changed run publishes without a write', async () => {
+  it('a turn with events and nothing to write publishes without a commit', async () => {
     const out = writeAhead();
     out.event('sequence_state', stateEvent(run('a')), 1);
     await vi.advanceTimersByTimeAsync(0);
@@ -144,74 +258,118 @@ describe('WriteAhead with a store', () => {
     expect(store.commits).toEqual([]);
   });
 
-  it("a failed commit is reported with every run of the batch, and the batch's events still go out", async () => {
+  it('commits turns one after the other: a later turn waits for a slow commit, and its events for its own', async () => {
+    const out = writeAhead();
+    store.held = [];
+    const a = run('a');
+    const b = run('b');
+    out.started(a);
+    out.event('sequence_state', stateEvent(a), 1);
+    await vi.advanceTimersByTimeAsync(0);
+    out.started(b);
+    out.event('sequence_state', stateEvent(b), 2);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(published).toEqual([]);
+    store.release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(published.map((e) => (e.data as { run_id: string }).run_id)).toEqual(['a']);
+    store.release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.commits.map((batch) => batch.starts.map((s) => s.run_id))).toEqual([['a'], ['b']]);
+    expect(published.map((e) => (e.data as { run_id: string }).run_id)).toEqual(['a', 'b']);
+  });
+
+  it("a failed commit is reported with every run of the batch, its events still go out, and its records are written again first", async () => {
     const out = writeAhead();
     const a = run('a');
     const b = run('b');
+    out.started(a);
+    out.started(b);
+    took(a, 'START');
     out.touch(a);
-    out.touch(b);
     out.event('sequence_state', stateEvent(a), 1);
     out.event('sequence_state', stateEvent(b), 2);
-    store.failFlush = true;
+    store.fail = true;
 
     await vi.advanceTimersByTimeAsync(0);
 
     expect(failures.map((f) => [(f.error as Error).message, f.runs])).toEqual([['SQLITE_FULL: database or disk is full', ['a', 'b']]]);
     expect(published.map((e) => (e.data as { run_id: string }).run_id)).toEqual(['a', 'b']);
-    expect(out.lastBatchSize).toBe(0);
+    expect(store.commits).toEqual([]);
+
+    store.fail = false;
+    took(a, 'ABORT');
+    out.touch(a);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.commits.map((batch) => batch.starts.map((s) => s.run_id))).toEqual([['a', 'b']]);
+    expect(store.events('a')).toEqual(['START', 'ABORT']);
   });
 
-  it('a run that cannot be serialised is reported alone; the rest of its batch is committed', async () => {
+  it('a run whose start cannot be serialised is reported alone and never written; the rest of its batch is committed', async () => {
     const out = writeAhead();
-    store.unserialisable.add('bad');
-    for (const id of ['a', 'bad', 'c']) out.touch(run(id));
+    const bad = run('bad', { trigger_data: 1n });
+    out.started(run('a'));
+    out.started(bad);
+    out.started(run('c'));
 
     await vi.advanceTimersByTimeAsync(0);
 
     expect(failures.map((f) => f.runs)).toEqual([['bad']]);
-    expect(store.commits.map((batch) => batch.map((c) => c.runId))).toEqual([['a', 'c']]);
+    expect(store.commits.map((batch) => batch.starts.map((s) => s.run_id))).toEqual([['a', 'c']]);
     expect(out.lastBatchSize).toBe(2);
+    took(bad, 'ABORT');
+    out.touch(bad);
+    end(bad);
+    out.ended(bad);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.commits).toHaveLength(1);
+    expect(failures).toHaveLength(1);
   });
 
-  it('flush() called directly writes and publishes at once (queries and shutdown need it)', () => {
+  it('flush() called directly commits and publishes before it resolves (queries and shutdown need it)', async () => {
     const out = writeAhead();
-    out.touch(run('a'));
+    out.started(run('a'));
     out.event('sequence_state', stateEvent(run('a')), 1);
-    out.flush();
+    await out.flush();
     expect(store.commits).toHaveLength(1);
     expect(published).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
 
 describe('WriteAhead: durable before acknowledged, effects after their commit', () => {
   it('whenDurable resolves once the runs changed before it are committed, and requests of one turn share the commit', async () => {
     const out = writeAhead();
-    out.touch(run('a'));
-    const first = out.whenDurable().then(() => store.committed('a'));
-    out.touch(run('b'));
-    const second = out.whenDurable().then(() => store.committed('b'));
+    out.started(run('a'));
+    const first = out.whenDurable().then(() => store.stage('a'));
+    out.started(run('b'));
+    const second = out.whenDurable().then(() => store.stage('b'));
     await Promise.resolve();
     expect(store.commits).toEqual([]);
 
     await vi.advanceTimersByTimeAsync(0);
 
-    expect(await first).toBe('running');
-    expect(await second).toBe('running');
+    expect(await first).toBe('started');
+    expect(await second).toBe('started');
     expect(store.commits).toHaveLength(1);
   });
 
-  it('whenDurable resolves at once when nothing is pending, or without a store', async () => {
-    await expect(writeAhead().whenDurable()).resolves.toBeUndefined();
-    const out = writeAhead(false);
-    out.touch(run('a'));
+  it('whenDurable waits for a commit still in flight, and resolves at once when nothing is pending', async () => {
+    const out = writeAhead();
     await expect(out.whenDurable()).resolves.toBeUndefined();
-    expect(vi.getTimerCount()).toBe(0);
+    store.held = [];
+    out.started(run('a'));
+    await vi.advanceTimersByTimeAsync(0);
+    const durable = out.whenDurable().then(() => store.stage('a'));
+    store.release();
+    expect(await durable).toBe('started');
+    await expect(out.whenDurable()).resolves.toBeUndefined();
   });
 
   it('whenDurable rejects with the store error when the commit fails', async () => {
     const out = writeAhead();
-    out.touch(run('a'));
-    store.failFlush = true;
+    out.started(run('a'));
+    store.fail = true;
     const durable = out.whenDurable();
     durable.catch(() => {});
     await vi.advanceTimersByTimeAsync(0);
@@ -221,26 +379,17 @@ describe('WriteAhead: durable before acknowledged, effects after their commit', 
   it('an effect starts only after the commit of the turn that asked for it, also when that commit failed', async () => {
     const out = writeAhead();
     const seen: (string | undefined)[] = [];
-    out.touch(run('a'));
-    out.afterCommit(() => seen.push(store.committed('a')));
+    out.started(run('a'));
+    out.afterCommit(() => seen.push(store.stage('a')));
     await Promise.resolve();
     expect(seen).toEqual([]);
     await vi.advanceTimersByTimeAsync(0);
-    expect(seen).toEqual(['running']);
+    expect(seen).toEqual(['started']);
 
-    store.failFlush = true;
-    out.touch(run('b'));
+    store.fail = true;
+    out.started(run('b'));
     out.afterCommit(() => seen.push('after the failed commit'));
     await vi.advanceTimersByTimeAsync(0);
-    expect(seen).toEqual(['running', 'after the failed commit']);
-  });
-
-  it('without a store an effect starts after the current code, as a microtask', async () => {
-    const out = writeAhead(false);
-    const seen: string[] = [];
-    out.afterCommit(() => seen.push('effect'));
-    seen.push('transition');
-    await Promise.resolve();
-    expect(seen).toEqual(['transition', 'effect']);
+    expect(seen).toEqual(['started', 'after the failed commit']);
   });
 });

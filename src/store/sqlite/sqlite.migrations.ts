@@ -5,8 +5,9 @@
  * has shipped.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import type { Progress, RunStatus } from '../domain/progress.ts';
-import { derivedColumns } from './sqlite.rows.ts';
+import type { Progress, RunStatus } from '../../domain/progress.ts';
+import { historyColumns } from '../history-columns.ts';
+import { journalSnapshotBody, startBody } from '../run-journal.ts';
 
 /** One step of the schema: `up` brings a database at `version - 1` to `version`. */
 export interface Migration {
@@ -66,7 +67,7 @@ export const MIGRATIONS: readonly Migration[] = [
         .all() as { run_id: string; status: RunStatus; progress: string; created_at: number; ended_at: number }[];
       const update = db.prepare('UPDATE runs SET failed_step = ?, duration_seconds = ? WHERE run_id = ?');
       for (const row of rows) {
-        const derived = derivedColumns(JSON.parse(row.progress) as Progress, row.status, row.created_at, row.ended_at);
+        const derived = historyColumns(JSON.parse(row.progress) as Progress, row.status, row.created_at, row.ended_at);
         update.run(derived.failed_step, derived.duration_seconds, row.run_id);
       }
     },
@@ -105,6 +106,51 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN
           DELETE FROM run_plans WHERE run_id = OLD.run_id;
         END;
+      `);
+    },
+  },
+  {
+    version: 5,
+    description: 'a journal: a start record per unfinished run and one small record per turn, instead of a row rewritten by every transition',
+    up(db) {
+      db.exec(`
+        -- One row per unfinished run: what recovery needs beside its definition. Its run_seq keys
+        -- the run's journal (an INTEGER key: appends are cheap). Deleted when the run ends.
+        CREATE TABLE run_starts (
+          run_seq INTEGER PRIMARY KEY,
+          run_id  TEXT NOT NULL,
+          body    TEXT NOT NULL
+        );
+        -- Appended once per turn in which a run moved; never rewritten.
+        CREATE TABLE run_journal (
+          run_seq  INTEGER NOT NULL,
+          n        INTEGER NOT NULL,
+          snapshot INTEGER NOT NULL,
+          body     TEXT NOT NULL,
+          PRIMARY KEY (run_seq, n)
+        ) WITHOUT ROWID;
+      `);
+      // Every unfinished run stored by v4 becomes a start record and, when it had begun, one
+      // compact snapshot record: recovery reads both kinds the same way.
+      const unfinished = db
+        .prepare(
+          `SELECT runs.run_id, runs.progress, runs.snapshot, run_plans.plan FROM runs LEFT JOIN run_plans USING (run_id)
+           WHERE runs.status NOT IN ('completed', 'failed', 'cancelled', 'timeout') ORDER BY runs.created_at, runs.rowid`,
+        )
+        .all() as { run_id: string; progress: string; snapshot: string | null; plan: string | null }[];
+      const insertStart = db.prepare('INSERT INTO run_starts (run_id, body) VALUES (?, ?)');
+      const insertRecord = db.prepare('INSERT INTO run_journal (run_seq, n, snapshot, body) VALUES (?, 0, 1, ?)');
+      for (const row of unfinished) {
+        const progress = JSON.parse(row.progress) as Partial<Progress>;
+        const plan = row.plan === null ? null : (JSON.parse(row.plan) as unknown);
+        const body = startBody(plan, progress.context ?? null, progress.template ?? null);
+        const seq = insertStart.run(row.run_id, JSON.stringify(body)).lastInsertRowid;
+        if (row.snapshot !== null) insertRecord.run(seq, JSON.stringify(journalSnapshotBody(JSON.parse(row.snapshot) as unknown)));
+      }
+      db.exec(`
+        DROP TRIGGER runs_delete_plan;
+        DROP TABLE run_plans;
+        ALTER TABLE runs DROP COLUMN snapshot;
       `);
     },
   },

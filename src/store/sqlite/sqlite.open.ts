@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { migrate, schemaVersion, SCHEMA_VERSION } from './sqlite.migrations.ts';
-import { StoreOpenError } from './store-open.error.ts';
+import { StoreOpenError } from '../store-open.error.ts';
 
 /** How the database file is opened. */
 export interface SqliteOpenOptions {

@@ -1,0 +1,104 @@
+/**
+ * The engine's options, limits and the shapes its public methods answer with.
+ */
+import type { InspectionEvent, Observer } from 'xstate';
+import type { SequenceContext } from '../../machines/sequence.types.ts';
+import { DEFAULT_LIMITS, type DefinitionLimits } from '../domain/definition.schema.ts';
+import type { Progress, RunContext } from '../domain/progress.ts';
+import type { TemplateResolver } from '../domain/validate-definition.ts';
+import type { ExecutorRegistry } from '../executors/executor.ts';
+import type { RunStore } from '../store/run-store.ts';
+import type { Run } from './run.ts';
+
+/** Engine limits; every field has the SPEC 3 default. */
+export interface EngineLimits extends DefinitionLimits {
+  /** Runs at once (default 1000). */
+  maxConcurrent: number;
+  /** How long terminal runs stay in memory (default 3600 s). */
+  retentionMs: number;
+  /** How often terminal runs are swept (default 300 s). */
+  sweepIntervalMs: number;
+  /** Runs waiting in `queued` mode per sequence_id (default 10). */
+  maxQueued: number;
+}
+
+/** The defaults of SPEC 3. */
+export const DEFAULT_ENGINE_LIMITS: EngineLimits = {
+  ...DEFAULT_LIMITS,
+  maxConcurrent: 1000,
+  retentionMs: 3_600_000,
+  sweepIntervalMs: 300_000,
+  maxQueued: 10,
+};
+
+/** Options of the engine, resolved once. */
+export interface EngineOptions {
+  /** Executors of the action types (the engine adds `sequence` and a default safe state). */
+  executors: ExecutorRegistry;
+  limits?: Partial<EngineLimits>;
+  /**
+   * Where runs are persisted. Default: an in-memory SQLite store of the engine's own (closed with
+   * it), which keeps the history the queries read; nothing waits for its commits.
+   */
+  store?: RunStore | null;
+  /** Fills templates named by nested `sequence` actions. */
+  templates?: TemplateResolver;
+  /**
+   * Admits a start or throws the SequencerError that refuses it (rate limit 5641, emergency stop
+   * 5642). Asked only once nothing else refuses the start (409), so a refused start takes no token.
+   */
+  admitStart?: () => void;
+  /**
+   * A run ended without its cleanup steps: its actor crashed (a defect), or it could not be
+   * recovered after a restart (too many to resume, its snapshot unusable). Its actuators are made
+   * safe here.
+   */
+  onRunCrashed?: (run: Run) => void;
+  /** A top-level run ended (leases are released here). */
+  onRunEnded?: (run: Run) => void;
+  /** A terminal run left memory after its retention. */
+  onRunDropped?: (runId: string) => void;
+  /** The periodic sweep ran (the store prunes its history here). */
+  onSweep?: (now: number) => void;
+  /** A run was restored from the store after a restart (before its actor starts): rebuild what it held. */
+  onRunRecovered?: (run: Run, context: SequenceContext) => void;
+  /** Extra inspection observer (the Stately inspector). */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Reports internal errors (a failed write, a listener that threw). */
+  onError?: (error: unknown, message: string) => void;
+}
+
+/** What a start returns (SPEC 7). */
+export interface StartResult {
+  success: true;
+  sequence_id: string;
+  run_id: string;
+  total_steps: number;
+  status: 'running' | 'pending';
+}
+
+/** Who started a run and from which template. */
+export interface StartOptions {
+  context?: Partial<RunContext>;
+  template?: { name: string; version: number };
+}
+
+/** Aggregates of `GET /sequences/stats`. */
+export interface EngineStats {
+  total_sequences: number;
+  running: number;
+  completed_last_hour: number;
+  failed_last_hour: number;
+  average_duration_seconds: number | null;
+  longest_sequence_id: string | null;
+  most_common_failure_step: string | null;
+}
+
+/** A history page with the counts `GET /sequences` shows. */
+export interface EnginePage {
+  items: Progress[];
+  total: number;
+  running: number;
+  completed: number;
+  failed: number;
+}

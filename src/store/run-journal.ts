@@ -1,0 +1,32 @@
+/**
+ * The bodies of a run's start record and journal records: written and read by the engine,
+ * stored as opaque JSON by every backend. They live here, beside the store, because a migration
+ * from an older schema builds them too (a v4 row becomes a start record and a snapshot record).
+ */
+import type { RunContext } from '../domain/progress.ts';
+
+/** The start record's body: what recovery needs beside the definition. */
+export interface StartBody {
+  /** The plan the run executes; null only in runs migrated from before schema v4 (it is in their snapshot). */
+  plan: unknown;
+  context: RunContext | null;
+  template: { name: string; version: number } | null;
+}
+
+/** A journal record's body: the machine events of one turn (each with its `now`), or a compact snapshot. */
+export type JournalBody = { events: unknown[] } | { snapshot: unknown };
+
+/** A start record's body. */
+export function startBody(plan: unknown, context: RunContext | null, template: StartBody['template']): StartBody {
+  return { plan, context, template };
+}
+
+/** A journal body holding a compact snapshot (recovery starts from the last one). */
+export function journalSnapshotBody(snapshot: unknown): JournalBody {
+  return { snapshot };
+}
+
+/** A journal body holding the events of one turn, in the order the run took them. */
+export function journalEventsBody(events: unknown[]): JournalBody {
+  return { events };
+}
