@@ -80,6 +80,8 @@ function progressOf(index: number): Progress {
     total_steps: STEPS,
     progress_percent: 100,
     current_step_name: null,
+    failed_step: null,
+    ending_as: null,
     started_at: '2024-05-01T10:00:00.000Z',
     completed_at: '2024-05-01T10:00:10.000Z',
     duration_seconds: 10,

@@ -59,7 +59,7 @@ export function errorResponses(...statuses: number[]): Record<number, ZodType> {
   return Object.fromEntries(statuses.map((status) => [status, ERROR_RESPONSES.get(status) ?? ErrorBodySchema]));
 }
 
-const RUN_STATUSES = ['pending', 'running', 'paused', 'completed', 'failed', 'cancelled', 'timeout'] as const;
+const RUN_STATUSES = ['pending', 'running', 'paused', 'stopping', 'completed', 'failed', 'cancelled', 'timeout'] as const;
 
 /** Status of a run (SPEC 5). */
 export const RunStatusSchema = z.enum(RUN_STATUSES);
@@ -92,6 +92,8 @@ function progressExample() {
     total_steps: 3,
     progress_percent: 100,
     current_step_name: null,
+    failed_step: null,
+    ending_as: null,
     started_at: '2026-12-02T06:00:00.000Z',
     completed_at: '2026-12-02T06:00:02.010Z',
     duration_seconds: 2.01,
@@ -123,6 +125,8 @@ export const ProgressSchema = z.object({
   total_steps: z.number().int(),
   progress_percent: z.number(),
   current_step_name: z.string().nullable(),
+  failed_step: z.number().int().nullable().describe('The step whose failure ended the run, or that was in flight when it ended early (zero-based)'),
+  ending_as: z.enum(['failed', 'cancelled', 'timeout']).nullable().describe('While stopping: the status the run ends with once its cleanup and safe state are done'),
   started_at: z.string().nullable(),
   completed_at: z.string().nullable(),
   duration_seconds: z.number().nullable(),

@@ -4,7 +4,10 @@
  */
 
 /** Status of a run. */
-export type RunStatus = 'pending' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled' | 'timeout';
+export type RunStatus = 'pending' | 'running' | 'paused' | 'stopping' | 'completed' | 'failed' | 'cancelled' | 'timeout';
+
+/** How a run that ends early ends; while it is `stopping`, its progress says so in `ending_as`. */
+export type EndingAs = 'failed' | 'cancelled' | 'timeout';
 
 /** Terminal statuses: a run in one of them never changes again. */
 export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled', 'timeout']);
@@ -43,6 +46,10 @@ export interface Progress {
   total_steps: number;
   progress_percent: number;
   current_step_name: string | null;
+  /** The step whose failure ended the run, or that was in flight when it ended early; null otherwise. */
+  failed_step: number | null;
+  /** While `stopping`: the terminal status the run will have once its cleanup and safe state are done. */
+  ending_as: EndingAs | null;
   started_at: string | null;
   completed_at: string | null;
   duration_seconds: number | null;

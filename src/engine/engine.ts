@@ -129,7 +129,7 @@ export class Engine {
     const notRunning = (runId: string, status: string) =>
       new SequencerError(Codes.INVALID_STATE, `Run ${runId} is ${status}; only a pending, running or paused run can be cancelled`);
     return this.#withHeld(id, notRunning, (run) => {
-      if (TERMINAL_STATUSES.has(run.status) || run.state.startsWith('cleanup')) throw notRunning(run.runId, run.status);
+      if (TERMINAL_STATUSES.has(run.status) || run.status === 'stopping') throw notRunning(run.runId, run.status);
       if (run.actor === null) this.#admission.cancelQueued(run, reason);
       else this.#host.send(run, { type: 'CANCEL', reason });
       return { success: true as const, message: `Run ${run.runId} cancelled`, reason };
@@ -145,7 +145,6 @@ export class Engine {
     const run = this.#book.runs.get(runId);
     if (!run || run.parent !== null || !run.actor || run.endedAt !== null) return false;
     if (run.status !== 'running' && run.status !== 'paused') return false;
-    if (run.state.startsWith('cleanup')) return false;
     this.#host.send(run, { type: 'ABORT', code, message });
     return true;
   }

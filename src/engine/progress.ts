@@ -28,15 +28,73 @@ export function percentOf(done: number, total: number, completed: boolean): numb
   return Math.round((done / total) * 1000) / 10;
 }
 
-/** The time the rest of the run is expected to take from `now`, from its declared waits. */
-function remainingMs(ctx: SequenceContext, now: number): number {
-  let ms = ctx.deadline !== null ? Math.max(0, ctx.deadline - now) : 0;
-  if (ctx.phase !== 'steps') return ms;
+/** Steps that completed (a failed step, even one the run went on after, did not). */
+export function completedSteps(results: readonly StepOutcome[]): number {
+  let done = 0;
+  for (const result of results) if (result.success) done++;
+  return done;
+}
+
+/** What an action of this run is expected to take: the mean of the actions it finished, 1 s before the first. */
+function meanActionMs(ctx: SequenceContext): number {
+  let sum = 0;
+  let count = 0;
+  for (const result of ctx.results) {
+    const step = ctx.plan.steps[result.index];
+    if (!step?.action) continue;
+    // A result's time counts from the step's start, before-delay included.
+    sum += Math.max(0, result.endedAt - result.startedAt - step.beforeMs);
+    count++;
+  }
+  return count === 0 ? 1000 : sum / count;
+}
+
+/**
+ * What the rest of a running run is expected to take from `now` (SPEC 5): the declared waits left
+ * and, for each action left, the mean of the actions this run finished. Never an action's timeout:
+ * the deadline of an attempt in flight is when it gives up, not when it is expected to answer.
+ */
+function remainingMs(ctx: SequenceContext, state: string, now: number): number {
+  const step = ctx.plan.steps[ctx.currentStep];
+  if (!step) return 0;
+  const mean = meanActionMs(ctx);
+  const wait = ctx.deadline === null ? 0 : Math.max(0, ctx.deadline - now);
+  const work = step.action ? mean : step.waitMs;
+  let ms: number;
+  switch (state) {
+    case 'running.beforeDelay':
+      ms = wait + work + step.afterMs;
+      break;
+    case 'running.executing':
+      // The attempt began one timeout before its deadline.
+      ms = Math.max(0, mean - (ctx.deadline === null ? 0 : now - (ctx.deadline - step.timeoutMs))) + step.afterMs;
+      break;
+    case 'running.retrying':
+      ms = wait + mean + step.afterMs;
+      break;
+    case 'running.delaying':
+      ms = wait + step.afterMs;
+      break;
+    default:
+      ms = wait;
+  }
   for (let i = ctx.currentStep + 1; i < ctx.plan.steps.length; i++) {
-    const step = ctx.plan.steps[i];
-    if (step) ms += step.beforeMs + step.waitMs + step.afterMs;
+    const next = ctx.plan.steps[i] as (typeof ctx.plan.steps)[number];
+    ms += next.beforeMs + (next.action ? mean : next.waitMs) + next.afterMs;
   }
   return ms;
+}
+
+/**
+ * Where a run is in its steps: the step being run; for a run that ended early (or is stopping), the
+ * step that failed or was in flight (its result is the last one recorded); `total` once completed.
+ */
+function stepPosition(run: Run, ctx: SequenceContext | null, total: number): { current: number; failed: number | null } {
+  if (!ctx || run.status === 'completed') return { current: ctx ? total : 0, failed: null };
+  if (ctx.phase === 'steps' && ctx.outcome === null) return { current: Math.min(ctx.currentStep, total), failed: null };
+  const last = ctx.results[ctx.results.length - 1];
+  if (!last) return { current: 0, failed: null };
+  return { current: last.index, failed: last.success ? null : last.index };
 }
 
 /** The progress object of a run at `now`. */
@@ -48,7 +106,8 @@ export function toProgress(run: Run, now: number): Progress {
   const terminal = run.endedAt !== null;
   const startedAt = ctx?.startedAt ?? null;
   const endedAt = run.endedAt ?? (terminal ? now : null);
-  const current = ctx ? Math.min(ctx.phase === 'steps' ? ctx.currentStep : total, total) : 0;
+  const { current, failed } = stepPosition(run, ctx, total);
+  const running = run.status === 'running' && ctx !== null;
   return {
     sequence_id: run.sequenceId,
     run_id: run.runId,
@@ -59,12 +118,14 @@ export function toProgress(run: Run, now: number): Progress {
     state: run.state,
     current_step: current,
     total_steps: total,
-    progress_percent: percentOf(results.length, total, completed),
-    current_step_name: !terminal && ctx && ctx.phase === 'steps' ? (run.plan.steps[current]?.name ?? null) : null,
+    progress_percent: percentOf(completedSteps(results), total, completed),
+    current_step_name: !terminal && ctx ? (run.plan.steps[current]?.name ?? null) : null,
+    failed_step: failed,
+    ending_as: run.status === 'stopping' ? (ctx?.outcome ?? null) : null,
     started_at: iso(startedAt),
     completed_at: iso(endedAt),
     duration_seconds: startedAt === null ? null : ((endedAt ?? now) - startedAt) / 1000,
-    estimated_completion: terminal || !ctx || run.status === 'paused' ? null : iso(now + remainingMs(ctx, now)),
+    estimated_completion: running ? iso(now + remainingMs(ctx, run.state, now)) : null,
     step_results: results.map(toStepResult),
     cleanup_results: (ctx?.cleanupResults ?? []).map(toStepResult),
     error: ctx?.error ?? run.endError?.message ?? null,
@@ -96,6 +157,8 @@ export function placeholderProgress(
     total_steps: 0,
     progress_percent: 0,
     current_step_name: null,
+    failed_step: null,
+    ending_as: null,
     started_at: null,
     completed_at: null,
     duration_seconds: null,

@@ -99,7 +99,7 @@ function recoverRun(parts: RecoveryParts, stored: UnfinishedRun, policy: 'resume
     throw error;
   }
   // A run already in cleanup is ending anyway: it only has to learn that its action was lost.
-  if (policy === 'abort' && !run.state.startsWith('cleanup')) {
+  if (policy === 'abort' && run.status !== 'stopping') {
     host.send(run, { type: 'ABORT', code: Codes.STATE_CORRUPTION, message: 'Run interrupted by a restart' });
     return 'aborted';
   }

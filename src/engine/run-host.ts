@@ -10,7 +10,7 @@ import { sequenceMachine, type RunActionParams, type SequenceEvent, type StepEve
 import { Codes, SequencerError } from '../domain/errors.ts';
 import type { ExecutionContext, ExecutorRegistry } from '../executors/executor.ts';
 import type { EventType, SequenceEvents } from '../events/event-types.ts';
-import { percentOf } from './progress.ts';
+import { completedSteps, percentOf } from './progress.ts';
 import { stateString, statusOf, type Run } from './run.ts';
 import type { RunParent } from './run-parent.ts';
 import type { WriteAhead } from './write-ahead.ts';
@@ -46,7 +46,7 @@ export class RunHost {
       actions: {
         runAction: ({ self }, params) => this.#runAction(self.id, params),
         abortAction: ({ self }) => this.#abort(self.id),
-        emitStep: ({ self, context }, params) => this.#emitStep(self.id, params, context.results.length),
+        emitStep: ({ self, context }, params) => this.#emitStep(self.id, params, completedSteps(context.results)),
         forwardPause: ({ self }) => this.runs.get(self.id)?.inFlight?.control?.pause(),
         forwardResume: ({ self }) => this.runs.get(self.id)?.inFlight?.control?.resume(),
       },
@@ -121,8 +121,10 @@ export class RunHost {
       if (run.status === 'paused' && previousStatus !== 'paused') this.emit(run, 'sequence_paused', { sequence_id, run_id, current_step: ctx.currentStep });
       if (previousStatus === 'paused' && run.status !== 'paused') this.emit(run, 'sequence_resumed', { sequence_id, run_id, current_step: ctx.currentStep });
       if (ctx.outcome !== null && previous?.context.outcome == null) {
-        if (ctx.outcome === 'cancelled') this.emit(run, 'sequence_cancelled', { sequence_id, run_id, reason: run.cancelReason ?? ctx.error ?? '' });
-        else this.emit(run, 'sequence_error', { sequence_id, run_id, error_code: ctx.errorCode ?? Codes.STEP_FAILED, message: ctx.error ?? '' });
+        const reason = ctx.outcome === 'cancelled' ? (run.cancelReason ?? ctx.error ?? '') : (ctx.error ?? '');
+        if (ctx.outcome === 'cancelled') this.emit(run, 'sequence_cancelled', { sequence_id, run_id, reason });
+        else this.emit(run, 'sequence_error', { sequence_id, run_id, error_code: ctx.errorCode ?? Codes.STEP_FAILED, message: reason });
+        this.emit(run, 'sequence_stopping', { sequence_id, run_id, ending_as: ctx.outcome, reason });
       }
     }
     if (snapshot.status === 'done') {
@@ -255,8 +257,6 @@ export class RunHost {
     const run = this.runs.get(runId);
     if (!run) return;
     const total = run.plan.steps.length;
-    const ended = params.status === 'completed' || params.status === 'failed';
-    const count = params.phase === 'steps' ? params.stepIndex + (ended ? 1 : 0) : done;
     this.emit(run, 'sequence_step', {
       sequence_id: run.sequenceId,
       run_id: run.runId,
@@ -265,7 +265,7 @@ export class RunHost {
       step: params.stepIndex,
       step_name: params.stepName,
       total_steps: total,
-      progress_percent: percentOf(count, total, false),
+      progress_percent: percentOf(done, total, false),
       success: params.success,
       message: params.message,
       duration_ms: params.durationMs,

@@ -62,7 +62,7 @@ export class RunQueries {
     return {
       items: page.items.map((item) => item.progress ?? this.#progressOf(item)),
       total: page.total,
-      running: counts.running + counts.paused,
+      running: counts.running + counts.paused + counts.stopping,
       completed: counts.completed,
       failed: counts.failed,
     };

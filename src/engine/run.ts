@@ -68,13 +68,18 @@ export function stateString(value: unknown): string {
   return '';
 }
 
-/** The SPEC 5 status of a state. Cleanup still counts as running: actuators are being made safe. */
+/**
+ * The SPEC 5 status of a state. A run in cleanup is `stopping` (ISA-88's "aborting"): it has ended
+ * badly but its cleanup steps and safe state still run; its terminal status comes after them.
+ */
 export function statusOf(state: string): RunStatus {
   const dot = state.indexOf('.');
   const top = dot < 0 ? state : state.slice(0, dot);
   switch (top) {
     case 'idle':
       return 'pending';
+    case 'cleanup':
+      return 'stopping';
     case 'paused':
     case 'completed':
     case 'failed':

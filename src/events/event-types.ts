@@ -2,7 +2,7 @@
  * The typed map of events on the wire (SPEC section 8): event name -> payload. The engine is the
  * single source of these events; the WebSocket stream only forwards them.
  */
-import type { RunStatus } from '../domain/progress.ts';
+import type { EndingAs, RunStatus } from '../domain/progress.ts';
 
 /** Identifies the run an event is about. */
 export interface RunRef {
@@ -38,6 +38,11 @@ export interface SequenceEvents {
   sequence_cancelled: RunRef & { reason: string };
   /** A run failed or timed out (its cleanup follows). */
   sequence_error: RunRef & { error_code: number; message: string };
+  /**
+   * A run has ended badly and is `stopping`: its cleanup steps and safe state run now, and it ends
+   * `ending_as` once they are done. `reason`: the cancel reason, or the error.
+   */
+  sequence_stopping: RunRef & { ending_as: EndingAs; reason: string };
   /** A run ended, whatever its status; always its last event. */
   sequence_completed: RunRef & {
     status: RunStatus;
@@ -72,6 +77,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'sequence_resumed',
   'sequence_cancelled',
   'sequence_error',
+  'sequence_stopping',
   'sequence_completed',
   'notification',
   'emergency_stop',

@@ -39,6 +39,8 @@ export function progressOf(fields: RunFields = {}): Progress {
     total_steps: 2,
     progress_percent: 0,
     current_step_name: 'Step 1',
+    failed_step: null,
+    ending_as: null,
     started_at: null,
     completed_at: null,
     duration_seconds: null,

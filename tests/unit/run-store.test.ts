@@ -173,7 +173,7 @@ describe.each(STORE_BACKENDS)('the $name store', (backend) => {
     it('counts every status, with zero for those without runs', async () => {
       const store = await backend.open();
       await seed(store, history);
-      expect(await store.countByStatus()).toEqual({ pending: 1, running: 1, paused: 1, completed: 1, failed: 1, cancelled: 0, timeout: 0 });
+      expect(await store.countByStatus()).toEqual({ pending: 1, running: 1, paused: 1, stopping: 0, completed: 1, failed: 1, cancelled: 0, timeout: 0 });
     });
   });
 

@@ -11,6 +11,7 @@ const STATUS_KEYS: Record<RunStatus, true> = {
   pending: true,
   running: true,
   paused: true,
+  stopping: true,
   completed: true,
   failed: true,
   cancelled: true,
