@@ -82,6 +82,7 @@ function progressOf(index: number): Progress {
     current_step_name: null,
     failed_step: null,
     ending_as: null,
+    queued_at: null,
     started_at: '2024-05-01T10:00:00.000Z',
     completed_at: '2024-05-01T10:00:10.000Z',
     duration_seconds: 10,
@@ -108,6 +109,7 @@ function writeAt(batch: CommitBatch, index: number, transition: number, transiti
       sequence_id: `seq-${index % 500}`,
       status: 'running',
       created_at: createdAt,
+      listed_at: createdAt,
       definition: JSON.stringify(definition),
       body: JSON.stringify({ plan, context: progressOf(index).context, template: null }),
     });

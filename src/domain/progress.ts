@@ -50,6 +50,8 @@ export interface Progress {
   failed_step: number | null;
   /** While `stopping`: the terminal status the run will have once its cleanup and safe state are done. */
   ending_as: EndingAs | null;
+  /** When the run was queued behind another run of its sequence_id; null when it started at once. */
+  queued_at: string | null;
   started_at: string | null;
   completed_at: string | null;
   duration_seconds: number | null;

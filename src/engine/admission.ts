@@ -97,6 +97,7 @@ export class Admission {
     const plan = this.#parts.plan(definition);
     const run = this.newRun({ ...definition, sequence_id: sequenceId }, plan, options);
     book.runs.set(run.runId, run);
+    if (waits) run.queuedAt = run.createdAt;
     out.started(run);
     if (!waits) {
       this.launch(run);
@@ -132,6 +133,7 @@ export class Admission {
       },
       template: options.template ?? null,
       createdAt: Date.now(),
+      queuedAt: null,
       parent,
       depth: parent ? parent.depth + 1 : 1,
       actor: null,

@@ -29,8 +29,10 @@ export function startRecord(run: Run): StartRecord {
     sequence_id: run.sequenceId,
     status,
     created_at: run.createdAt,
+    // A run that started at once is listed by its start; a queued one by when it was queued, until it starts.
+    listed_at: run.snapshot?.context.startedAt ?? run.createdAt,
     definition: JSON.stringify(run.definition),
-    body: JSON.stringify(startBody(run.plan, run.context, run.template)),
+    body: JSON.stringify(startBody(run.plan, run.context, run.template, { queued_at: run.queuedAt })),
   };
   run.storedStatus = status;
   return record;
@@ -50,6 +52,8 @@ export function turnRecord(run: Run, snapshotOf: SnapshotOf): JournalRecord | nu
   run.records = snapshot ? 0 : run.records + 1;
   const record: JournalRecord = { run_id: run.runId, body, snapshot };
   if (status !== undefined) {
+    // A queued run that has started: the history lists it by its start from now on.
+    if (run.storedStatus === 'pending') record.listed_at = run.snapshot?.context.startedAt ?? Date.now();
     record.status = status;
     run.storedStatus = status;
   }

@@ -75,6 +75,7 @@ function recoverRun(parts: RecoveryParts, stored: UnfinishedRun, policy: 'resume
   const run = admission.newRun(definition, plan, { context: start.context ?? undefined, template: start.template ?? undefined });
   run.runId = stored.run_id;
   run.createdAt = stored.created_at;
+  run.queuedAt = start.queued_at ?? (stored.status === 'pending' ? stored.created_at : null);
   run.storedStatus = stored.status;
   run.records = (stored.records as JournalBody[]).filter((record) => !('snapshot' in record)).length;
   run.definition = null;

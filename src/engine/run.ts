@@ -29,6 +29,8 @@ export interface Run {
   context: RunContext;
   template: { name: string; version: number } | null;
   createdAt: number;
+  /** When the run was queued behind another run of its sequence_id (Unix ms); null when it started at once. */
+  queuedAt: number | null;
   /** The run this one is nested in (null at top level); nested runs publish no events of their own. */
   parent: Run | null;
   /** The top-level run (itself at top level): owner of leases. */

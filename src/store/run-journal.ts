@@ -11,14 +11,21 @@ export interface StartBody {
   plan: unknown;
   context: RunContext | null;
   template: { name: string; version: number } | null;
+  /** Unix ms when the run was queued, for a run that waited behind another (absent: it started at once). */
+  queued_at?: number | null;
 }
 
 /** A journal record's body: the machine events of one turn (each with its `now`), or a compact snapshot. */
 export type JournalBody = { events: unknown[] } | { snapshot: unknown };
 
 /** A start record's body. */
-export function startBody(plan: unknown, context: RunContext | null, template: StartBody['template']): StartBody {
-  return { plan, context, template };
+export function startBody(
+  plan: unknown,
+  context: RunContext | null,
+  template: StartBody['template'],
+  more: Pick<StartBody, 'queued_at'> = {},
+): StartBody {
+  return { plan, context, template, ...more };
 }
 
 /** A journal body holding a compact snapshot (recovery starts from the last one). */

@@ -26,6 +26,11 @@ export interface StartRecord {
   status: RunStatus;
   /** Unix ms. */
   created_at: number;
+  /**
+   * Unix ms: where the history lists the run, newest first. When it started; for a queued run that
+   * has not started yet, when it was queued (then a journal record moves it to its start).
+   */
+  listed_at: number;
   /** The validated definition, JSON (kept with the history). */
   definition: string;
   /** What recovery needs beside the definition (plan, context, template), JSON; opaque to the store. */
@@ -44,6 +49,8 @@ export interface JournalRecord {
   snapshot: boolean;
   /** The run's status after the turn, when it changed (a pause, a resume, a queued run launched). */
   status?: RunStatus;
+  /** Unix ms: the queued run started in this turn, so the history lists it from then on. */
+  listed_at?: number;
 }
 
 /** Written once when a run ends; the run's start record and journal go in the same transaction. */
@@ -140,9 +147,9 @@ export interface RunStore {
    * caller may commit the same records again).
    */
   commit(batch: CommitBatch): Promise<void>;
-  /** A run by run_id, or the newest run of a sequence_id. */
+  /** A run by run_id, or the newest run of a sequence_id (as the history lists them). */
   getRun(id: string): Promise<StoredRun | undefined>;
-  /** History page, newest first (created_at, then run_id), unfinished runs included. */
+  /** History page, newest first (listed_at, then run_id), unfinished runs included. */
   listRuns(query: RunQuery): Promise<RunPage>;
   /** Counts by status over the whole history, every status present. */
   countByStatus(): Promise<Record<RunStatus, number>>;

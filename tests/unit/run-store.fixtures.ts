@@ -41,6 +41,7 @@ export function progressOf(fields: RunFields = {}): Progress {
     current_step_name: 'Step 1',
     failed_step: null,
     ending_as: null,
+    queued_at: null,
     started_at: null,
     completed_at: null,
     duration_seconds: null,
@@ -64,6 +65,7 @@ export function startOf(fields: RunFields = {}): StartRecord {
     sequence_id: fields.sequence_id ?? 'seq-1',
     status,
     created_at: fields.created_at ?? 1_000,
+    listed_at: fields.created_at ?? 1_000,
     definition: JSON.stringify(fields.definition === undefined ? { steps: [{ delay_seconds: 1 }] } : fields.definition),
     body: JSON.stringify(fields.body ?? { plan: { steps: [] }, context: null, template: null }),
   };

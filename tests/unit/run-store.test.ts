@@ -156,6 +156,15 @@ describe.each(STORE_BACKENDS)('the $name store', (backend) => {
       expect(last.total).toBe(5);
     });
 
+    it('lists a queued run by when it was queued until a journal record says it started, then by its start', async () => {
+      const store = await backend.open();
+      await store.commit({ ...empty, starts: [startOf({ run_id: 'queued', created_at: 10, status: 'pending' }), { ...startOf({ run_id: 'later', created_at: 20 }), listed_at: 21 }] });
+      expect(ids(await store.listRuns({ limit: 10, offset: 0 }))).toEqual(['later', 'queued']);
+      await store.commit({ ...empty, records: [recordOf('queued', { events: [] }, { status: 'running', listed_at: 30 })] });
+      expect(ids(await store.listRuns({ limit: 10, offset: 0 }))).toEqual(['queued', 'later']);
+      expect((await store.getRun('seq-1'))?.run_id).toBe('queued');
+    });
+
     it('filters by status, by running_only, by sequence_id, and by several', async () => {
       const store = await backend.open();
       await seed(store, [...history, { run_id: 'o1', sequence_id: 'other', status: 'failed', created_at: 50, ended_at: 60 }]);

@@ -21,12 +21,13 @@ export type StepResult = ServerStepResult & { skipped?: boolean };
  * The progress object of SPEC 5: the server's type, plus the fields of SPEC 5 that a server may not
  * send yet (the console shows them when they come).
  */
-export type Progress = Omit<ServerProgress, 'status' | 'step_results' | 'cleanup_results' | 'failed_step' | 'ending_as'> & {
+export type Progress = Omit<ServerProgress, 'status' | 'step_results' | 'cleanup_results' | 'failed_step' | 'ending_as' | 'queued_at'> & {
   status: RunStatus;
   step_results: StepResult[];
   cleanup_results: StepResult[];
   failed_step?: number | null;
   ending_as?: string | null;
+  queued_at?: string | null;
   safe_state?: 'not_needed' | 'reached' | 'failed' | null;
   safe_state_at?: string | null;
   redrive_of?: string | null;

@@ -154,6 +154,26 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 6,
+    description: 'the history lists runs by when they started (a queued run by when it was queued, until it starts)',
+    up(db) {
+      // An ended run's start is in its progress object; an unfinished one (progress null) started
+      // when it was created, or is queued since then.
+      db.exec(`
+        ALTER TABLE runs ADD COLUMN listed_at INTEGER;
+        UPDATE runs SET listed_at = coalesce(
+          CAST(round((julianday(json_extract(progress, '$.started_at')) - 2440587.5) * 86400000) AS INTEGER),
+          created_at);
+        DROP INDEX runs_by_status;
+        DROP INDEX runs_by_created;
+        DROP INDEX runs_by_sequence;
+        CREATE INDEX runs_by_status ON runs (status, listed_at, run_id);
+        CREATE INDEX runs_by_listed ON runs (listed_at, run_id);
+        CREATE INDEX runs_by_sequence ON runs (sequence_id, listed_at, run_id);
+      `);
+    },
+  },
 ];
 
 /** The schema version this build writes; a database above it is refused. */

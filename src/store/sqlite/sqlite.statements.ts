@@ -27,8 +27,8 @@ const TERMINAL_SQL = sqlList([...TERMINAL_STATUSES]);
 /** The statuses of unfinished runs, as an SQL list. */
 export const ACTIVE_SQL = sqlList(ACTIVE_STATUSES);
 
-/** The history order: newest first. */
-export const NEWEST_FIRST = 'ORDER BY created_at DESC, run_id DESC';
+/** The history order: newest first, by when each run started (or was queued, while it has not). */
+export const NEWEST_FIRST = 'ORDER BY listed_at DESC, run_id DESC';
 
 /** The columns of a history page row. */
 export const LISTED_COLUMNS = 'run_id, sequence_id, status, created_at, progress';
@@ -89,15 +89,16 @@ export function prepareStatements(db: BetterSqlite3.Database) {
   return {
     // An unfinished run's history row carries no progress yet (JSON null): the engine running it
     // has it, and it is written once, when the run ends.
-    insertRun: db.prepare<[string, string, RunStatus, number, number]>(
-      `INSERT INTO runs (run_id, sequence_id, status, progress, created_at, ended_at, updated_at, failed_step, duration_seconds)
-       VALUES (?, ?, ?, 'null', ?, NULL, ?, NULL, NULL)`,
+    insertRun: db.prepare<[string, string, RunStatus, number, number, number]>(
+      `INSERT INTO runs (run_id, sequence_id, status, progress, created_at, listed_at, ended_at, updated_at, failed_step, duration_seconds)
+       VALUES (?, ?, ?, 'null', ?, ?, NULL, ?, NULL, NULL)`,
     ),
     insertDefinition: db.prepare<[string, string]>('INSERT INTO run_definitions (run_id, definition) VALUES (?, ?) ON CONFLICT (run_id) DO NOTHING'),
     insertStart: db.prepare<[string, string]>('INSERT INTO run_starts (run_id, body) VALUES (?, ?)'),
     append: db.prepare<[number, number, number, string]>('INSERT INTO run_journal (run_seq, n, snapshot, body) VALUES (?, ?, ?, ?)'),
     dropBefore: db.prepare<[number, number]>('DELETE FROM run_journal WHERE run_seq = ? AND n < ?'),
     setStatus: db.prepare<[RunStatus, number, string]>('UPDATE runs SET status = ?, updated_at = ? WHERE run_id = ?'),
+    setListed: db.prepare<[number, string]>('UPDATE runs SET listed_at = ? WHERE run_id = ?'),
     endRun: db.prepare<[RunStatus, string, number, number, string | null, number | null, string]>(
       `UPDATE runs SET status = ?, progress = ?, ended_at = ?, updated_at = ?, failed_step = ?, duration_seconds = ?
        WHERE run_id = ?`,

@@ -114,7 +114,7 @@ export class SqliteStore implements RunStore {
     const added = new Map<string, Cursor>();
     const cursorOf = (runId: string) => added.get(runId) ?? this.cursors.get(runId);
     for (const start of starts) {
-      s.insertRun.run(start.run_id, start.sequence_id, start.status, start.created_at, at);
+      s.insertRun.run(start.run_id, start.sequence_id, start.status, start.created_at, start.listed_at, at);
       s.insertDefinition.run(start.run_id, start.definition);
       added.set(start.run_id, { seq: Number(s.insertStart.run(start.run_id, start.body).lastInsertRowid), next: 0 });
     }
@@ -129,6 +129,7 @@ export class SqliteStore implements RunStore {
       if (record.snapshot && n > 0) s.dropBefore.run(cursor.seq, n);
       advanced.set(cursor, n + 1);
       if (record.status !== undefined) s.setStatus.run(record.status, at, record.run_id);
+      if (record.listed_at !== undefined) s.setListed.run(record.listed_at, record.run_id);
     }
     const ended: string[] = [];
     for (const end of ends) {
