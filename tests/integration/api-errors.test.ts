@@ -84,7 +84,7 @@ describe('malformed requests get the SPEC 4 body with code 5600 and a 4xx', () =
     const { details } = expectError(response, 422, 5606).error;
     expect(details).toHaveLength(101);
     expect(details[0]).toEqual({ path: 'steps', code: 5606, message: expect.any(String) });
-    expect(details[1]).toEqual({ path: 'steps[0]', code: 5604, message: "Step requires either 'action' or 'delay_seconds'" });
+    expect(details[1]).toEqual({ path: 'steps[0]', code: 5604, message: "Step requires either 'action', 'delay_seconds' or 'wait_for'" });
     expect(details[100]).toEqual({ path: '', code: 5606, message: '99901 more problems not listed (only the first 100 are)' });
   });
 

@@ -60,6 +60,7 @@ function run(runId: string, context: Record<string, unknown> = {}): Run {
     context: { rule_id: null, rule_name: null, triggered_by: null, trigger_data: null, ...context },
     template: null,
     createdAt: 0,
+    queuedAt: null,
     parent: null,
     depth: 1,
     actor: null,
