@@ -7,9 +7,7 @@ import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ZodType } from 'zod';
-import { RunContextSchema, type RunContextInput } from '../domain/definition.schema.ts';
-import { capDetails, Codes, SequencerError, type ErrorDetail } from '../domain/errors.ts';
-import { formatPath } from '../domain/validate-definition.ts';
+import { capDetails, Codes, errorBody, SequencerError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
 import {
   CancelBodySchema,
@@ -26,6 +24,9 @@ import {
   StatsResponseSchema,
   ValidateResponseSchema,
 } from './api.schemas.ts';
+import { BatchEnvelopeSchema, batchBodySchema, BatchResponseSchema, type BatchResult } from './batch.schemas.ts';
+import { toSequencerError } from './error-handler.ts';
+import { checkStartBody, startFromBody } from './start-body.ts';
 
 /** Options of the sequence routes. */
 export interface SequenceRoutesOptions {
@@ -36,41 +37,15 @@ export interface SequenceRoutesOptions {
  * Validates every part with zod except the body, which goes to the engine as sent: its validator
  * reports every definition problem with the right 56xx code and path, which a schema error cannot.
  */
-function definitionBodyToEngine<T>(route: FastifyRouteSchemaDef<T>): ReturnType<FastifySchemaCompiler<T>> {
+export function definitionBodyToEngine<T>(route: FastifyRouteSchemaDef<T>): ReturnType<FastifySchemaCompiler<T>> {
   if (route.httpPart === 'body') return (data: unknown) => ({ value: data });
   return validatorCompiler(route as unknown as FastifyRouteSchemaDef<ZodType>);
 }
 
-/** Splits `context` off a start body; the rest is the definition. */
-function splitBody(body: unknown): { definition: unknown; context: unknown } {
-  if (body === null || typeof body !== 'object' || Array.isArray(body) || !('context' in body)) {
-    return { definition: body, context: undefined };
-  }
-  const { context, ...definition } = body as Record<string, unknown>;
-  return { definition, context };
-}
-
-/** Built once: zod compiles a schema on its first use, so a schema made per request costs ~15 us. */
-const OptionalRunContext = RunContextSchema.optional();
-
-/** The run context of a start body, or the problems with it. */
-function parseContext(context: unknown): { value: RunContextInput | undefined; errors: ErrorDetail[] } {
-  const parsed = OptionalRunContext.safeParse(context);
-  if (parsed.success) return { value: parsed.data, errors: [] };
-  const errors = parsed.error.issues.flatMap((issue) => {
-    const at = ['context', ...issue.path];
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ path: formatPath([...at, key]), code: Codes.INVALID_DEFINITION, message: 'unknown key' }));
-    }
-    return [{ path: formatPath(at), code: Codes.INVALID_DEFINITION, message: issue.message }];
-  });
-  return { value: undefined, errors };
-}
-
-function invalid(details: ErrorDetail[]): SequencerError {
-  const first = details[0] as ErrorDetail;
-  const where = first.path ? ` (${first.path})` : '';
-  return new SequencerError(first.code, `Invalid sequence definition: ${first.message}${where}`, details, 422);
+/** As `definitionBodyToEngine` for a batch: zod checks the envelope (1..1000 items), the engine each item. */
+function batchItemsToEngine<T>(route: FastifyRouteSchemaDef<T>): ReturnType<FastifySchemaCompiler<T>> {
+  const schema = route.httpPart === 'body' ? BatchEnvelopeSchema : route.schema;
+  return validatorCompiler({ ...route, schema } as unknown as FastifyRouteSchemaDef<ZodType>);
 }
 
 function notFound(id: string, why = 'not found'): SequencerError {
@@ -93,13 +68,33 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
     },
     validatorCompiler: definitionBodyToEngine,
   }, async (request, reply) => {
-    const { definition, context } = splitBody(request.body as unknown);
-    const result = engine.validate(definition);
-    const runContext = parseContext(context);
-    const problems = [...(result.ok ? [] : result.errors), ...runContext.errors];
-    if (problems.length > 0 || !result.ok) throw invalid(problems);
-    const started = engine.startValidated(result.definition, { context: runContext.value });
-    return reply.code(202).send(started);
+    return reply.code(202).send(startFromBody(engine, request.body));
+  });
+
+  api.post('/sequences/batch', {
+    schema: {
+      tags,
+      summary: 'Start many runs in one request: each item admitted or refused on its own, in order, as POST /sequences would',
+      body: batchBodySchema(startBody),
+      response: { 207: BatchResponseSchema, ...errorResponses(422, 403) },
+    },
+    validatorCompiler: batchItemsToEngine,
+  }, async (request, reply) => {
+    const { sequences } = request.body as { sequences: unknown[] };
+    let retryAfterMs: number | undefined;
+    const results = sequences.map((item, index): BatchResult => {
+      try {
+        const started = startFromBody(engine, item);
+        return { index, status: 202, sequence_id: started.sequence_id, run_id: started.run_id, total_steps: started.total_steps, run_status: started.status };
+      } catch (error) {
+        const refused = toSequencerError(error, request);
+        if (refused.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, refused.retryAfterMs);
+        return { index, status: refused.httpStatus, error: errorBody(refused).error };
+      }
+    });
+    // A rules engine that was rate limited on some items learns when to send them again.
+    if (retryAfterMs !== undefined) reply.header('retry-after', Math.max(1, Math.ceil(retryAfterMs / 1000)));
+    return reply.code(207).send({ results });
   });
 
   api.post('/sequences/validate', {
@@ -111,9 +106,7 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
     },
     validatorCompiler: definitionBodyToEngine,
   }, async (request) => {
-    const { definition, context } = splitBody(request.body as unknown);
-    const result = engine.validate(definition);
-    const problems = [...(result.ok ? [] : result.errors), ...parseContext(context).errors];
+    const { result, problems } = checkStartBody(engine, request.body);
     return {
       valid: problems.length === 0,
       errors: capDetails(problems),

@@ -1,5 +1,5 @@
 /**
- * Every answer that acknowledges a change (start, template start, cancel, pause, resume) leaves
+ * Every answer that acknowledges a change (start, batch, template start, cancel, pause, resume) leaves
  * only once the change is committed to the store (SPEC 11): the store is watched, and at the
  * moment each answer has been sent the test reads what the store had committed for the run.
  */
@@ -66,6 +66,13 @@ describe('answers that acknowledge a change wait for its commit', () => {
     const start = await call('POST', '/sequence-templates/soak/start');
     expect(start.status).toBe(202);
     expect(start.stored.get(start.json.run_id as string)).toEqual(['START']);
+  });
+
+  it('a batch answers 207 with every run it admitted already stored', async () => {
+    const batch = await call('POST', '/sequences/batch', { sequences: [longSoak('batch-a'), { steps: [] }, longSoak('batch-b')] });
+    expect(batch.status).toBe(207);
+    const runIds = (batch.json.results as { run_id?: string }[]).map((r) => r.run_id);
+    expect(runIds.map((runId) => (runId ? batch.stored.get(runId) : 'refused'))).toEqual([['START'], 'refused', ['START']]);
   });
 
   it('pause, resume and cancel answer with their transition already stored', async () => {

@@ -1,11 +1,12 @@
 /**
  * The OpenAPI document at `/docs/json` as a person trying the API meets it: every action type with
  * its fields and an example, a `POST /sequences` example that starts a run as it is, response
- * examples that are what the server answers, and 401/403/429 wherever the server can answer them.
+ * examples that are what the server answers (a batch example too), and 401/403/429 wherever the server can answer them.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ProgressSchema, StartResponseSchema, ValidateResponseSchema } from '../../src/api/api.schemas.ts';
+import { BatchResponseSchema } from '../../src/api/batch.schemas.ts';
 import { testApp, type TestApp } from './api-harness.ts';
 
 type Doc = { paths: Record<string, Record<string, Operation>> };
@@ -54,6 +55,16 @@ describe('the OpenAPI document', () => {
     expect(started.statusCode).toBe(202);
     const { run_id } = started.json() as { run_id: string };
     expect((await app.ended(run_id)).data.status).toBe('completed');
+  });
+
+  it('offers an example batch that the server answers as its example answer says', async () => {
+    const doc = await documented();
+    const batch = doc.paths['/api/v1/sequences/batch']?.post as Operation;
+    const example = json(batch.requestBody?.content['application/json']).example as Record<string, unknown>;
+    const answered = await (t as TestApp).inject({ method: 'POST', url: '/api/v1/sequences/batch', payload: example });
+    const documentedAnswer = BatchResponseSchema.parse(json(batch.responses['207']?.content?.['application/json']).example);
+    const strip = ({ run_id: _, ...rest }: Record<string, unknown>) => rest;
+    expect([answered.statusCode, answered.json().results.map(strip)]).toEqual([207, documentedAnswer.results.map(strip)]);
   });
 
   it('shows response examples the server could send, and no integer bound of ±2^53', async () => {
