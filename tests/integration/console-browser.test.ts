@@ -113,7 +113,12 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     for (const state of states.slice(0, -1)) {
       await expect.poll(() => page.locator(`[data-state-id="${state}"]`).getAttribute('data-mark')).toMatch(/visited|current/);
     }
-    expect(await page.locator('.transition.taken').count()).toBeGreaterThan(0);
+    // START enters running through the choice state startingStep: both arrows are marked.
+    expect(await page.locator('[data-state-id="running.startingStep"]').getAttribute('data-mark')).toBe('visited');
+    for (const arrow of ['idle->running', 'running.startingStep->running.executing', 'running.executing->completed']) {
+      expect(await page.locator(`[data-edge-id="${arrow}"]`).getAttribute('class'), arrow).toContain('taken');
+    }
+    expect(await page.locator('[data-edge-id="running.startingStep->running.beforeDelay"]').getAttribute('class')).not.toContain('taken');
   });
 
   it('pauses, resumes and cancels a run from its page', async () => {

@@ -8,6 +8,7 @@
  */
 import ELK, { type ElkExtendedEdge, type ElkNode } from 'elkjs/lib/elk.bundled.js';
 import type { ChartEdge, ChartGraph, ChartNode } from '../api/types.ts';
+import { arrowId } from './chart-path.ts';
 
 /** A placed state node. */
 export interface PlacedNode {
@@ -87,7 +88,7 @@ export async function layoutChart(graph: ChartGraph): Promise<ChartLayout> {
   const arrows = new Map<string, ChartEdge[]>();
   for (const edge of graph.edges) {
     if (edge.target === null || !elkNodes.has(edge.source) || !elkNodes.has(edge.target)) continue;
-    const id = `${edge.source}->${edge.target}`;
+    const id = arrowId(edge);
     const list = arrows.get(id);
     if (list) list.push(edge);
     else arrows.set(id, [edge]);

@@ -66,7 +66,7 @@ export function Statechart({ state, events }: StatechartProps) {
             );
           })}
           {layout.edges.map(({ id, edges, points, label: placed, middle }) => {
-            const taken = edges.some((edge) => path.taken.has(edge.id));
+            const taken = path.taken.has(id);
             const label = placed ?? (taken ? middle : null);
             return (
               <g key={id} class={`transition${taken ? ' taken' : ''}`} data-edge-id={id}>
