@@ -63,6 +63,13 @@ export interface SequenceEvents {
    * / came back `online` (SPEC 9). `gpio` is null for the whole node.
    */
   device_alert: { esp_id: string; gpio: number | null; type: string; message: string };
+  /** A node joined the cluster (SPEC 14): it started, or was heard again after it was lost. */
+  node_joined: { node_id: string };
+  /**
+   * A node of the cluster has not sent a heartbeat for `silent_seconds` (SPEC 14): it is lost,
+   * and the others take over its runs once their leases expire. Sent by exactly one node.
+   */
+  node_lost: { node_id: string; silent_seconds: number };
 }
 
 /** Name of an event on the wire. */
@@ -82,6 +89,8 @@ export const EVENT_TYPES: readonly EventType[] = [
   'notification',
   'emergency_stop',
   'device_alert',
+  'node_joined',
+  'node_lost',
 ];
 
 /** The envelope of every message on the stream. */
