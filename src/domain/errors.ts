@@ -44,6 +44,7 @@ const entries = [
   [5650, 'SEQ_UNAUTHORIZED', 'Missing or invalid token', 401],
   [5651, 'SEQ_FORBIDDEN', "The token's role does not allow this", 403],
   [5652, 'SEQ_ROUTE_NOT_FOUND', 'No such route', 404],
+  [5661, 'SEQ_NODE_UNREACHABLE', 'The node that runs this run did not answer in time', 503],
 ] as const;
 
 /** Every code by its number. */
@@ -85,6 +86,7 @@ export const Codes = {
   UNAUTHORIZED: 5650,
   FORBIDDEN: 5651,
   ROUTE_NOT_FOUND: 5652,
+  NODE_UNREACHABLE: 5661,
 } as const;
 
 /** The registry entry of a code; unknown codes map to 5631 so nothing leaks without a name. */
