@@ -101,7 +101,7 @@ class TimedStore {
       // One batch in sixteen is enough to know the size of a write.
       if ((this.flushMs.length & 15) === 0) this.sample(batch);
       const started = performance.now();
-      await this.inner.commit(batch);
+      const result = await this.inner.commit(batch);
       const ended = performance.now();
       const runs = new Set([...batch.starts, ...batch.records, ...batch.ends].map((record) => record.run_id)).size;
       if (runs > 0) {
@@ -109,6 +109,7 @@ class TimedStore {
         this.batchRuns.push(runs);
       }
       this.lastFlushEnd = performance.timeOrigin + ended;
+      return result;
     };
     return store;
   }

@@ -7,8 +7,11 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/build-app.ts';
 import { assertReachableSafely } from './config/load-config.ts';
-import type { ServerConfig } from './config/server-config.ts';
+import { nodeIdOf, type ServerConfig } from './config/server-config.ts';
 import { createServices, type ServiceHooks, type Services } from './services.ts';
+import { openPostgresStore } from './store/postgres/postgres.store.ts';
+import { isPostgresUrl } from './store/postgres/postgres.pool.ts';
+import type { RunStore } from './store/run-store.ts';
 import { openSqliteStore } from './store/sqlite/sqlite.store.ts';
 
 /** Hooks of a server: those of its services (the logger among them). */
@@ -27,9 +30,7 @@ export interface RunningServer {
 /** Builds the services and the app and listens on `config.host:config.port` (port 0 picks one). */
 export async function startServer(config: ServerConfig, hooks: ServerHooks = {}): Promise<RunningServer> {
   assertReachableSafely(config);
-  // The SQLite store by default (`:memory:` takes the same path without a file); held exclusively
-  // so a second server on the same file cannot recover the same runs and drive the same actuators.
-  const openStore = hooks.openStore ?? ((c: ServerConfig) => openSqliteStore(c.db, { exclusive: c.db !== ':memory:' }));
+  const openStore = hooks.openStore ?? openConfiguredStore;
   const services = await createServices(config, { ...hooks, openStore });
   let app: FastifyInstance | null = null;
   try {
@@ -60,4 +61,14 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       return closing;
     },
   };
+}
+
+/**
+ * The store `--db` names: PostgreSQL for a `postgres://` URL (shared by the nodes of a cluster),
+ * else SQLite (`:memory:` takes the same path without a file), held exclusively so a second server
+ * on the same file cannot recover the same runs and drive the same actuators.
+ */
+export async function openConfiguredStore(config: ServerConfig): Promise<RunStore> {
+  if (isPostgresUrl(config.db)) return openPostgresStore(config.db, { nodeId: nodeIdOf(config) });
+  return openSqliteStore(config.db, { exclusive: config.db !== ':memory:' });
 }

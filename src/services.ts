@@ -76,7 +76,7 @@ export interface ServiceHooks {
   /** Errors the services meet while running (default: an error line on the logger). */
   onError?: (error: unknown, message: string) => void;
   /** Opens the store (the durability layer); null keeps everything in memory. */
-  openStore?: (config: ServerConfig) => RunStore | null;
+  openStore?: (config: ServerConfig) => RunStore | null | Promise<RunStore | null>;
   /** Builds the driver for `mqtt` instead of `createMqttDriver` (tests swap the devices with it). */
   createDriver?: (config: ServerConfig) => Promise<ActuatorDriver>;
   /** Port of the Stately inspector relay, overriding `config.inspectPort` (tests pick 0). */
@@ -101,7 +101,7 @@ const DAY_MS = 86_400_000;
 export async function createServices(config: ServerConfig, hooks: ServiceHooks = {}): Promise<Services> {
   const logger = hooks.logger ?? silentLogger();
   const onError = hooks.onError ?? ((error: unknown, message: string) => logger.error({ err: error }, message));
-  const store = hooks.openStore?.(config) ?? null;
+  const store = (await hooks.openStore?.(config)) ?? null;
   const metrics = createMetrics();
   const sensors = new SensorTable();
   const sim = config.driver === 'sim' ? new SimDriver(config.simLatencyMs, { onReading: (reading) => keep(reading, 'sim') }) : null;

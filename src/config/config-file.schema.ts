@@ -37,6 +37,8 @@ export const ConfigFileSchema = z.strictObject({
     .optional(),
   safety: SafetyPolicySchema.optional(),
   tokens: TokensFileSchema.optional(),
+  /** This node's id in a PostgreSQL cluster (`--node-id` wins). */
+  node_id: z.string().regex(/^\S+$/, { error: 'must be a non-empty id without whitespace' }).optional(),
   mqtt: z
     .strictObject({
       url: z.string().min(1).optional(),

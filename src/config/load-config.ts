@@ -34,7 +34,16 @@ const OPTIONS: Record<string, Option> = {
     flag: text('ADDR', 'address (HOST; default 127.0.0.1; another address needs a token)'),
     apply: (c, v, s) => (c.host = nonEmpty(v, s)),
   },
-  db: { env: 'SEQUENCER_DB', flag: text('FILE', 'SQLite file or :memory: (SEQUENCER_DB; default ./data/sequencer.db)'), apply: (c, v, s) => (c.db = nonEmpty(v, s)) },
+  db: {
+    env: 'SEQUENCER_DB',
+    flag: text('FILE|URL', 'SQLite file, :memory:, or postgres://... shared by a cluster (SEQUENCER_DB; default ./data/sequencer.db)'),
+    apply: (c, v, s) => (c.db = nonEmpty(v, s)),
+  },
+  'node-id': {
+    env: 'SEQUENCER_NODE_ID',
+    flag: text('ID', 'this node in a PostgreSQL cluster (SEQUENCER_NODE_ID; default host name:port)'),
+    apply: (c, v, s) => (c.nodeId = token(v, s)),
+  },
   driver: {
     env: 'SEQUENCER_DRIVER',
     flag: text('sim|mqtt', 'actuator driver (SEQUENCER_DRIVER; default sim)'),
@@ -171,6 +180,7 @@ function applyFile(config: ServerConfig, file: ConfigFile, path: string): void {
   Object.assign(config.rate_limits, defined(file.rate_limits));
   if (file.safety) config.safety = file.safety;
   if (file.tokens) addTokens(config, file.tokens);
+  if (file.node_id !== undefined) config.nodeId = file.node_id;
   const mqtt = file.mqtt;
   if (mqtt) {
     if (mqtt.url !== undefined) config.mqttUrl = url(mqtt.url, `mqtt.url in ${path}`);

@@ -2,6 +2,7 @@
  * The resolved configuration of a Sequencer server (SPEC section 12): one interface, every field
  * with its default, resolved once at start-up from flags, environment and the `--config` file.
  */
+import { hostname } from 'node:os';
 import type { LogLevel } from '../logging/logger.ts';
 import type { SafetyPolicyConfig } from '../safety/safety-policy.ts';
 
@@ -17,8 +18,10 @@ export interface ServerConfig {
   host: string;
   /** Port (default 8000; 0 picks a free one). */
   port: number;
-  /** SQLite file (default ./data/sequencer.db), or ':memory:'. */
+  /** SQLite file (default ./data/sequencer.db), ':memory:', or a `postgres://` URL (SPEC 14: nodes that share it form a cluster). */
   db: string;
+  /** This node's id in a cluster; null: `host name:port` (see `nodeIdOf`). */
+  nodeId: string | null;
   /** Actuator driver (default sim). */
   driver: 'sim' | 'mqtt';
   /** Answer delay of simulated nodes in ms (default 20). */
@@ -64,6 +67,7 @@ export function defaultConfig(): ServerConfig {
     host: '127.0.0.1',
     port: 8000,
     db: './data/sequencer.db',
+    nodeId: null,
     driver: 'sim',
     simLatencyMs: 20,
     mqttUrl: null,
@@ -78,4 +82,12 @@ export function defaultConfig(): ServerConfig {
     rate_limits: { starts_per_second: 200, commands_per_second: 100, commands_per_esp_per_second: 20 },
     safety: { actuators: [] },
   };
+}
+
+/**
+ * The node id of a server (SPEC 14): the configured one, else `host name:port`. A server on port 0
+ * has no port of its own yet, so its process id stands in (two such servers on one host differ).
+ */
+export function nodeIdOf(config: Pick<ServerConfig, 'nodeId' | 'port'>): string {
+  return config.nodeId ?? `${hostname()}:${config.port === 0 ? `pid${process.pid}` : config.port}`;
 }

@@ -140,13 +140,55 @@ export interface RunStats {
   most_common_failure_step: string | null;
 }
 
+/** What a commit says beside success. */
+export interface CommitResult {
+  /**
+   * Runs whose records and ends were NOT written because another node owns them now (SPEC 14: a
+   * newer fencing number, or the run is gone): this node must stop driving them at once.
+   */
+  lost: readonly string[];
+}
+
+/** An unfinished run this node now owns, with the fencing number of its ownership. */
+export interface ClaimedRun extends UnfinishedRun {
+  fence: number;
+}
+
+/** What a lease renewal found (SPEC 14). */
+export interface RenewResult {
+  /** Runs whose leases were renewed: this node still owns them. */
+  kept: readonly string[];
+  /** Runs this node held but no longer owns (their lease expired, or another node claimed them). */
+  lost: readonly string[];
+}
+
+/**
+ * Run ownership of a store shared by several nodes (SPEC 14; PostgreSQL only). A start record is
+ * owned by the node that wrote it (fence 1, a lease of the database clock's now + the lease time);
+ * records and ends of a run are written only while this node holds it with the same fence.
+ */
+export interface RunOwnership {
+  /** This node's id. */
+  readonly nodeId: string;
+  /** Renews the lease of every run this node holds in one statement; says which it lost. */
+  renewLeases(): Promise<RenewResult>;
+  /**
+   * Takes over at most `limit` runs whose leases expired (oldest first, rows locked by another
+   * node's claim skipped), each with its fence raised by one, with what recovery needs.
+   */
+  claimExpired(limit: number): Promise<ClaimedRun[]>;
+  /** This node stops holding these runs (it stopped driving them): no renewal, no write. */
+  release(runIds: Iterable<string>): void;
+}
+
 /** The store. Every method is asynchronous; failures reject. */
 export interface RunStore {
   /**
    * Writes a turn's batch in one transaction: all of it, or nothing (then it rejects, and the
-   * caller may commit the same records again).
+   * caller may commit the same records again). A shared store leaves out the records and ends of
+   * runs another node owns now and names them in `lost`.
    */
-  commit(batch: CommitBatch): Promise<void>;
+  commit(batch: CommitBatch): Promise<CommitResult>;
   /** A run by run_id, or the newest run of a sequence_id (as the history lists them). */
   getRun(id: string): Promise<StoredRun | undefined>;
   /** History page, newest first (listed_at, then run_id), unfinished runs included. */
@@ -155,7 +197,11 @@ export interface RunStore {
   countByStatus(): Promise<Record<RunStatus, number>>;
   /** Aggregates over runs that ended at or after `sinceMs` (Unix ms). */
   stats(sinceMs: number): Promise<RunStats>;
-  /** Every unfinished run, oldest first (created_at, then order of admission), for recovery. */
+  /**
+   * Every unfinished run, oldest first (created_at, then order of admission), for recovery. A
+   * shared store answers those this node may take at start: its own (from before a restart) and
+   * those whose leases expired, and takes them over.
+   */
   unfinishedRuns(): Promise<UnfinishedRun[]>;
   /**
    * Deletes ended runs that ended before `beforeMs`, at most `maxRows` of them (default: all);
@@ -176,6 +222,11 @@ export interface RunStore {
    * online backup); resolves when the copy is complete. Absent when the store cannot.
    */
   backup?(file: string): Promise<void>;
+  /** Present when several nodes share the store (PostgreSQL): who drives which run. */
+  readonly ownership?: RunOwnership;
   /** Closes; idempotent. */
   close(): Promise<void>;
 }
+
+/** The result of a commit that lost nothing (every single-node store). */
+export const NOTHING_LOST: CommitResult = Object.freeze({ lost: Object.freeze([]) });

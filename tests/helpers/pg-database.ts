@@ -14,12 +14,14 @@ export interface TestDatabase {
   url: string;
   /** A new pool on it (closed by `drop`). */
   pool(max?: number): pg.Pool;
+  /** Drops every table, so that the next store opened on it migrates from nothing. */
+  empty(): Promise<void>;
   /** Closes the pools and drops the database. */
   drop(): Promise<void>;
 }
 
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: `${SERVER}/postgres` });
+async function admin(sql: string, database = 'postgres'): Promise<void> {
+  const client = new pg.Client({ connectionString: `${SERVER}/${database}` });
   await client.connect();
   try {
     await client.query(sql);
@@ -43,6 +45,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       pools.push(pool);
       return pool;
     },
+    empty: () => admin('DROP SCHEMA public CASCADE; CREATE SCHEMA public', name),
     async drop() {
       await Promise.all(pools.splice(0).map((pool) => pool.end()));
       await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

@@ -24,13 +24,14 @@ beforeEach(async () => {
       const store = openSqliteStore(':memory:');
       const commit = store.commit.bind(store);
       store.commit = async (batch) => {
-        await commit(batch);
+        const result = await commit(batch);
         for (const start of batch.starts) committed.set(start.run_id, []);
         for (const record of batch.records) {
           const body = JSON.parse(record.body) as { events?: { type: string }[] };
           committed.get(record.run_id)?.push(...(body.events ?? []).map((event) => event.type));
         }
         for (const end of batch.ends) committed.get(end.run_id)?.push(`ended ${end.status}`);
+        return result;
       };
       return store;
     },

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, isLoopback, loadConfig } from '../../src/config/load-config.ts';
-import { defaultConfig } from '../../src/config/server-config.ts';
+import { defaultConfig, nodeIdOf } from '../../src/config/server-config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sequencer-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,6 +63,14 @@ describe('loadConfig', () => {
       port: 9000, host: '127.0.0.2', db: '/tmp/x.db', driver: 'mqtt', mqttUrl: 'mqtt://m', tokens: [{ token: 'env-token', role: 'operator' }], limits: { max_concurrent: 7 }, logLevel: 'warn',
     });
     expect(loadConfig(['--port', '9001', '--max-concurrent', '8'], env)).toMatchObject({ port: 9001, limits: { max_concurrent: 8 } });
+  });
+
+  it('names the node of a PostgreSQL cluster by --node-id, SEQUENCER_NODE_ID or node_id in the file, else host name:port', () => {
+    expect(loadConfig(['--db', 'postgres://db/seq', '--node-id', 'greenhouse-2'], { SEQUENCER_NODE_ID: 'env-node' })).toMatchObject({ db: 'postgres://db/seq', nodeId: 'greenhouse-2' });
+    expect(loadConfig([], { SEQUENCER_NODE_ID: 'env-node' }).nodeId).toBe('env-node');
+    expect(loadConfig(['--config', file({ node_id: 'file-node' })], {}).nodeId).toBe('file-node');
+    expect(nodeIdOf(loadConfig(['--port', '8001'], {}))).toBe(`${hostname()}:8001`);
+    expect(failure(['--node-id', 'two words'])).toMatch(/--node-id/);
   });
 
   it('ignores empty environment variables', () => {

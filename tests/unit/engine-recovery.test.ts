@@ -321,7 +321,7 @@ describe('a store write that fails', () => {
         faults.commit--;
         throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
       }
-      await inner.commit(batch);
+      return inner.commit(batch);
     };
     return { wrapped, faults };
   }

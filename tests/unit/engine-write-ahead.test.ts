@@ -18,8 +18,9 @@ function loggingStore(log: string[]) {
   const store: RunStore = Object.create(inner) as RunStore;
   store.commit = async (batch) => {
     if (state.failing) throw new Error('disk full');
-    await inner.commit(batch);
+    const result = await inner.commit(batch);
     log.push(describeBatch(batch));
+    return result;
   };
   return { store, inner, state };
 }

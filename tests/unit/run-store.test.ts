@@ -3,7 +3,7 @@
  * record, its journal and its history row; lookups, history pages, counts and stats; the journal
  * recovery reads; retention; templates and settings.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { RunStatus } from '../../src/domain/progress.ts';
 import type { RunStore } from '../../src/store/run-store.ts';
 import { STORE_BACKENDS } from '../helpers/run-store.backends.ts';
@@ -13,6 +13,7 @@ const empty = { starts: [], records: [], ends: [] };
 
 describe.each(STORE_BACKENDS)('the $name store', (backend) => {
   afterEach(() => backend.cleanup());
+  afterAll(() => backend.dispose());
 
   describe('when runs are started, journaled and ended', () => {
     it('commits 1000 starts in one batch; an unfinished run has its history row without progress', async () => {

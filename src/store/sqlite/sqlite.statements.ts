@@ -3,59 +3,12 @@
  * class so that the SQL reads in one place.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import { TERMINAL_STATUSES } from '../../domain/progress.ts';
 import type { RunStatus } from '../../domain/progress.ts';
-
-// Keyed by every status so that the compiler flags a status added to `RunStatus` but not here.
-const STATUS_KEYS: Record<RunStatus, true> = {
-  pending: true,
-  running: true,
-  paused: true,
-  stopping: true,
-  completed: true,
-  failed: true,
-  cancelled: true,
-  timeout: true,
-};
-
-/** Every status, for counts that list each one. */
-export const ALL_STATUSES = Object.keys(STATUS_KEYS) as RunStatus[];
-const ACTIVE_STATUSES = ALL_STATUSES.filter((status) => !TERMINAL_STATUSES.has(status));
-const sqlList = (statuses: readonly RunStatus[]): string => statuses.map((status) => `'${status}'`).join(', ');
-const TERMINAL_SQL = sqlList([...TERMINAL_STATUSES]);
-
-/** The statuses of unfinished runs, as an SQL list. */
-export const ACTIVE_SQL = sqlList(ACTIVE_STATUSES);
-
-/** The history order: newest first, by when each run started (or was queued, while it has not). */
-export const NEWEST_FIRST = 'ORDER BY listed_at DESC, run_id DESC';
-
-/** The columns of a history page row. */
-export const LISTED_COLUMNS = 'run_id, sequence_id, status, created_at, progress';
+import { ACTIVE_SQL, LISTED_COLUMNS, NEWEST_FIRST, TERMINAL_SQL, type ListedRow, type RunRow, type TemplateRow } from '../store-rows.ts';
 
 // A missing definition reads as null rather than hiding its run (the JOIN is LEFT).
 const SELECT_RUN = `SELECT run_id, sequence_id, status, progress, created_at, ended_at, coalesce(definition, 'null') AS definition
   FROM runs LEFT JOIN run_definitions USING (run_id)`;
-
-/** A `runs` row as read back, with its definition joined in. */
-export interface RunRow {
-  run_id: string;
-  sequence_id: string;
-  status: RunStatus;
-  progress: string;
-  created_at: number;
-  ended_at: number | null;
-  definition: string;
-}
-
-/** A history page row. */
-export interface ListedRow {
-  run_id: string;
-  sequence_id: string;
-  status: RunStatus;
-  created_at: number;
-  progress: string;
-}
 
 /** A start record of an unfinished run, with its history row's columns. */
 export interface StartRow {
@@ -74,14 +27,6 @@ export interface JournalRow {
   n: number;
   snapshot: number;
   body: string;
-}
-
-/** A template row. */
-export interface TemplateRow {
-  name: string;
-  version: number;
-  body: string;
-  updated_at: number;
 }
 
 /** Prepares every fixed statement of the store. */

@@ -7,9 +7,11 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import { TERMINAL_STATUSES } from '../../domain/progress.ts';
-import type { Progress, RunStatus } from '../../domain/progress.ts';
+import type { RunStatus } from '../../domain/progress.ts';
+import { NOTHING_LOST } from '../run-store.ts';
 import type {
   CommitBatch,
+  CommitResult,
   ListedRun,
   RunPage,
   RunQuery,
@@ -21,17 +23,8 @@ import type {
 } from '../run-store.ts';
 import { openDatabase } from './sqlite.open.ts';
 import type { SqliteOpenOptions } from './sqlite.open.ts';
-import {
-  ACTIVE_SQL,
-  ALL_STATUSES,
-  LISTED_COLUMNS,
-  NEWEST_FIRST,
-  prepareStatements,
-  type ListedRow,
-  type RunRow,
-  type Statements,
-  type TemplateRow,
-} from './sqlite.statements.ts';
+import { prepareStatements, type Statements } from './sqlite.statements.ts';
+import { ACTIVE_SQL, ALL_STATUSES, LISTED_COLUMNS, NEWEST_FIRST, toListed, toStored, toTemplate, type ListedRow, type TemplateRow } from '../store-rows.ts';
 
 /** Options of `openSqliteStore`; every field is optional. */
 export interface SqliteStoreOptions extends SqliteOpenOptions {
@@ -61,26 +54,6 @@ interface Cursor {
   next: number;
 }
 
-const toTemplate = (row: TemplateRow): StoredTemplate => ({ ...row, body: JSON.parse(row.body) as unknown });
-
-const toListed = (row: ListedRow): ListedRun => ({
-  run_id: row.run_id,
-  sequence_id: row.sequence_id,
-  status: row.status,
-  created_at: row.created_at,
-  progress: JSON.parse(row.progress) as Progress | null,
-});
-
-const toStored = (row: RunRow): StoredRun => ({
-  run_id: row.run_id,
-  sequence_id: row.sequence_id,
-  status: row.status,
-  created_at: row.created_at,
-  ended_at: row.ended_at,
-  progress: JSON.parse(row.progress) as Progress | null,
-  definition: JSON.parse(row.definition) as unknown,
-});
-
 /** `RunStore` on an open better-sqlite3 database; create it with `openSqliteStore`. */
 export class SqliteStore implements RunStore {
   private readonly statements: Statements;
@@ -101,10 +74,10 @@ export class SqliteStore implements RunStore {
   }
 
   /** Writes a batch in one IMMEDIATE transaction (a busy database fails here, not mid-batch); nothing of it on failure. */
-  async commit(batch: CommitBatch): Promise<void> {
+  async commit(batch: CommitBatch): Promise<CommitResult> {
     if (this.closed) throw new Error('the run store is closed');
-    if (batch.starts.length === 0 && batch.records.length === 0 && batch.ends.length === 0) return;
-    this.writeBatch.immediate(batch);
+    if (batch.starts.length > 0 || batch.records.length > 0 || batch.ends.length > 0) this.writeBatch.immediate(batch);
+    return NOTHING_LOST;
   }
 
   private write({ starts, records, ends }: CommitBatch): void {
