@@ -8,6 +8,7 @@
  */
 import type { Pool } from 'pg';
 import { Codes, SequencerError, type ErrorDetail } from '../domain/errors.ts';
+import { inTransaction } from './pg-transaction.ts';
 import { PgWakeup } from './pg-wakeup.ts';
 
 const COMMANDS_CHANNEL = 'sequencer_commands';
@@ -75,10 +76,8 @@ export class CommandBus {
     });
   }
 
-  async #serve(): Promise<void> {
-    const client = await this.#options.pool.connect();
-    try {
-      await client.query('BEGIN');
+  #serve(): Promise<void> {
+    return inTransaction(this.#options.pool, async (client) => {
       const { rows } = await client.query<{ id: string; run_id: string; kind: CommandKind; body: string }>(
         'SELECT id, run_id, kind, body FROM commands WHERE target_node = $1 AND done_at IS NULL ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED',
         [this.#options.nodeId],
@@ -96,13 +95,7 @@ export class CommandBus {
         );
         await client.query('SELECT pg_notify($1, \'\')', [RESULTS_CHANNEL]);
       }
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async #answer(kind: CommandKind, runId: string, body: unknown): Promise<Answer> {

@@ -8,6 +8,7 @@
  */
 import type { ClientBase, Pool } from 'pg';
 import type { EventEnvelope, EventType, SequenceEvents } from '../events/event-types.ts';
+import { inTransaction } from './pg-transaction.ts';
 
 /** Transaction advisory lock serialising appends to the event log. */
 export const EVENTS_LOCK = 0x5e9_c1_0002;
@@ -45,18 +46,8 @@ export async function appendEvents(client: ClientBase, events: readonly LogEvent
 }
 
 /** Appends `events` in a transaction of their own (events that come with no commit: node, emergency). */
-export async function logEvents(pool: Pool, events: readonly LogEvent[]): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await appendEvents(client, events);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+export function logEvents(pool: Pool, events: readonly LogEvent[]): Promise<void> {
+  return inTransaction(pool, (client) => appendEvents(client, events));
 }
 
 /** The seq of the newest stored event, 0 when there is none. */

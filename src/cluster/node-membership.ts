@@ -8,6 +8,7 @@
  */
 import type { Pool } from 'pg';
 import { appendEvents, logEvents } from './event-log.ts';
+import { inTransaction } from './pg-transaction.ts';
 
 /** Options of {@link NodeMembership}. */
 export interface NodeMembershipOptions {
@@ -51,9 +52,7 @@ export class NodeMembership {
    */
   async tick(): Promise<string[]> {
     const { pool, nodeId } = this.#options;
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(pool, async (client) => {
       const beat = await client.query<{ was_lost: boolean }>(
         `UPDATE nodes n SET heartbeat_at = now(), lost_at = NULL FROM nodes old
          WHERE n.node_id = $1 AND old.node_id = n.node_id RETURNING old.lost_at IS NOT NULL AS was_lost`,
@@ -71,14 +70,8 @@ export class NodeMembership {
         ...rejoined,
         ...lost.rows.map((row) => ({ type: 'node_lost' as const, data: { node_id: row.node_id, silent_seconds: Math.round(row.silent * 10) / 10 }, at: now })),
       ]);
-      await client.query('COMMIT');
       return lost.rows.map((row) => row.node_id);
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /** Every node that ever joined, lost ones included, by node id. */
