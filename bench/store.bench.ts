@@ -56,6 +56,7 @@ function stepResult(index: number): StepResult {
     step_index: index,
     step_name: `Step ${index + 1}`,
     success: true,
+    skipped: false,
     message: 'Actuator ESP_12AB34CD:5 ON',
     error_code: null,
     started_at: '2024-05-01T10:00:00.000Z',

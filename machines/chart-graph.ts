@@ -41,6 +41,8 @@ export interface ChartGraph {
   initial: string | null;
   nodes: ChartNode[];
   edges: ChartEdge[];
+  /** Transitions of the machine itself, taken in any state that has none of its own for the event (source: the machine's id). */
+  rootEdges: ChartEdge[];
 }
 
 /** The minimum of XState's StateNode this reader relies on. */
@@ -68,20 +70,11 @@ export function chartGraph(machine: AnyStateMachine): ChartGraph {
   const idOf = (node: NodeLike): string => (node.id.startsWith(prefix) ? node.id.slice(prefix.length) : node.id);
   const nodes: ChartNode[] = [];
   const edges: ChartEdge[] = [];
-  const visit = (node: NodeLike): void => {
-    const id = idOf(node);
-    const initial = node.initial?.target[0];
-    nodes.push({
-      id,
-      key: node.key,
-      parent: node.parent && node.parent !== root ? idOf(node.parent) : null,
-      type: node.type,
-      initial: initial ? idOf(initial) : null,
-    });
+  const edgesOf = (id: string, node: NodeLike, into: ChartEdge[]): void => {
     const add = (event: string, list: readonly TransitionLike[]): void => {
       list.forEach((transition, index) => {
         const target = transition.target?.[0];
-        edges.push({
+        into.push({
           id: `${id}:${event}:${index}`,
           source: id,
           target: target ? idOf(target) : null,
@@ -93,11 +86,25 @@ export function chartGraph(machine: AnyStateMachine): ChartGraph {
     };
     for (const [event, list] of node.transitions) add(eventName(event, node.id), list);
     if (node.always) add('always', node.always);
+  };
+  const visit = (node: NodeLike): void => {
+    const id = idOf(node);
+    const initial = node.initial?.target[0];
+    nodes.push({
+      id,
+      key: node.key,
+      parent: node.parent && node.parent !== root ? idOf(node.parent) : null,
+      type: node.type,
+      initial: initial ? idOf(initial) : null,
+    });
+    edgesOf(id, node, edges);
     for (const child of Object.values(node.states)) visit(child);
   };
   for (const child of Object.values(root.states)) visit(child);
+  const rootEdges: ChartEdge[] = [];
+  edgesOf(root.id, root, rootEdges);
   const initial = root.initial?.target[0];
-  return { id: root.id, initial: initial ? idOf(initial) : null, nodes, edges };
+  return { id: root.id, initial: initial ? idOf(initial) : null, nodes, edges, rootEdges };
 }
 
 /** `xstate.after.<delay>.<node id>` reads as `after <delay>`, and `xstate.done.state.<node id>` as `onDone`. */

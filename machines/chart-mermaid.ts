@@ -61,6 +61,12 @@ function topLevel(graph: ChartGraph): string {
     lines.push(arrow(idOf(from), idOf(to), `${via}${label(edge)}`, '    '));
   }
   for (const node of tops) if (node.type === 'final') lines.push(arrow(idOf(node.id), '[*]', '', '    '));
+  // Mermaid has no arrow from a whole chart: its own transitions are a note.
+  const first = tops[0];
+  if (first && graph.rootEdges.length > 0) {
+    const text = graph.rootEdges.map((edge) => label(edge)).join(', ');
+    lines.push(`    note left of ${idOf(first.id)} : in every state until the end#58; ${text}`);
+  }
   return lines.join('\n');
 }
 

@@ -6,6 +6,7 @@
  */
 import { indexToStart, MachineCodes, stepOf, stepToStart } from './sequence.guards.ts';
 import type {
+  CheckParams,
   HeldResult,
   Outcome,
   PlanStep,
@@ -29,11 +30,12 @@ export function retryDelayMs(step: PlanStep, failedAttempts: number): number {
 }
 
 /** The step's outcome appended to the results of its list: the step is over. */
-function record(context: Ctx, now: number, success: boolean, message: string, code: number | null): Update {
+function record(context: Ctx, now: number, success: boolean, message: string, code: number | null, skipped = false): Update {
   const outcome: StepOutcome = {
     index: context.currentStep,
     name: current(context).name,
     success,
+    skipped,
     message,
     code,
     startedAt: context.stepStartedAt ?? now,
@@ -67,6 +69,41 @@ export const sequenceUpdates = {
     attemptId: context.attemptId + 1,
     awaitingAnswer: true,
   }),
+  /** The next step, which has a `when`, is reached: it begins while the host answers whether that holds. */
+  beginCheck: ({ context, event }: Args): Update => begin(context, event.now, null),
+  /** The step's `when` did not hold (or is unknown): the step is recorded as skipped, a success. */
+  recordSkipped: ({ context, event }: Args): Update =>
+    record(context, event.now, true, `skipped: ${event.type === 'CONDITION' ? event.message : 'condition did not hold'}`, null, true),
+  /** The next step, a `wait_for` step, begins its wait: at most its timeout. */
+  beginWait: ({ context, event }: Args): Update => ({ ...begin(context, event.now, event.now + starting(context).timeoutMs), hold: null }),
+  /** Past its before-delay, a `wait_for` step begins its wait. */
+  armWait: ({ context, event }: Args): Update => ({ deadline: event.now + current(context).timeoutMs, hold: null }),
+  /** The wait's condition holds: the hold begins (again, if its readings had aged out), or its readings last longer. */
+  noteHold: ({ context, event }: Args): Update => {
+    if (event.type !== 'CONDITION') return {};
+    const hold = context.hold;
+    const standing = hold !== null && (hold.until === null || hold.until > event.now);
+    return { hold: { since: standing ? hold.since : event.now, until: event.until, message: event.message } };
+  },
+  /** The wait's condition stopped holding (a dip, or its readings aged out): `for_seconds` starts over. */
+  dropHold: (): Update => ({ hold: null }),
+  /** The wait is over: its condition held; the result names the value that satisfied it. */
+  recordWaitSuccess: ({ context, event }: Args): Update => {
+    const held = context.hold;
+    const message = event.type === 'CONDITION' ? event.message : `${held?.message ?? ''} (held ${(current(context).wait?.forMs ?? 0) / 1000} s)`;
+    return { ...record(context, event.now, true, message, null), hold: null };
+  },
+  /** The wait's timeout came before its condition held (5621); its `on_timeout` decides. */
+  noteWaitTimeout: ({ context }: Args): Update => {
+    const step = current(context);
+    return {
+      lastError: { message: `Wait timed out after ${step.timeoutMs / 1000} s: ${step.wait?.description ?? 'the condition'} did not hold`, code: MachineCodes.WAIT_TIMEOUT },
+      deadline: null,
+      hold: null,
+    };
+  },
+  /** A signal came: the run keeps it until it ends. */
+  keepSignal: ({ context, event }: Args): Update => (event.type === 'SIGNAL' ? { signals: [...context.signals, event.name] } : {}),
   /** Past its before-delay, a delay step begins its wait. */
   armDelay: ({ context, event }: Args): Update => ({ deadline: event.now + current(context).waitMs }),
   /** A new attempt with its own id (late answers of older ones are ignored) and its own deadline. */
@@ -116,6 +153,8 @@ export const sequenceUpdates = {
   pauseClock: ({ context, event }: Args): Update => ({
     remainingMs: context.deadline === null ? null : Math.max(0, context.deadline - event.now),
     deadline: null,
+    // A wait's condition is looked at afresh on resume: its for_seconds start over.
+    hold: null,
   }),
   /** RESUME: the wait goes on for what it had left; nothing is held any more. */
   resumeClock: ({ context, event }: Args): Update => ({
@@ -163,7 +202,7 @@ export const sequenceUpdates = {
 };
 
 /** The step to begin: its duration counts from here (before-delay included), until `deadline`. */
-function begin(context: Ctx, now: number, deadline: number): Update {
+function begin(context: Ctx, now: number, deadline: number | null): Update {
   return { currentStep: indexToStart(context), stepStartedAt: now, attempt: 0, stepRecorded: false, lastError: null, deadline };
 }
 
@@ -189,6 +228,14 @@ export function attemptParams({ context }: { context: Ctx }): RunActionParams {
   };
 }
 
+/** Params of `checkCondition`: the `when` of the step being reached, or the wait of the current step. */
+export function checkParams(which: CheckParams['which']): (args: { context: Ctx }) => CheckParams {
+  return ({ context }) => {
+    const step = which === 'when' ? starting(context) : current(context);
+    return { which, condition: (which === 'when' ? step.when : step.wait?.condition) ?? {} };
+  };
+}
+
 /** Params of `emitStep` for a `sequence_step` event of `status` about the current step. */
 export function stepEventParams(status: StepEventParams['status']): (args: { context: Ctx }) => StepEventParams {
   // Whole literals, not `{ ...base, more }`: V8 (Node 20) adds each key after a spread on a slow path.
@@ -197,6 +244,10 @@ export function stepEventParams(status: StepEventParams['status']): (args: { con
     const stepName = current(context).name;
     if (status === 'starting') {
       return { status, phase, stepIndex, stepName, attempt, message: '', success: null, durationMs: null, errorCode: null };
+    }
+    if (status === 'waiting') {
+      const message = `waiting for ${current(context).wait?.description ?? 'its condition'}`;
+      return { status, phase, stepIndex, stepName, attempt, message, success: null, durationMs: null, errorCode: null };
     }
     if (status === 'retrying') {
       const error = context.lastError;

@@ -12,8 +12,12 @@ export const MachineCodes = {
   STEP_FAILED: 5614,
   STEP_TIMEOUT: 5615,
   MAX_DURATION_EXCEEDED: 5616,
+  WAIT_TIMEOUT: 5621,
   STATE_CORRUPTION: 5633,
 } as const;
+
+/** Most signals a run keeps (SPEC 2.1). */
+export const MAX_SIGNALS = 100;
 
 /** The list being run: the steps, or the cleanup steps once the run ends early. */
 function listOf(context: SequenceContext): PlanStep[] {
@@ -48,6 +52,39 @@ type Args = { context: SequenceContext; event: SequenceEvent };
 /** The step being run: guards are only asked while there is one. */
 const current = (context: SequenceContext): PlanStep => stepOf(context) as PlanStep;
 
+/** How long the current `wait_for` step's condition must hold (0 for any other step). */
+function holdMs(context: SequenceContext): number {
+  return stepOf(context)?.wait?.forMs ?? 0;
+}
+
+/** The hold has lasted `for_seconds` at `now`, and its readings were fresh all along. */
+function holdLasted(context: SequenceContext, now: number): boolean {
+  const hold = context.hold;
+  if (hold === null) return false;
+  const done = hold.since + holdMs(context);
+  return now >= done && (hold.until === null || hold.until >= done);
+}
+
+/** The hold's readings have aged out: the condition is no longer known to hold. */
+function holdLapsed(context: SequenceContext, now: number): boolean {
+  return context.hold !== null && context.hold.until !== null && now >= context.hold.until;
+}
+
+/**
+ * When a holding wait must be looked at again without any reading: once its `for_seconds` are over,
+ * or once its readings age out, whichever comes first; null when nothing holds. The host arms the
+ * run's one timer for it beside the wait's timeout.
+ */
+export function holdWakeAt(context: SequenceContext): number | null {
+  const hold = context.hold;
+  if (hold === null) return null;
+  const done = hold.since + holdMs(context);
+  return hold.until === null ? done : Math.min(done, hold.until);
+}
+
+/** Whether a condition answer says it holds (unknown never does). */
+const holds = (event: SequenceEvent): boolean => event.type === 'CONDITION' && event.truth === 'true';
+
 /** The guards, by the name the chart shows. */
 export const sequenceGuards = {
   /** The current wait or attempt has run out (a timer that fires a hair early changes nothing). */
@@ -59,7 +96,35 @@ export const sequenceGuards = {
   /** The step to begin has `delay_before_seconds`. */
   hasDelayBefore: ({ context }: Args) => (stepToStart(context) as PlanStep).beforeMs > 0,
   /** The step (to begin, or past its before-delay) is a pure wait (a delay step or a `delay` action), with no action to run. */
-  isDelayStep: ({ context }: Args) => (stepToStart(context) as PlanStep).action === null,
+  isDelayStep: ({ context }: Args) => {
+    const step = stepToStart(context) as PlanStep;
+    return step.action === null && step.wait == null;
+  },
+  /** The step (to begin, or past its before-delay) is a `wait_for` step. */
+  isWaitStep: ({ context }: Args) => (stepToStart(context) as PlanStep).wait != null,
+  /** The step to begin has a `when`: it runs only if that holds now. */
+  hasWhen: ({ context }: Args) => (stepToStart(context) as PlanStep).when != null,
+  /** The step after the current one has a `when` or is a `wait_for` step: it begins through the choice `startingStep`. */
+  nextIsClosedLoop: ({ context }: Args) => {
+    const next = nextOf(context) as PlanStep;
+    return next.when != null || next.wait != null;
+  },
+  /** The condition asked about, or waited on, holds (unknown never does). */
+  conditionHolds: ({ event }: Args) => holds(event),
+  /**
+   * The wait is satisfied: its condition holds now and needs no `for_seconds`, or it has held
+   * (on fresh readings, without a break) for its `for_seconds`.
+   */
+  waitSatisfied: ({ context, event }: Args) => (holdMs(context) === 0 ? holds(event) : holdLasted(context, event.now)),
+  /** A condition that holds changes the hold: it begins, begins again after its readings aged out, or its readings last longer. */
+  holdChanges: ({ context, event }: Args) =>
+    context.hold === null || holdLapsed(context, event.now) || (event.type === 'CONDITION' && event.until !== context.hold.until),
+  /** The wait's condition holds and must keep holding. */
+  isHolding: ({ context }: Args) => context.hold !== null,
+  /** The readings the hold stood on have aged out (the condition is unknown now). */
+  holdLapsed: ({ context, event }: Args) => holdLapsed(context, event.now),
+  /** The run may keep one more signal (at most `MAX_SIGNALS`). */
+  signalRoom: ({ context }: Args) => context.signals.length < MAX_SIGNALS,
   /** The current step is the last of its list. */
   isLastStep: ({ context }: Args) => nextOf(context) === undefined,
   /** The step after the current one has `delay_before_seconds`. */

@@ -12,10 +12,11 @@
  * the system. The effects (`runAction`, `abortAction`, `emitStep`, `forwardPause`,
  * `forwardResume`) are no-ops here; the host provides them with `machine.provide`.
  */
-import { and, assign, raise, setup } from 'xstate';
-import { attemptParams, heldEvent, sequenceUpdates as u, stepEventParams } from './sequence.actions.ts';
+import { and, assign, not, raise, setup } from 'xstate';
+import { attemptParams, checkParams, heldEvent, sequenceUpdates as u, stepEventParams } from './sequence.actions.ts';
 import { sequenceGuards } from './sequence.guards.ts';
 import type {
+  CheckParams,
   RunActionParams,
   SequenceContext,
   SequenceEvent,
@@ -25,7 +26,7 @@ import type {
 
 export type * from './sequence.types.ts';
 export { retryDelayMs } from './sequence.actions.ts';
-export { MachineCodes } from './sequence.guards.ts';
+export { holdWakeAt, MachineCodes, MAX_SIGNALS } from './sequence.guards.ts';
 
 const machineSetup = setup({
   types: {
@@ -45,6 +46,14 @@ const machineSetup = setup({
     forwardPause: () => {},
     /** Effect: tells a nested run in flight to resume with its parent. */
     forwardResume: () => {},
+    /** Effect: passes a signal on to a nested run in flight. */
+    forwardSignal: () => {},
+    /** Effect: the host evaluates a condition of the current step and answers CONDITION. */
+    checkCondition: (_: unknown, _params: CheckParams) => {},
+    /** Effect: the host sends this run CONDITION when a reading of a sensor its wait reads arrives (and only then). */
+    watchCondition: () => {},
+    /** Effect: readings no longer concern this run. */
+    unwatchCondition: () => {},
     beginRun: assign(u.beginRun),
     beginDelayBefore: assign(u.beginDelayBefore),
     beginDelay: assign(u.beginDelay),
@@ -70,6 +79,15 @@ const machineSetup = setup({
     endAborted: assign(u.endAborted),
     recordInterrupted: assign(u.recordInterrupted),
     beginCleanup: assign(u.beginCleanup),
+    beginCheck: assign(u.beginCheck),
+    recordSkipped: assign(u.recordSkipped),
+    beginWait: assign(u.beginWait),
+    armWait: assign(u.armWait),
+    noteHold: assign(u.noteHold),
+    dropHold: assign(u.dropHold),
+    recordWaitSuccess: assign(u.recordWaitSuccess),
+    noteWaitTimeout: assign(u.noteWaitTimeout),
+    keepSignal: assign(u.keepSignal),
     /** The answer held while paused is taken now, as if it had just come. */
     replayHeld: raise(heldEvent),
   },
@@ -79,6 +97,8 @@ const machineSetup = setup({
 const emit = (status: StepEventParams['status']) => ({ type: 'emitStep' as const, params: stepEventParams(status) });
 /** `runAction` for the attempt just started. */
 const run = { type: 'runAction' as const, params: attemptParams };
+/** `checkCondition` about the step's `when` or its wait. */
+const check = (which: CheckParams['which']) => ({ type: 'checkCondition' as const, params: checkParams(which) });
 
 type Guard = keyof typeof sequenceGuards;
 type Action = 'recordSuccess' | 'recordFailure' | ReturnType<typeof emit>;
@@ -108,6 +128,7 @@ function stepSucceeded(guard: Guard, listDone: string) {
   return [
     { guard: both(guard, 'hasDelayAfter'), target: 'afterDelay', actions: [...recorded, 'armDelayAfter' as const] },
     { guard: both(guard, 'isLastStep'), target: listDone, actions: [...recorded, 'finish' as const] },
+    { guard: both(guard, 'nextIsClosedLoop'), target: 'startingStep', actions: recorded },
     { guard: both(guard, 'nextHasDelayBefore'), target: 'beforeDelay', actions: [...recorded, 'beginDelayBefore' as const, emit('starting')] },
     { guard: both(guard, 'nextIsDelay'), target: 'delaying', actions: [...recorded, 'beginDelay' as const, emit('starting')] },
     { guard, target: 'executing', actions: [...recorded, 'beginAttempt' as const, emit('starting'), run] },
@@ -133,7 +154,24 @@ function stepStates(phase: 'running' | 'cleanup', listDone: string) {
     startingStep: {
       always: [
         { guard: 'noStepLeft' as const, target: listDone, actions: 'finish' as const },
+        { guard: 'hasWhen' as const, target: 'checkingWhen', actions: ['beginCheck' as const, check('when')] },
+        { target: 'enteringStep' },
+      ],
+    },
+    /** The step's `when` is asked about: it runs if that holds, else it is skipped (unknown counts as false). */
+    checkingWhen: {
+      on: {
+        CONDITION: [
+          { guard: 'conditionHolds' as const, target: 'enteringStep' },
+          { target: 'startingStep', actions: ['recordSkipped' as const, emit('skipped')] },
+        ],
+      },
+    },
+    /** The step begins: its before-delay, its wait, its delay or its action. */
+    enteringStep: {
+      always: [
         { guard: 'hasDelayBefore' as const, target: 'beforeDelay', actions: ['beginDelayBefore' as const, emit('starting')] },
+        ...(phase === 'running' ? [{ guard: 'isWaitStep' as const, target: 'waiting', actions: ['beginWait' as const, emit('starting')] }] : []),
         { guard: 'isDelayStep' as const, target: 'delaying', actions: ['beginDelay' as const, emit('starting')] },
         { target: 'executing', actions: ['beginAttempt' as const, emit('starting'), run] },
       ],
@@ -141,6 +179,7 @@ function stepStates(phase: 'running' | 'cleanup', listDone: string) {
     beforeDelay: {
       on: {
         WAKE: [
+          ...(phase === 'running' ? [{ guard: and(['deadlineReached', 'isWaitStep']), target: 'waiting', actions: 'armWait' as const }] : []),
           { guard: and(['deadlineReached', 'isDelayStep']), target: 'delaying', actions: 'armDelay' as const },
           { guard: 'deadlineReached' as const, target: 'executing', actions: ['startAttempt' as const, run] },
         ],
@@ -171,8 +210,45 @@ function stepStates(phase: 'running' | 'cleanup', listDone: string) {
     afterDelay: {
       on: { WAKE: { guard: 'deadlineReached' as const, target: 'startingStep' } },
     },
+    ...(phase === 'running' ? { waiting: waitingState } : {}),
   };
 }
+
+/** A wait is over, its condition satisfied (`guard`): recorded, then its after-delay or the next step. */
+function waitOver(guard: Guard[]) {
+  const recorded = ['recordWaitSuccess' as const, emit('completed')];
+  return [
+    { guard: and([...guard, 'hasDelayAfter']), target: 'afterDelay', actions: [...recorded, 'armDelayAfter' as const] },
+    { guard: and(guard), target: 'startingStep', actions: recorded },
+  ];
+}
+
+/**
+ * A `wait_for` step (SPEC 2.1). Its timeout is `deadline`, durable like a delay's. The host answers
+ * CONDITION when asked (on entry, on a signal) and when a reading of a sensor the condition reads
+ * arrives; with `for_seconds` the condition must then hold, on fresh readings, that long: a dip,
+ * or readings that age out (the host's timer, armed at `holdWakeAt`), start it over.
+ */
+const waitingState = {
+  entry: ['watchCondition' as const, check('wait'), emit('waiting')],
+  exit: 'unwatchCondition' as const,
+  on: {
+    CONDITION: [
+      ...waitOver(['conditionHolds', 'waitSatisfied']),
+      { guard: and(['conditionHolds', 'holdChanges']), actions: 'noteHold' as const },
+      { guard: and([not('conditionHolds'), 'isHolding']), actions: 'dropHold' as const },
+    ],
+    WAKE: [
+      ...waitOver(['waitSatisfied']),
+      { guard: 'deadlineReached' as const, target: 'attemptFailed', actions: 'noteWaitTimeout' as const },
+      { guard: 'holdLapsed' as const, actions: 'dropHold' as const },
+    ],
+    // A signal may be what the condition waits for.
+    SIGNAL: { guard: 'signalRoom' as const, actions: ['keepSignal' as const, 'forwardSignal' as const, check('wait')] },
+    // After a restart: the wait goes on with the readings that arrive from now on.
+    RECOVER: { target: 'waiting', reenter: true, actions: 'dropHold' as const },
+  },
+};
 
 /** CANCEL, TIMEOUT and ABORT: the action in flight is aborted and the run ends early, through its cleanup. */
 const endEarly = {
@@ -186,6 +262,8 @@ export const sequenceMachine = machineSetup.createMachine({
   id: 'sequence',
   context: ({ input }) => initialContext(input),
   initial: 'idle',
+  // Kept in every state until the run ends (SPEC 2.1), so a wait that begins later sees it.
+  on: { SIGNAL: { guard: 'signalRoom', actions: ['keepSignal', 'forwardSignal'] } },
   output: ({ context }) => ({
     outcome: context.outcome,
     error: context.error,
@@ -280,6 +358,8 @@ function initialContext(input: SequenceInput): SequenceContext {
     held: null,
     restartAttempt: false,
     depth: input.depth ?? 1,
+    signals: input.signals ?? [],
+    hold: null,
   };
   return { ...context };
 }

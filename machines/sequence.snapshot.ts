@@ -30,12 +30,20 @@ export interface PersistedSnapshot {
 }
 
 /**
- * Upgrades a persisted snapshot stored before the chart became the logic (schema v4 and earlier):
- * its context named the substate a paused run returns to (`resumeTo`), which the chart's history
- * state now keeps, and it did not say whether an attempt's answer was awaited. Returns the
- * snapshot itself when it needs nothing.
+ * Upgrades a persisted snapshot stored by an older chart. Before the chart became the logic
+ * (schema v4 and earlier) its context named the substate a paused run returns to (`resumeTo`),
+ * which the chart's history state now keeps, and it did not say whether an attempt's answer was
+ * awaited; before closed-loop steps it had no signals and no hold. Returns the snapshot itself
+ * when it needs nothing.
  */
 export function upgradeSnapshot<T extends PersistedSnapshot>(snapshot: T): T {
+  const upgraded = upgradeChart(snapshot);
+  const context = upgraded.context;
+  if (!context || 'signals' in context) return upgraded;
+  return { ...upgraded, context: { ...context, signals: [], hold: null } };
+}
+
+function upgradeChart<T extends PersistedSnapshot>(snapshot: T): T {
   const context = snapshot.context;
   if (!context || 'awaitingAnswer' in context) return snapshot;
   const { resumeTo, ...rest } = context as { resumeTo?: unknown } & Record<string, unknown>;

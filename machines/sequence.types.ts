@@ -10,11 +10,29 @@ export interface PlanAction {
   [field: string]: unknown;
 }
 
+/**
+ * A condition (SPEC 2.1), opaque to the machine: the host evaluates it and answers CONDITION with
+ * its truth, so the machine decides on what the event says and a replayed journal decides alike.
+ */
+export type PlanCondition = Record<string, unknown>;
+
+/** A `wait_for` step's wait: until `condition` holds for `forMs` (its timeout is the step's `timeoutMs`). */
+export interface PlanWait {
+  condition: PlanCondition;
+  forMs: number;
+  /** The condition in words, for the `waiting` step event and the timeout's message. */
+  description: string;
+}
+
 /** One step, resolved: every duration in ms, the failure policy decided. */
 export interface PlanStep {
   name: string;
-  /** null: a pure wait of `waitMs` (a delay step or a `delay` action). */
+  /** null: a pure wait of `waitMs` (a delay step or a `delay` action), or a `wait_for` step. */
   action: PlanAction | null;
+  /** A `wait_for` step's wait; null (or absent in plans stored before it existed) for the others. */
+  wait?: PlanWait | null;
+  /** The step runs only if this holds when it is reached (SPEC 2.1 `when`). */
+  when?: PlanCondition | null;
   waitMs: number;
   beforeMs: number;
   afterMs: number;
@@ -41,6 +59,8 @@ export interface StepOutcome {
   index: number;
   name: string;
   success: boolean;
+  /** The step's `when` did not hold: it did not run (and counts as a success). */
+  skipped: boolean;
   message: string;
   code: number | null;
   startedAt: number;
@@ -92,12 +112,28 @@ export interface SequenceContext {
   restartAttempt: boolean;
   /** Nesting depth of this run (1 = top level). */
   depth: number;
+  /** The signals the run received, by name, in order (at most `MAX_SIGNALS`); a nested run starts with its parent's. */
+  signals: string[];
+  /**
+   * While a `wait_for` step's condition holds and must keep holding for `for_seconds`: since when,
+   * until when it stands without a new reading (null: not by ageing), and the value that satisfied it.
+   */
+  hold: Hold | null;
+}
+
+/** A condition holding during a wait (see `SequenceContext.hold`). */
+export interface Hold {
+  since: number;
+  until: number | null;
+  message: string;
 }
 
 /** What a run is created with. */
 export interface SequenceInput {
   plan: SequencePlan;
   depth?: number;
+  /** Signals the run has already (a nested run gets its parent's). */
+  signals?: string[];
 }
 
 /** Every event the machine takes. `now` (Unix ms) comes from outside so the machine stays pure. */
@@ -115,7 +151,22 @@ export type SequenceEvent =
   | { type: 'PAUSE'; now: number }
   | { type: 'RESUME'; now: number }
   /** Sent once after a run was restored from a snapshot: the action in flight is lost. */
-  | { type: 'RECOVER'; now: number };
+  | { type: 'RECOVER'; now: number }
+  /**
+   * The truth of the condition the run asked about (`checkCondition`) or waits on, evaluated by the
+   * host from the readings and the run's signals: `until` is when a true result may turn unknown
+   * as its readings age (null: not by ageing); `message` names the values read.
+   */
+  | { type: 'CONDITION'; now: number; truth: 'true' | 'false' | 'unknown'; until: number | null; message: string }
+  /** A signal sent to the run (SPEC 7 `POST /sequences/{id}/signal`). */
+  | { type: 'SIGNAL'; now: number; name: string };
+
+/** Params of `checkCondition`: which condition of the current step the host evaluates. */
+export interface CheckParams {
+  /** The step's `when`, or its `wait_for` condition. */
+  which: 'when' | 'wait';
+  condition: PlanCondition;
+}
 
 /** What the machine's effect actions receive as params. */
 export interface RunActionParams {
@@ -129,7 +180,7 @@ export interface RunActionParams {
 
 /** Params of the step event the machine asks its host to publish. */
 export interface StepEventParams {
-  status: 'starting' | 'completed' | 'failed' | 'retrying';
+  status: 'starting' | 'completed' | 'failed' | 'retrying' | 'waiting' | 'skipped';
   phase: 'steps' | 'cleanup';
   stepIndex: number;
   stepName: string;

@@ -163,6 +163,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     executors,
     inspect: inspector?.inspect,
     store,
+    sensors,
     templates,
     limits: {
       maxConcurrent: config.limits.max_concurrent,

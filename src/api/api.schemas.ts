@@ -68,6 +68,7 @@ const StepResultSchema = z.object({
   step_index: z.number().int(),
   step_name: z.string(),
   success: z.boolean(),
+  skipped: z.boolean().default(false).describe("The step's `when` did not hold: it did not run (a success; its message says why); absent in results stored before it existed"),
   message: z.string(),
   error_code: z.number().int().nullable(),
   started_at: z.string(),
@@ -79,7 +80,7 @@ const StepResultSchema = z.object({
 /** A run of the documentation's example definition, completed: the progress the server answers for it. */
 function progressExample() {
   const step = (step_index: number, step_name: string, message: string, started_at: string, completed_at: string, duration_ms: number) =>
-    ({ step_index, step_name, success: true, message, error_code: null, started_at, completed_at, duration_ms, retries: 0 });
+    ({ step_index, step_name, success: true, skipped: false, message, error_code: null, started_at, completed_at, duration_ms, retries: 0 });
   return {
     sequence_id: 'zone-1',
     run_id: 'run-b9318ede-5779-447a-8c31-23caf957b358',

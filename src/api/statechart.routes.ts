@@ -34,6 +34,7 @@ export const StatechartResponseSchema = z.object({
   initial: z.string().nullable(),
   nodes: z.array(ChartNodeSchema).describe('Parents before children'),
   edges: z.array(ChartEdgeSchema).describe('Guarded alternatives of one event are one edge each, in the order they are tried'),
+  rootEdges: z.array(ChartEdgeSchema).describe('Transitions of the machine itself (source: its id), taken in every state that has none of its own for the event'),
 });
 
 /** Registers `GET /statechart` (under the API prefix). */

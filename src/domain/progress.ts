@@ -17,6 +17,8 @@ export interface StepResult {
   step_index: number;
   step_name: string;
   success: boolean;
+  /** The step's `when` did not hold: it did not run (SPEC 2.1). */
+  skipped: boolean;
   message: string;
   error_code: number | null;
   started_at: string;

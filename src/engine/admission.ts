@@ -146,6 +146,7 @@ export class Admission {
       timer: null,
       armedAt: null,
       inFlight: null,
+      ask: null,
       endedAt: null,
       onEnd: null,
       turn: parent ? null : [],

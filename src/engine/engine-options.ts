@@ -2,6 +2,7 @@
  * The engine's options, limits and the shapes its public methods answer with.
  */
 import type { InspectionEvent, Observer } from 'xstate';
+import type { Reading, ReadingLookup } from '../conditions/evaluate-condition.ts';
 import type { SequenceContext } from '../../machines/sequence.types.ts';
 import { DEFAULT_LIMITS, type DefinitionLimits } from '../domain/definition.schema.ts';
 import type { Progress, RunContext } from '../domain/progress.ts';
@@ -41,6 +42,11 @@ export interface EngineOptions {
    * it), which keeps the history the queries read; nothing waits for its commits.
    */
   store?: RunStore | null;
+  /**
+   * The latest sensor readings (SPEC 9.1) conditions read, and their stream: a reading wakes the
+   * runs waiting on its sensor. Default: no sensors (every sensor condition is unknown).
+   */
+  sensors?: ReadingLookup & { onReading(listener: (reading: Reading) => void): () => void };
   /** Fills templates named by nested `sequence` actions. */
   templates?: TemplateResolver;
   /**

@@ -6,6 +6,7 @@
  * `recoverRuns` replays the journal after a restart. Every event comes out of one `EventBus`.
  */
 import type { ZodType } from 'zod';
+import { MAX_SIGNALS } from '../../machines/sequence.machine.ts';
 import type { SequencePlan } from '../../machines/sequence.types.ts';
 import type { SequenceDefinition } from '../domain/definition.schema.ts';
 import { Codes, SequencerError } from '../domain/errors.ts';
@@ -29,6 +30,7 @@ import {
 } from './engine-options.ts';
 import { withoutPlan } from './journal-records.ts';
 import { runNested } from './nested-runs.ts';
+import { ClosedLoop } from './closed-loop.ts';
 import { buildPlan, SAFE_STATE_ACTION } from './plan.ts';
 import { toProgress } from './progress.ts';
 import { recoverRuns, type RecoveryCounts } from './recovery.ts';
@@ -53,6 +55,8 @@ export class Engine {
   /** The store is the engine's own (in memory): it closes it. */
   readonly #ownStore: boolean;
   readonly #options: EngineOptions;
+  /** Stops listening to the sensor readings. */
+  readonly #offReadings: () => void;
   #closed = false;
 
   constructor(options: EngineOptions) {
@@ -69,13 +73,16 @@ export class Engine {
       onWriteError: (error, runs) => this.#writeFailed(error, runs),
       onEndsCommitted: () => {},
     });
-    this.#host = new RunHost(this.#book.runs, options.executors, this.#out, () => Date.now(), {
-      onEnded: (run) => this.#onEnded(run),
+    const loop = new ClosedLoop(options.sensors);
+    const hooks = {
+      onEnded: (run: Run) => this.#onEnded(run),
       // A nested run lives inside its parent's step: storing it apart would recover it as a run of its own.
-      onTransition: (run) => {
+      onTransition: (run: Run) => {
         if (run.parent === null) this.#out.touch(run);
       },
-    });
+    };
+    this.#host = new RunHost(this.#book.runs, options.executors, this.#out, () => Date.now(), hooks, loop);
+    this.#offReadings = options.sensors?.onReading((reading) => this.#host.onReading(reading)) ?? (() => {});
     this.#executors = options.executors;
     const report = (error: unknown, message: string) => this.#report(error, message);
     const plan = (definition: SequenceDefinition) => this.#plan(definition);
@@ -157,6 +164,25 @@ export class Engine {
   /** Resumes a paused run; 409 when it is not paused. */
   resume(id: string): Promise<Progress> {
     return this.#control(id, 'RESUME', (run) => run.status === 'paused');
+  }
+
+  /**
+   * Sends a signal to a run (SPEC 7 `POST /sequences/{id}/signal`): it keeps it until it ends (a
+   * wait that reads it, now or later, sees it) and passes it on to a nested run in flight. Touches
+   * only that run. 409/5619 when the run has ended, has not started, or holds `MAX_SIGNALS` already.
+   */
+  signal(id: string, name: string, data?: unknown): Promise<{ success: true; run_id: string; name: string }> {
+    const refused = (runId: string, status: string) => new SequencerError(Codes.INVALID_STATE, `Run ${runId} is ${status}; only a run that has not ended takes signals`);
+    return this.#withHeld(id, refused, (run) => {
+      if (!run.actor || run.endedAt !== null) throw refused(run.runId, run.status);
+      if ((run.snapshot?.context.signals.length ?? 0) >= MAX_SIGNALS) {
+        throw new SequencerError(Codes.INVALID_STATE, `Run ${run.runId} has received ${MAX_SIGNALS} signals already; it keeps no more`);
+      }
+      // Announced before what it causes (a wait it satisfies).
+      this.#host.emit(run, 'sequence_signal', { sequence_id: run.sequenceId, run_id: run.runId, name, data: data ?? null });
+      this.#host.send(run, { type: 'SIGNAL', name });
+      return { success: true as const, run_id: run.runId, name };
+    });
   }
 
   #control(id: string, type: 'PAUSE' | 'RESUME', allowed: (run: Run) => boolean): Promise<Progress> {
@@ -241,6 +267,7 @@ export class Engine {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#offReadings();
     await this.#out.flush();
     this.#admission.stop();
     await this.#out.flush();

@@ -37,9 +37,10 @@ export function runNested(parts: { book: RunBook; host: RunHost; admission: Admi
       else reject(new SequencerError(ctx?.errorCode ?? Codes.STEP_FAILED, `Nested sequence ${ended.status}: ${ctx?.error ?? ''}`));
     };
     // These arrive from the parent's transition; the child moves after it, not inside it.
-    const later = (event: { type: 'CANCEL'; reason: string } | { type: 'PAUSE' } | { type: 'RESUME' }) => queueMicrotask(() => host.send(child, event));
+    const later = (event: { type: 'CANCEL'; reason: string } | { type: 'PAUSE' } | { type: 'RESUME' } | { type: 'SIGNAL'; name: string }) =>
+      queueMicrotask(() => host.send(child, event));
     context.signal.addEventListener('abort', () => later({ type: 'CANCEL', reason: 'parent step aborted' }), { once: true });
-    context.attachControl({ pause: () => later({ type: 'PAUSE' }), resume: () => later({ type: 'RESUME' }) });
+    context.attachControl({ pause: () => later({ type: 'PAUSE' }), resume: () => later({ type: 'RESUME' }), signal: (name) => later({ type: 'SIGNAL', name }) });
     actor.start();
     host.send(child, { type: 'START' });
   });

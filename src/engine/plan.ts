@@ -3,7 +3,8 @@
  * policy of SPEC 2 decided per step, nested sequences resolved to child plans, and the safe-state
  * step appended to the cleanup steps.
  */
-import type { PlanAction, PlanStep, SequencePlan } from '../../machines/sequence.types.ts';
+import type { PlanAction, PlanCondition, PlanStep, PlanWait, SequencePlan } from '../../machines/sequence.types.ts';
+import { describeCondition } from '../conditions/evaluate-condition.ts';
 import type { SequenceDefinition, Step } from '../domain/definition.schema.ts';
 import { DEFAULT_LIMITS, type DefinitionLimits } from '../domain/definition.schema.ts';
 import { effectiveMaxDuration, validateDefinition, type ActionCatalog, type TemplateResolver } from '../domain/validate-definition.ts';
@@ -44,6 +45,7 @@ export function buildPlan(def: SequenceDefinition, options: PlanOptions): Sequen
 function planStep(step: Step, index: number, abortOnFailure: boolean, options: PlanOptions): PlanStep {
   const timeoutMs = (step.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
   const action = step.action;
+  if (step.wait_for) return waitStep(step, index, abortOnFailure);
   if (!action) return stepOf(step, index, abortOnFailure, null, (step.delay_seconds ?? 0) * 1000, timeoutMs);
   if (action.type === 'delay') return stepOf(step, index, abortOnFailure, null, Number(action.seconds) * 1000, timeoutMs);
   if (action.type === 'sequence') {
@@ -67,7 +69,16 @@ function stepOf(step: Step, index: number, abortOnFailure: boolean, action: Plan
     retryDelayMs: step.retry_delay_seconds * 1000,
     backoff: step.retry_backoff,
     onFailure: failurePolicy(step, abortOnFailure),
+    wait: null,
+    when: (step.when as PlanCondition | undefined) ?? null,
   };
+}
+
+/** A `wait_for` step: its timeout bounds the wait, `on_timeout` is its failure policy, and it is never retried. */
+function waitStep(step: Step, index: number, abortOnFailure: boolean): PlanStep {
+  const waitFor = step.wait_for as NonNullable<Step['wait_for']>;
+  const wait: PlanWait = { condition: waitFor.condition as PlanCondition, forMs: waitFor.for_seconds * 1000, description: describeCondition(waitFor.condition) };
+  return { ...stepOf(step, index, abortOnFailure, null, 0, waitFor.timeout_seconds * 1000), wait, onFailure: waitFor.on_timeout };
 }
 
 /** A step's policy once its retries are spent: its own word wins over `abort_on_failure`. */
@@ -107,6 +118,8 @@ function safeStateStep(): PlanStep {
     retryDelayMs: 0,
     backoff: false,
     onFailure: 'continue',
+    wait: null,
+    when: null,
   };
 }
 

@@ -13,6 +13,8 @@ export function toStepResult(outcome: StepOutcome): StepResult {
     step_index: outcome.index,
     step_name: outcome.name,
     success: outcome.success,
+    // Results stored before `when` existed have no such field.
+    skipped: outcome.skipped === true,
     message: outcome.message,
     error_code: outcome.code,
     started_at: iso(outcome.startedAt) as string,
@@ -74,6 +76,10 @@ function remainingMs(ctx: SequenceContext, state: string, now: number): number {
       break;
     case 'running.delaying':
       ms = wait + step.afterMs;
+      break;
+    case 'running.waiting':
+      // How long a condition takes to hold is unknown; its timeout is a bound, not an expectation.
+      ms = step.afterMs;
       break;
     default:
       ms = wait;

@@ -6,10 +6,12 @@
  */
 import type { Actor } from 'xstate';
 import { createActor } from 'xstate';
-import { sequenceMachine, type RunActionParams, type SequenceEvent, type StepEventParams } from '../../machines/sequence.machine.ts';
+import { holdWakeAt, sequenceMachine, type RunActionParams, type SequenceEvent, type StepEventParams } from '../../machines/sequence.machine.ts';
+import type { Reading } from '../conditions/evaluate-condition.ts';
 import { Codes, SequencerError } from '../domain/errors.ts';
 import type { ExecutionContext, ExecutorRegistry } from '../executors/executor.ts';
 import type { EventType, SequenceEvents } from '../events/event-types.ts';
+import type { ClosedLoop } from './closed-loop.ts';
 import { completedSteps, percentOf } from './progress.ts';
 import { stateString, statusOf, type Run } from './run.ts';
 import type { RunParent } from './run-parent.ts';
@@ -34,13 +36,15 @@ export class RunHost {
   readonly #out: WriteAhead;
   readonly #now: () => number;
   readonly #hooks: RunHostHooks;
+  readonly #loop: ClosedLoop;
 
-  constructor(runs: Map<string, Run>, executors: ExecutorRegistry, out: WriteAhead, now: () => number, hooks: RunHostHooks) {
+  constructor(runs: Map<string, Run>, executors: ExecutorRegistry, out: WriteAhead, now: () => number, hooks: RunHostHooks, loop: ClosedLoop) {
     this.runs = runs;
     this.#executors = executors;
     this.#out = out;
     this.#now = now;
     this.#hooks = hooks;
+    this.#loop = loop;
     // One provided machine for every run: a provide() per run would cost 5 KB and 55 us each.
     this.machine = sequenceMachine.provide({
       actions: {
@@ -49,6 +53,22 @@ export class RunHost {
         emitStep: ({ self, context }, params) => this.#emitStep(self.id, params, completedSteps(context.results)),
         forwardPause: ({ self }) => this.runs.get(self.id)?.inFlight?.control?.pause(),
         forwardResume: ({ self }) => this.runs.get(self.id)?.inFlight?.control?.resume(),
+        forwardSignal: ({ self, event }) => {
+          if (event.type === 'SIGNAL') this.runs.get(self.id)?.inFlight?.control?.signal?.(event.name);
+        },
+        // Answered once the transition that asks is over (see #deliver).
+        checkCondition: ({ self }, params) => {
+          const run = this.runs.get(self.id);
+          if (run) run.ask = params;
+        },
+        watchCondition: ({ self, context }) => {
+          const run = this.runs.get(self.id);
+          if (run) this.#loop.watchRun(run, context.plan.steps[context.currentStep]?.wait?.condition);
+        },
+        unwatchCondition: ({ self }) => {
+          const run = this.runs.get(self.id);
+          if (run) this.#loop.watch.unwatch(run);
+        },
       },
     });
   }
@@ -58,7 +78,8 @@ export class RunHost {
     const actor = createActor(this.machine, {
       parent: parent as never,
       id: run.runId,
-      input: { plan: run.plan, depth: run.depth },
+      // A nested run has the signals its parent received so far (a wait inside it may read them).
+      input: { plan: run.plan, depth: run.depth, signals: run.parent?.actor?.getSnapshot().context.signals },
       ...(snapshot ? { snapshot: snapshot as never } : {}),
     });
     run.actor = actor;
@@ -88,7 +109,21 @@ export class RunHost {
     if (event.type === 'CANCEL') run.cancelReason ??= event.reason;
     // The journal of the run: replaying these events rebuilds its snapshot after a restart.
     run.turn?.push(event);
+    const before = run.snapshot;
     run.actor.send(event);
+    // An event the chart took no transition for (a reading that changes nothing) is not journaled.
+    if (run.snapshot === before && run.turn?.[run.turn.length - 1] === event) run.turn.pop();
+    // A condition the transition asked about is answered now, as the run's next event.
+    const ask = run.ask;
+    if (ask !== null) {
+      run.ask = null;
+      this.#deliver(run, this.#loop.answer(run, ask, event.now));
+    }
+  }
+
+  /** A reading arrived: the runs waiting on its sensor, and only those, take its CONDITION. */
+  onReading(reading: Reading): void {
+    for (const [run, event] of this.#loop.wakeUps(reading, this.#now())) this.#deliver(run, event);
   }
 
   /** Publishes an event about a run (nested runs stay quiet: their parent's step speaks for them). */
@@ -143,6 +178,9 @@ export class RunHost {
     const ctx = run.snapshot?.context;
     if (!ctx) return;
     let at = ctx.deadline ?? Infinity;
+    // A wait whose condition holds is looked at again when its for_seconds end or its readings age out.
+    const hold = holdWakeAt(ctx);
+    if (hold !== null) at = Math.min(at, hold);
     const bounded = run.state.startsWith('running') || run.status === 'paused';
     if (bounded && ctx.runDeadline !== null) at = Math.min(at, ctx.runDeadline);
     const next = at === Infinity ? null : at;

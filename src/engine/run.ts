@@ -3,7 +3,7 @@
  * beside the actor (timer, action in flight). One object per run, found by run_id in O(1).
  */
 import type { Actor } from 'xstate';
-import type { SequenceEvent, SequenceMachine, SequencePlan } from '../../machines/sequence.machine.ts';
+import type { CheckParams, SequenceEvent, SequenceMachine, SequencePlan } from '../../machines/sequence.machine.ts';
 import type { SequenceDefinition } from '../domain/definition.schema.ts';
 import type { RunContext, RunStatus } from '../domain/progress.ts';
 
@@ -11,8 +11,16 @@ import type { RunContext, RunStatus } from '../domain/progress.ts';
 export interface InFlight {
   attemptId: number;
   controller: AbortController;
-  /** A nested run's pause/resume, when the action is one. */
-  control: { pause(): void; resume(): void } | null;
+  /** A nested run's pause/resume (and signals passed on to it), when the action is one. */
+  control: RunControl | null;
+}
+
+/** How a parent reaches the nested run its action runs. */
+export interface RunControl {
+  pause(): void;
+  resume(): void;
+  /** A signal the parent received, passed on (a nested wait may read it). */
+  signal?(name: string): void;
 }
 
 /** One run as the engine holds it. */
@@ -52,6 +60,8 @@ export interface Run {
   /** The deadline the timer is armed for. */
   armedAt: number | null;
   inFlight: InFlight | null;
+  /** A condition the last transition asked about, answered right after it (see `RunHost`). */
+  ask: CheckParams | null;
   endedAt: number | null;
   /** Settles a nested run's waiting parent attempt. */
   onEnd: ((run: Run) => void) | null;

@@ -16,9 +16,9 @@ export interface SequenceEvents {
   sequence_started: RunRef & { total_steps: number; description: string | null; rule_id: string | null; rule_name: string | null; mode: string };
   /** Every transition of a run's statechart. */
   sequence_state: RunRef & { state: string; previous_state: string; event: string; current_step: number; status: RunStatus };
-  /** A step is starting, completed, failed or about to be retried. */
+  /** A step is starting, completed, failed, about to be retried, waiting for its condition, or skipped (its `when` did not hold). */
   sequence_step: RunRef & {
-    status: 'starting' | 'completed' | 'failed' | 'retrying';
+    status: 'starting' | 'completed' | 'failed' | 'retrying' | 'waiting' | 'skipped';
     phase: 'steps' | 'cleanup';
     step: number;
     step_name: string;
@@ -53,6 +53,8 @@ export interface SequenceEvents {
     error: string | null;
     error_code: number | null;
   };
+  /** A run received a signal (SPEC 7 `POST /sequences/{id}/signal`). */
+  sequence_signal: RunRef & { name: string; data: unknown };
   /** A `notification` action with the websocket channel. */
   notification: Partial<RunRef> & { title: string; message: string; severity: 'info' | 'warning' | 'critical'; step_name: string | null };
   /** The emergency stop was tripped or cleared. */
@@ -86,6 +88,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'sequence_error',
   'sequence_stopping',
   'sequence_completed',
+  'sequence_signal',
   'notification',
   'emergency_stop',
   'device_alert',

@@ -31,7 +31,7 @@ export interface ExecutionContext {
   timeoutMs: number;
   deadline: number;
   /** Lets a long-running action (a nested run) be paused and resumed with its run. */
-  attachControl(control: { pause(): void; resume(): void }): void;
+  attachControl(control: { pause(): void; resume(): void; signal?(name: string): void }): void;
   /** Publishes an event through the engine, in order with the run's other events. */
   emit: EventEmitFn;
 }

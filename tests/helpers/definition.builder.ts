@@ -26,6 +26,12 @@ export function waitStep(ms: number, overrides: Partial<PlanStep> = {}): PlanSte
   return planStep({ name: 'Wait', action: null, waitMs: ms, ...overrides });
 }
 
+/** A `wait_for` plan step on `condition`, with its timeout and `for_seconds` in ms. */
+export function waitForStep(timeoutMs: number, forMs = 0, overrides: Partial<PlanStep> = {}): PlanStep {
+  const condition = { sensor: { esp_id: 'ESP_1', gpio: 34 }, above: 40 };
+  return planStep({ name: 'Until moist', action: null, timeoutMs, wait: { condition, forMs, description: 'ESP_1:34 above 40' }, ...overrides });
+}
+
 /** A plan of `steps` (and optional cleanup steps) bounded by `maxDurationMs` (default 1 h). */
 export function plan(steps: PlanStep[], cleanup: PlanStep[] = [], maxDurationMs = 3_600_000): SequencePlan {
   return { steps, cleanup, maxDurationMs };

@@ -5,7 +5,7 @@
  */
 import { createActor } from 'xstate';
 import { sequenceMachine } from '../../machines/sequence.machine.ts';
-import type { RunActionParams, SequenceEvent, SequencePlan, StepEventParams } from '../../machines/sequence.types.ts';
+import type { CheckParams, RunActionParams, SequenceEvent, SequencePlan, StepEventParams } from '../../machines/sequence.types.ts';
 import { resumeTarget } from '../../machines/sequence.snapshot.ts';
 import { stateString } from '../../src/engine/run.ts';
 
@@ -14,13 +14,17 @@ export interface EffectCounts {
   abortAction: number;
   forwardPause: number;
   forwardResume: number;
+  forwardSignal: number;
+  watchCondition: number;
+  unwatchCondition: number;
 }
 
 /** Starts an actor of the machine over `plan` with recording stubs for every effect. */
 export function machineHarness(plan: SequencePlan, depth?: number) {
   const attempts: RunActionParams[] = [];
   const steps: StepEventParams[] = [];
-  const counts: EffectCounts = { abortAction: 0, forwardPause: 0, forwardResume: 0 };
+  const checks: CheckParams[] = [];
+  const counts: EffectCounts = { abortAction: 0, forwardPause: 0, forwardResume: 0, forwardSignal: 0, watchCondition: 0, unwatchCondition: 0 };
   const machine = sequenceMachine.provide({
     actions: {
       runAction: (_, params) => void attempts.push(params),
@@ -28,6 +32,10 @@ export function machineHarness(plan: SequencePlan, depth?: number) {
       abortAction: () => void counts.abortAction++,
       forwardPause: () => void counts.forwardPause++,
       forwardResume: () => void counts.forwardResume++,
+      forwardSignal: () => void counts.forwardSignal++,
+      checkCondition: (_, params) => void checks.push(params),
+      watchCondition: () => void counts.watchCondition++,
+      unwatchCondition: () => void counts.unwatchCondition++,
     },
   });
   const visited = new Set<string>();
@@ -52,6 +60,11 @@ export function machineHarness(plan: SequencePlan, depth?: number) {
     attempts,
     steps,
     counts,
+    /** The conditions the machine asked its host about, in order. */
+    checks,
+    /** Answers the machine's question about a condition (or tells it a reading changed it). */
+    condition: (now: number, truth: 'true' | 'false' | 'unknown', message = `reading ${truth}`, until: number | null = null) =>
+      actor.send({ type: 'CONDITION', now, truth, until, message }),
     lastAttempt,
     send: (event: SequenceEvent) => actor.send(event),
     /** The state value as a dotted string (`running.executing`). */

@@ -100,6 +100,7 @@ export function stepResult(name: string, success: boolean, index = 0): StepResul
     step_index: index,
     step_name: name,
     success,
+    skipped: false,
     message: success ? 'ok' : 'failed',
     error_code: success ? null : 5614,
     started_at: '2024-01-01T00:00:00.000Z',

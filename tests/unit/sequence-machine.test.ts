@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MachineCodes, retryDelayMs, sequenceMachine } from '../../machines/sequence.machine.ts';
 import type { StepOutcome } from '../../machines/sequence.types.ts';
 import { machineHarness } from '../helpers/machine.harness.ts';
-import { plan, planStep, waitStep } from '../helpers/definition.builder.ts';
+import { plan, planStep, waitForStep, waitStep } from '../helpers/definition.builder.ts';
 
 const T0 = 1_000_000;
 
@@ -311,6 +311,15 @@ describe('sequence machine: the whole chart', () => {
       h.succeed(T0 + 22);
       h.send({ type: 'WAKE', now: T0 + 32 });
       h.send({ type: 'WAKE', now: T0 + 42 });
+    });
+    const when = { signal: 'go' };
+    run(plan([planStep({ when }), waitForStep(1000)], [planStep({ when }), planStep()]), (h) => {
+      h.send({ type: 'START', now: T0 });
+      h.condition(T0, 'true');
+      h.succeed(T0 + 1);
+      h.send({ type: 'CANCEL', now: T0 + 2, reason: 'x' });
+      h.condition(T0 + 2, 'false');
+      h.succeed(T0 + 3);
     });
     run(plan([planStep()]), (h) => h.send({ type: 'CANCEL', now: T0, reason: 'x' }));
     run(plan([planStep()]), (h) => {

@@ -20,9 +20,10 @@ function outgoing(graph: ChartGraph): Map<string, number> {
 }
 
 describe('the sequence chart', () => {
-  it('has at most 90 transitions in all and at most 10 leaving any one state node', () => {
+  it('has at most 100 transitions in all and at most 10 leaving any one state node', () => {
     const graph = charts.sequence;
-    expect(graph.edges.length).toBeLessThanOrEqual(90);
+    // 72 before closed-loop steps (SPEC 2.1: when, wait_for, signals) added their 24.
+    expect(graph.edges.length).toBeLessThanOrEqual(100);
     const busiest = Math.max(...outgoing(graph).values());
     expect(busiest).toBeLessThanOrEqual(10);
   });
