@@ -125,7 +125,6 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     const started = await api('POST', '/sequences', longRun('controlled', 2));
     await page.goto(`${server.url}/#/runs/${started.run_id}`);
     await page.getByRole('button', { name: /Pause/ }).click();
-    await page.getByRole('button', { name: 'Pause the run' }).click();
     await serverStatus(started.run_id, 'paused');
     await page.locator('.run-page[data-status="paused"]').waitFor();
     await page.getByRole('button', { name: /Resume/ }).click();
@@ -214,6 +213,31 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     // The cleanup step, then the safe state's OFF, which the failing node refuses too.
     expect(await rows.nth(2).textContent()).toContain('cleanup · 1. Settle');
     expect(await rows.nth(3).textContent()).toContain('cleanup · 2.');
+    expect(await page.getByTestId('run-outcome').textContent()).toContain('Failed at step 1 of 1 Pump on');
+  });
+
+  it('says what a stopping run will end as and the step it was cancelled during', async () => {
+    const started = await api('POST', '/sequences', { ...longRun('stopping', 6), cleanup_steps: [{ name: 'Drain', delay_seconds: 600 }] });
+    await page.goto(`${server.url}/#/runs/${started.run_id}`);
+    await page.locator('.run-page[data-status="running"]').waitFor();
+    await api('POST', `/sequences/${started.run_id}/cancel`, { reason: 'check' });
+    await page.locator('.run-page[data-status="stopping"]').waitFor();
+    expect(await page.locator('.run-summary .badge').textContent()).toContain('stopping → cancelled');
+    const outcome = page.getByTestId('run-outcome');
+    await expect.poll(() => outcome.textContent()).toContain('Ending as cancelled');
+    await expect.poll(() => outcome.textContent()).toContain('Cancelled during step 2 of 3 Water');
+  });
+
+  it('lists every sensor with its value, unit, age and quality, and says when conditions cannot use it', async () => {
+    await api('PUT', '/sim/sensors/ESP_SOIL/34', { value: 35.5, unit: '%' });
+    await api('PUT', '/sim/sensors/ESP_SOIL/35', { value: 21, unit: '°C', quality: 'stale' });
+    await page.goto(`${server.url}/#/devices`);
+    const moisture = page.locator('[data-sensor="ESP_SOIL:34"]');
+    await moisture.waitFor();
+    expect(await moisture.locator('td').allTextContents()).toEqual(['35.5 %', expect.stringMatching(/^\d+(\.\d)?s$/), 'good']);
+    const stale = await page.locator('[data-sensor="ESP_SOIL:35"] td').allTextContents();
+    expect(stale[0]).toBe('21 °C');
+    expect(stale[2]).toBe('⚠ stale: unknown to conditions');
   });
 
   it('filters the runs by status and by sequence id', async () => {

@@ -1,53 +1,50 @@
 /**
- * What an operator can do to a run in its state (SPEC 13): pause with outputs off or held, resume,
- * cancel with a reason, send a signal, redrive an ended run from its failed step. Each action that
- * changes what devices do is confirmed in a small form first. A viewer sees none of it; a route the
- * server does not have is reported as "not available" instead of failing silently.
+ * What an operator can do to a run in its state (SPEC 13): pause, resume, cancel with a reason
+ * (confirmed in a small form first). A viewer sees none of it. Only actions this server has are
+ * offered.
  */
 import { useState } from 'preact/hooks';
-import { ApiError, post } from '../api/http.ts';
-import type { Progress } from '../api/types.ts';
+import { post } from '../api/http.ts';
+import type { RunStatus } from '../api/types.ts';
 import { canAct } from '../state/session.ts';
 
-type Form = 'pause' | 'cancel' | 'signal' | 'redrive' | null;
+type Form = 'cancel' | null;
 
 /** Props of RunActions. */
 export interface RunActionsProps {
-  run: Progress;
-  /** Called after an action succeeded, to read the run again. */
-  onDone(newRunId?: string): void;
+  runId: string;
+  status: RunStatus;
 }
 
 /** The action bar of a run. */
-export function RunActions({ run, onDone }: RunActionsProps) {
+export function RunActions({ runId, status }: RunActionsProps) {
   const [form, setForm] = useState<Form>(null);
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
   if (!canAct()) return null;
-  const id = encodeURIComponent(run.run_id);
-  const live = run.status === 'running' || run.status === 'pending' || run.status === 'paused';
+  const id = encodeURIComponent(runId);
+  const live = status === 'running' || status === 'pending' || status === 'paused';
   const send = async (action: string, body?: unknown) => {
     setBusy(true);
     setMessage(null);
     try {
-      const result = await post<{ run_id?: string }>(`/sequences/${id}/${action}`, body);
+      await post(`/sequences/${id}/${action}`, body);
+      // The run's own events bring the page its new state.
       setForm(null);
-      onDone(action === 'redrive' ? result?.run_id : undefined);
     } catch (error) {
-      const e = error as ApiError;
-      setMessage(e instanceof ApiError && e.notAvailable ? `${action} is not available on this server.` : `${action} refused: ${e.message}`);
+      setMessage(`${action} refused: ${(error as Error).message}`);
     } finally {
       setBusy(false);
     }
   };
   return (
     <div class="run-actions" role="group" aria-label="Run actions">
-      {run.status === 'running' ? (
-        <button type="button" onClick={() => setForm(form === 'pause' ? null : 'pause')} aria-expanded={form === 'pause'}>
-          ‖ Pause…
+      {status === 'running' ? (
+        <button type="button" disabled={busy} onClick={() => void send('pause')}>
+          ‖ Pause
         </button>
       ) : null}
-      {run.status === 'paused' ? (
+      {status === 'paused' ? (
         <button type="button" disabled={busy} onClick={() => void send('resume')}>
           ▶ Resume
         </button>
@@ -57,48 +54,13 @@ export function RunActions({ run, onDone }: RunActionsProps) {
           ⊘ Cancel…
         </button>
       ) : null}
-      {live ? (
-        <button type="button" onClick={() => setForm(form === 'signal' ? null : 'signal')} aria-expanded={form === 'signal'}>
-          ✉ Signal…
-        </button>
-      ) : null}
-      {run.status === 'failed' || run.status === 'timeout' ? (
-        <button type="button" onClick={() => setForm(form === 'redrive' ? null : 'redrive')} aria-expanded={form === 'redrive'}>
-          ↻ Redrive…
-        </button>
-      ) : null}
-      {form === 'pause' ? <PauseForm busy={busy} onSubmit={(outputs) => void send('pause', { outputs })} /> : null}
       {form === 'cancel' ? <CancelForm busy={busy} onSubmit={(reason) => void send('cancel', reason ? { reason } : {})} /> : null}
-      {form === 'signal' ? <SignalForm busy={busy} onSubmit={(body) => void send('signal', body)} onError={setMessage} /> : null}
-      {form === 'redrive' ? (
-        <RedriveForm run={run} busy={busy} onSubmit={(fromStep) => void send('redrive', fromStep === null ? {} : { from_step: fromStep })} />
-      ) : null}
       {message ? (
         <p class="notice" role="alert">
           {message}
         </p>
       ) : null}
     </div>
-  );
-}
-
-function PauseForm({ busy, onSubmit }: { busy: boolean; onSubmit(outputs: 'off' | 'hold'): void }) {
-  const [outputs, setOutputs] = useState<'off' | 'hold'>('off');
-  return (
-    <form class="action-form" onSubmit={(e) => (e.preventDefault(), onSubmit(outputs))}>
-      <fieldset>
-        <legend>Outputs while paused</legend>
-        <label>
-          <input type="radio" name="outputs" value="off" checked={outputs === 'off'} onChange={() => setOutputs('off')} /> off (turned back on at resume)
-        </label>
-        <label>
-          <input type="radio" name="outputs" value="hold" checked={outputs === 'hold'} onChange={() => setOutputs('hold')} /> hold as they are
-        </label>
-      </fieldset>
-      <button type="submit" disabled={busy}>
-        Pause the run
-      </button>
-    </form>
   );
 }
 
@@ -112,60 +74,6 @@ function CancelForm({ busy, onSubmit }: { busy: boolean; onSubmit(reason: string
       </label>
       <button type="submit" class="danger" disabled={busy}>
         Cancel the run
-      </button>
-    </form>
-  );
-}
-
-function SignalForm({ busy, onSubmit, onError }: { busy: boolean; onSubmit(body: { name: string; data?: unknown }): void; onError(message: string): void }) {
-  const [name, setName] = useState('');
-  const [data, setData] = useState('');
-  return (
-    <form
-      class="action-form"
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (!data.trim()) return onSubmit({ name: name.trim() });
-        try {
-          onSubmit({ name: name.trim(), data: JSON.parse(data) });
-        } catch {
-          onError('data is not valid JSON');
-        }
-      }}
-    >
-      <label>
-        Signal name
-        <input name="signal" required maxLength={64} value={name} onInput={(e) => setName(e.currentTarget.value)} />
-      </label>
-      <label>
-        Data (JSON, optional)
-        <input name="data" value={data} onInput={(e) => setData(e.currentTarget.value)} />
-      </label>
-      <button type="submit" disabled={busy}>
-        Send the signal
-      </button>
-    </form>
-  );
-}
-
-function RedriveForm({ run, busy, onSubmit }: { run: Progress; busy: boolean; onSubmit(fromStep: number | null): void }) {
-  const failed = run.failed_step ?? run.current_step;
-  const [from, setFrom] = useState<string>('');
-  return (
-    <form class="action-form" onSubmit={(e) => (e.preventDefault(), onSubmit(from === '' ? null : Number(from)))}>
-      <label>
-        Start again at
-        <select name="from_step" value={from} onChange={(e) => setFrom(e.currentTarget.value)}>
-          <option value="">the failed step ({failed + 1})</option>
-          {Array.from({ length: run.total_steps }, (_, i) => (
-            <option key={i} value={String(i)}>
-              step {i + 1}
-            </option>
-          ))}
-        </select>
-      </label>
-      <button type="submit" disabled={busy}>
-        Start a new run
       </button>
     </form>
   );

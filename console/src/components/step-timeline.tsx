@@ -7,6 +7,7 @@
  */
 import type { Progress, StepResult, StreamEvent } from '../api/types.ts';
 import { clock, dateTime, duration } from './format.ts';
+import { SAFE_STATE_WORDS } from './run-outcome.tsx';
 
 type Outcome = 'running' | 'completed' | 'failed' | 'retrying' | 'waiting' | 'skipped' | 'cancelled';
 
@@ -136,7 +137,7 @@ export function StepTimeline({ run, events, now }: StepTimelineProps) {
             <span class="timeline-label">safe state</span>
             <span class="timeline-track" />
             <span class="timeline-outcome">
-              {run.safe_state === 'failed' ? '✖ NOT confirmed OFF' : run.safe_state === 'reached' ? '✔ actuators OFF' : '– not needed'}
+              {SAFE_STATE_WORDS[run.safe_state]}
               {run.safe_state_at ? <small class="muted"> at {clock(run.safe_state_at)}</small> : null}
             </span>
           </li>

@@ -7,7 +7,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, get, put } from '../api/http.ts';
 import type { Device, Sensor, SimDevice } from '../api/types.ts';
-import { clock, duration } from '../components/format.ts';
+import { clock } from '../components/format.ts';
+import { SensorTable } from '../components/sensor-table.tsx';
 import { SimControls } from '../components/sim-controls.tsx';
 import { now } from '../state/now.ts';
 import { runHref } from '../state/router.ts';
@@ -144,36 +145,7 @@ export function DevicesPage() {
       </div>
       <h2>Sensors</h2>
       {snapshot.sensorsNote ? <p class="notice">{snapshot.sensorsNote}</p> : null}
-      {snapshot.sensors && snapshot.sensors.length === 0 ? <p class="muted">No sensor reading yet.</p> : null}
-      {snapshot.sensors && snapshot.sensors.length > 0 ? (
-        <div class="table-scroll">
-          <table class="devices">
-            <caption class="visually-hidden">Sensors</caption>
-            <thead>
-              <tr>
-                <th scope="col">Sensor</th>
-                <th scope="col">Value</th>
-                <th scope="col">Age</th>
-                <th scope="col">Quality</th>
-              </tr>
-            </thead>
-            <tbody>
-              {snapshot.sensors.map((s) => (
-                <tr key={`${s.esp_id}:${s.gpio}`}>
-                  <th scope="row">
-                    {s.esp_id}:{s.gpio}
-                  </th>
-                  <td>
-                    {s.value ?? '-'} {s.unit ?? ''}
-                  </td>
-                  <td>{s.at ? duration((now.value - new Date(s.at).getTime()) / 1000) : '-'}</td>
-                  <td>{s.quality ?? '-'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      {snapshot.sensors ? <SensorTable sensors={snapshot.sensors} now={now.value} /> : null}
       {snapshot.sim ? <SimControls devices={snapshot.sim} onChanged={refresh} put={put} /> : <p class="muted">Simulator controls appear with the sim driver.</p>}
     </section>
   );

@@ -11,6 +11,7 @@ import { Statechart } from '../chart/statechart.tsx';
 import { clock, duration, elapsed } from '../components/format.ts';
 import { RunActions } from '../components/run-actions.tsx';
 import { RunEvents } from '../components/run-events.tsx';
+import { RunOutcome } from '../components/run-outcome.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
 import { StepTimeline } from '../components/step-timeline.tsx';
 import { now } from '../state/now.ts';
@@ -112,12 +113,8 @@ export function RunPage({ id }: RunPageProps) {
           {run.error_code ? <code>{run.error_code}</code> : null} {run.error}
         </p>
       ) : null}
-      <RunActions
-        run={run}
-        onDone={(newRunId) => {
-          if (newRunId) location.hash = runHref(newRunId);
-        }}
-      />
+      <RunOutcome run={run} revision={revision} />
+      <RunActions runId={run.run_id} status={run.status} />
       <section aria-labelledby="timeline-title" class="panel">
         <h2 id="timeline-title">Steps</h2>
         {timelineView}
