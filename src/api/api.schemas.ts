@@ -5,6 +5,7 @@
  */
 import { z, type ZodType } from 'zod';
 import { documentedDefinitionSchema, RunContextSchema, type DefinitionLimits } from '../domain/definition.schema.ts';
+import { SignalNameSchema } from '../conditions/condition.schema.ts';
 
 /** One problem, located by its JSON path. */
 export const ErrorDetailSchema = z.object({
@@ -248,6 +249,17 @@ export const CancelQuerySchema = z.strictObject({ reason: z.string().max(500).op
 
 /** Answer of a cancel. */
 export const CancelResponseSchema = z.object({ success: z.literal(true), message: z.string(), reason: z.string() });
+
+/** Body of `POST /sequences/{id}/signal` (SPEC 7). */
+export const SignalBodySchema = z
+  .strictObject({
+    name: SignalNameSchema.describe('What a `{signal: name}` condition of the run waits for'),
+    data: z.unknown().optional().describe('Anything; published with the `sequence_signal` event'),
+  })
+  .meta({ examples: [{ name: 'tank_full', data: { level_cm: 182 } }] });
+
+/** Answer of a signal. */
+export const SignalResponseSchema = z.object({ success: z.literal(true), run_id: z.string(), name: z.string() });
 
 /** The persisted XState snapshot of a run, as XState serialises it. */
 export const SnapshotSchema = z.unknown().describe('The persisted XState snapshot (status, value, context, ...)');

@@ -1,6 +1,6 @@
 /**
  * The sequence routes of SPEC 7 under `/api/v1`: start, validate, list, stats, get, snapshot,
- * cancel, pause, resume. They only translate HTTP to engine calls; the engine owns every rule,
+ * cancel, pause, resume, signal. They only translate HTTP to engine calls; the engine owns every rule,
  * and its SequencerErrors become the SPEC 4 body in the error handler.
  */
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
@@ -18,6 +18,8 @@ import {
   ListQuerySchema,
   ListResponseSchema,
   ProgressSchema,
+  SignalBodySchema,
+  SignalResponseSchema,
   SnapshotSchema,
   StartResponseSchema,
   startBodySchema,
@@ -176,4 +178,14 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
   api.post('/sequences/:id/resume', {
     schema: { tags, summary: 'Resume a paused run', params: IdParamsSchema, response: { 200: ProgressSchema, ...errorResponses(404, 409) } },
   }, async (request) => engine.resume(request.params.id));
+
+  api.post('/sequences/:id/signal', {
+    schema: {
+      tags,
+      summary: 'Send a run a signal: it keeps it until it ends, so a wait for it, now or later, holds',
+      params: IdParamsSchema,
+      body: SignalBodySchema,
+      response: { 200: SignalResponseSchema, ...errorResponses(404, 409, 422) },
+    },
+  }, async (request) => engine.signal(request.params.id, request.body.name, request.body.data));
 }
