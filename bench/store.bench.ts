@@ -95,6 +95,7 @@ function progressOf(index: number): Progress {
     context: { rule_id: 'rule-7', rule_name: 'Morning watering', triggered_by: 'rule', trigger_data: { moisture: 21 } },
     mode: 'parallel',
     template: null,
+    node: null,
   };
 }
 

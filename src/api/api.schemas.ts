@@ -112,6 +112,7 @@ function progressExample() {
     context: { rule_id: null, rule_name: 'Morning watering', triggered_by: 'operator', trigger_data: null },
     mode: 'single',
     template: null,
+    node: null,
   };
 }
 
@@ -147,6 +148,7 @@ export const ProgressSchema = z.object({
   }),
   mode: z.string(),
   template: z.object({ name: z.string(), version: z.number().int() }).nullable(),
+  node: z.string().nullable().describe('The node that drives the run when several nodes share a PostgreSQL database (--node-id); null on a single node'),
 }).meta({ examples: [progressExample()] });
 
 /** The definition the documentation offers to try: it runs as it is against the sim driver (valve ON, 2 s, OFF). */

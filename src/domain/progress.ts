@@ -65,4 +65,6 @@ export interface Progress {
   context: RunContext;
   mode: string;
   template: { name: string; version: number } | null;
+  /** The node that drives the run, on a store shared by several nodes (SPEC 14); null on one node. */
+  node: string | null;
 }

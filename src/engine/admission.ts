@@ -29,6 +29,8 @@ export interface AdmissionParts {
   /** The registry's periodic sweep. */
   sweep(): void;
   report(error: unknown, message: string): void;
+  /** This node's id on a store shared by several nodes (the runs' `node`), else null. */
+  nodeId: string | null;
 }
 
 /** Admits, queues and launches runs, and moves a sequence's queue on when its run ends. */
@@ -152,6 +154,7 @@ export class Admission {
       turn: parent ? null : [],
       records: 0,
       storedStatus: null,
+      node: this.#parts.nodeId,
     } as Omit<Run, 'root'> as Run;
     run.root = parent ? parent.root : run;
     return run;
@@ -283,6 +286,28 @@ export class Admission {
     run.endError = { message: `Run crashed: ${error instanceof Error ? error.message : String(error)}`, code: Codes.INTERNAL_ERROR };
     options.onRunCrashed?.(run.root);
     this.onEnded(run);
+  }
+
+  /**
+   * Forgets a top-level run this node no longer drives (another node owns it now, SPEC 14): its
+   * actor, its nested runs and its timers stop without any effect (no cleanup, no safe state: the
+   * new owner has them), its slot is given back, and nothing of it is kept.
+   */
+  drop(run: Run): void {
+    const { book, host, options } = this.#parts;
+    // Nested runs first, newest first, as at shutdown: their parents' aborted attempts find them stopped.
+    for (const nested of [...book.runs.values()].reverse()) {
+      if (nested.root !== run || nested === run) continue;
+      host.halt(nested);
+      book.runs.delete(nested.runId);
+    }
+    const counted = run.actor !== null && run.endedAt === null;
+    host.halt(run);
+    if (counted) this.registry.send({ type: 'RUN_STOPPED', runId: run.runId });
+    book.removeActive(run);
+    book.dequeue(run);
+    book.forget(run);
+    options.onRunDropped?.(run.runId);
   }
 
   /** Stops the registry and, through it, every run's actor (shutdown). */

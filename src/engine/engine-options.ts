@@ -8,6 +8,7 @@ import { DEFAULT_LIMITS, type DefinitionLimits } from '../domain/definition.sche
 import type { Progress, RunContext } from '../domain/progress.ts';
 import type { TemplateResolver } from '../domain/validate-definition.ts';
 import type { ExecutorRegistry } from '../executors/executor.ts';
+import type { LeaseTimes } from '../cluster/lease-keeper.ts';
 import type { RunStore } from '../store/run-store.ts';
 import type { Run } from './run.ts';
 
@@ -72,6 +73,13 @@ export interface EngineOptions {
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /** Reports internal errors (a failed write, a listener that threw). */
   onError?: (error: unknown, message: string) => void;
+  /**
+   * Lease renewal on a store shared by several nodes (default SPEC 14: every 2 s; stop driving 3 s
+   * before the lease of the store's length would end).
+   */
+  renewal?: Partial<Omit<LeaseTimes, 'leaseMs'>>;
+  /** The monotonic clock of the lease validity (default `performance.now`; tests give their own). */
+  monotonicNow?: () => number;
 }
 
 /** What a start returns (SPEC 7). */

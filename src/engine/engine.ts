@@ -16,7 +16,8 @@ import { validateDefinition, type ValidationResult } from '../domain/validate-de
 import { EventBus } from '../events/event-bus.ts';
 import type { Executor, ExecutorRegistry } from '../executors/executor.ts';
 import { sequenceExecutor } from '../executors/sequence.executor.ts';
-import type { RunQuery, RunStore } from '../store/run-store.ts';
+import { DEFAULT_RENEWAL } from '../cluster/lease-keeper.ts';
+import type { RunQuery, RunStore, UnfinishedRun } from '../store/run-store.ts';
 import { openSqliteStore } from '../store/sqlite/sqlite.store.ts';
 import { Admission } from './admission.ts';
 import {
@@ -36,6 +37,7 @@ import { toProgress } from './progress.ts';
 import { recoverRuns, type RecoveryCounts } from './recovery.ts';
 import { RunBook } from './run-book.ts';
 import { RunHost } from './run-host.ts';
+import { RunLeases } from './run-leases.ts';
 import { notFound, RunQueries } from './run-queries.ts';
 import type { Run } from './run.ts';
 import { WriteAhead } from './write-ahead.ts';
@@ -57,6 +59,10 @@ export class Engine {
   readonly #options: EngineOptions;
   /** Stops listening to the sensor readings. */
   readonly #offReadings: () => void;
+  /** Leases of the runs this node drives, on a store shared by several nodes. */
+  readonly #leases: RunLeases | null;
+  /** What recovery does with unfinished runs (at start, and with runs claimed later). */
+  #policy: 'resume' | 'abort' = 'resume';
   #closed = false;
 
   constructor(options: EngineOptions) {
@@ -72,6 +78,8 @@ export class Engine {
       snapshotOf: (run) => (run.snapshot ? this.#host.machine.getPersistedSnapshot(withoutPlan(run.snapshot)) : null),
       onWriteError: (error, runs) => this.#writeFailed(error, runs),
       onEndsCommitted: () => {},
+      mayCommit: () => this.#mayDrive(),
+      onLost: (runIds) => this.#drop(runIds, 'another node owns them now'),
     });
     const loop = new ClosedLoop(options.sensors);
     const hooks = {
@@ -80,16 +88,37 @@ export class Engine {
       onTransition: (run: Run) => {
         if (run.parent === null) this.#out.touch(run);
       },
+      mayDrive: () => this.#mayDrive(),
     };
     this.#host = new RunHost(this.#book.runs, options.executors, this.#out, () => Date.now(), hooks, loop);
     this.#offReadings = options.sensors?.onReading((reading) => this.#host.onReading(reading)) ?? (() => {});
     this.#executors = options.executors;
     const report = (error: unknown, message: string) => this.#report(error, message);
     const plan = (definition: SequenceDefinition) => this.#plan(definition);
-    this.#admission = new Admission({ limits: this.limits, options, book: this.#book, host: this.#host, out: this.#out, plan, sweep: () => this.sweep(), report });
+    this.#admission = new Admission({ limits: this.limits, options, book: this.#book, host: this.#host, out: this.#out, plan, sweep: () => this.sweep(), report, nodeId: this.#store.ownership?.nodeId ?? null });
     this.#queries = new RunQueries({ book: this.#book, out: this.#out, store: this.#store, runningCount: () => this.runningCount });
     this.#executors.register(sequenceExecutor((action, context) => runNested({ book: this.#book, host: this.#host, admission: this.#admission }, action, context)));
     if (!this.#executors.get(SAFE_STATE_ACTION)) this.#executors.register(nothingHeld);
+    const ownership = this.#store.ownership;
+    this.#leases = ownership
+      ? new RunLeases({
+          ownership,
+          times: { ...DEFAULT_RENEWAL, ...options.renewal, leaseMs: ownership.leaseMs },
+          drop: (runIds) => this.#drop(runIds, 'their leases could not be renewed in time'),
+          held: () => [...new Set([...this.#book.unfinished().map((run) => run.runId), ...this.#out.pendingRunIds()])],
+          recover: async (runs) => {
+            await this.#recoverRuns(runs);
+          },
+          capacity: () => Math.max(0, this.limits.maxConcurrent - this.runningCount),
+          report,
+          now: options.monotonicNow,
+        })
+      : null;
+  }
+
+  /** This node's id when it shares its store with other nodes (SPEC 14), else null. */
+  get nodeId(): string | null {
+    return this.#store.ownership?.nodeId ?? null;
   }
 
   /** The schema of every action type a definition may name (for the API's documentation). */
@@ -240,9 +269,29 @@ export class Engine {
    * `recoverRuns`. Call once, before taking requests.
    */
   recover(policy: 'resume' | 'abort'): Promise<RecoveryCounts> {
+    this.#policy = policy;
+    const counts = this.#recoverRuns(this.#store.unfinishedRuns());
+    // On a shared store, from now on: renew this node's leases, take over runs whose leases expired.
+    counts.then(
+      () => this.#leases?.start(),
+      () => {},
+    );
+    return counts;
+  }
+
+  /** Restores runs read (or claimed) from the store, by the policy `recover` was given. */
+  #recoverRuns(runs: UnfinishedRun[] | Promise<UnfinishedRun[]>): Promise<RecoveryCounts> {
     const report = (error: unknown, message: string) => this.#report(error, message);
     const plan = (definition: SequenceDefinition) => this.#plan(definition);
-    return recoverRuns({ store: this.#store, book: this.#book, host: this.#host, admission: this.#admission, options: this.#options, plan, report }, policy);
+    return recoverRuns({ store: this.#store, book: this.#book, host: this.#host, admission: this.#admission, options: this.#options, plan, report }, this.#policy, runs);
+  }
+
+  /**
+   * Renews this node's leases and claims expired runs now, instead of at the next tick (tests;
+   * a node that has just heard another is gone). Resolves at once on a store of one node.
+   */
+  renewLeases(): Promise<void> {
+    return this.#leases?.tick() ?? Promise.resolve();
   }
 
   /** Every top-level run that has not ended, queued ones included (for emergency stop and shutdown). */
@@ -268,6 +317,7 @@ export class Engine {
     if (this.#closed) return;
     this.#closed = true;
     this.#offReadings();
+    this.#leases?.stop();
     await this.#out.flush();
     this.#admission.stop();
     await this.#out.flush();
@@ -291,6 +341,23 @@ export class Engine {
       return;
     }
     this.#admission.onEnded(run);
+  }
+
+  /** Whether this node may drive its runs now (always, on a store of one node). */
+  #mayDrive(): boolean {
+    return this.#leases?.mayDrive() ?? true;
+  }
+
+  /** Stops runs another node drives now, without any effect, and forgets them (SPEC 14). */
+  #drop(runIds: readonly string[], why: string): void {
+    const ids = new Set(runIds);
+    this.#out.discard(ids);
+    for (const runId of ids) {
+      const run = this.#book.runs.get(runId);
+      if (run && run.parent === null) this.#admission.drop(run);
+    }
+    this.#store.ownership?.release(ids);
+    this.#report(new Error(`runs lost: ${why}`), `${ids.size} runs stopped on this node: ${why}`);
   }
 
   #writeFailed(error: unknown, runs: Run[]): void {

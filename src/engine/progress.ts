@@ -140,6 +140,7 @@ export function toProgress(run: Run, now: number): Progress {
     context: run.context,
     mode: run.mode,
     template: run.template,
+    node: run.node,
   };
 }
 
@@ -178,5 +179,6 @@ export function placeholderProgress(
     context: context ?? { rule_id: null, rule_name: null, triggered_by: null, trigger_data: null },
     mode: 'single',
     template,
+    node: null,
   };
 }

@@ -41,14 +41,14 @@ export interface RecoveryParts {
 }
 
 /**
- * Restores every unfinished run of the store. `resume`: each goes on where it was (a wait that
+ * Restores unfinished runs read from the store (at start, or claimed from another node later). `resume`: each goes on where it was (a wait that
  * ended meanwhile ends at once; an action in flight fails with 5633 unless it is idempotent, then
  * it is sent again). `abort`: each ends failed with 5633 after its safe state. Queued runs queue
  * again with `resume`; with `abort` they end failed with 5633 without starting.
  */
-export async function recoverRuns(parts: RecoveryParts, policy: 'resume' | 'abort'): Promise<RecoveryCounts> {
+export async function recoverRuns(parts: RecoveryParts, policy: 'resume' | 'abort', runs: UnfinishedRun[] | Promise<UnfinishedRun[]>): Promise<RecoveryCounts> {
   const counts: RecoveryCounts = { resumed: 0, aborted: 0, queued: 0, failed: 0 };
-  for (const stored of await parts.store.unfinishedRuns()) {
+  for (const stored of await runs) {
     try {
       counts[recoverRun(parts, stored, policy)]++;
     } catch (error) {

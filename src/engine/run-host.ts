@@ -23,6 +23,11 @@ export interface RunHostHooks {
   onEnded(run: Run): void;
   /** A transition happened (after it was queued for persistence). */
   onTransition(run: Run): void;
+  /**
+   * Asked right before an action starts: false when this node may no longer drive its runs (its
+   * leases on a shared store may have expired); the runs are stopped by then and nothing starts.
+   */
+  mayDrive(): boolean;
 }
 
 type RunActor = Actor<typeof sequenceMachine>;
@@ -256,7 +261,7 @@ export class RunHost {
     // acting for a run nobody stored.
     const start = executor.external === false ? queueMicrotask : this.#out.afterCommit;
     start(() => {
-      if (run.inFlight?.controller !== controller) return;
+      if (run.inFlight?.controller !== controller || !this.#hooks.mayDrive()) return;
       let pending: Promise<string>;
       try {
         pending = (executor.execute as NonNullable<typeof executor.execute>)(action, context);

@@ -71,6 +71,8 @@ export interface Run {
   records: number;
   /** The status the store has for the run (null: nothing stored yet). */
   storedStatus: RunStatus | null;
+  /** The node that drives it (this one), on a store shared by several nodes; null on one node. */
+  node: string | null;
 }
 
 /** The dotted form of a state value: `{ running: 'executing' }` -> `running.executing`. */

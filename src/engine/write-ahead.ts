@@ -47,6 +47,13 @@ export interface WriteAheadOptions {
   onWriteError(error: unknown, runs: Run[]): void;
   /** These runs' ends are committed: nothing of them is left to write. */
   onEndsCommitted(runs: Run[]): void;
+  /**
+   * Whether this node may write its runs' turns now (a shared store: its leases are still valid
+   * here); when not, it has stopped and discarded every run before answering. Default: always.
+   */
+  mayCommit?(): boolean;
+  /** The store refused these runs' records: another node owns them now (SPEC 14). */
+  onLost?(runIds: readonly string[]): void;
 }
 
 /** A batch on its way to the store, with the runs it carries. */
@@ -159,6 +166,8 @@ export class WriteAhead {
   flush(): Promise<void> {
     if (this.#scheduled) clearImmediate(this.#scheduled);
     this.#scheduled = null;
+    // Asked before the batch is built: runs this node may no longer drive are discarded by then.
+    this.#options.mayCommit?.();
     const started = performance.now();
     const batch = this.#batch();
     const events = this.#events;
@@ -171,7 +180,10 @@ export class WriteAhead {
     const commit = empty ? this.#tail : this.#tail.then(() => this.#options.store.commit(batch));
     this.#committing = waiters;
     this.#tail = commit.then(
-      () => {
+      (result) => {
+        // Before the effects start: a lost run's actions must find it stopped.
+        const lost = result?.lost ?? [];
+        if (lost.length > 0) this.#options.onLost?.(lost);
         this.lastFlushMs = performance.now() - started;
         this.lastBatchSize = empty ? this.lastBatchSize : batch.runs.size;
         this.#settle(events, effects, waiters, null);
@@ -185,6 +197,36 @@ export class WriteAhead {
       },
     );
     return this.#tail;
+  }
+
+  /** Run ids with something pending here (a start, a turn, an end, also of a batch to retry). */
+  pendingRunIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const run of [...this.#starts, ...this.#dirty, ...this.#ends, ...(this.#retry?.runs ?? [])]) ids.add(run.runId);
+    return ids;
+  }
+
+  /**
+   * Forgets everything pending of these runs, their events included: another node drives them
+   * now, so nothing of theirs is written or published here any more.
+   */
+  discard(runIds: ReadonlySet<string>): void {
+    const kept = (run: Run) => !runIds.has(run.runId);
+    this.#starts = this.#starts.filter(kept);
+    this.#dirty = new Set([...this.#dirty].filter(kept));
+    this.#ends = this.#ends.filter(kept);
+    this.#events = this.#events.filter((event) => !runIds.has((event.data as { run_id?: string }).run_id ?? ''));
+    const retry = this.#retry;
+    if (retry) {
+      const keptId = (record: { run_id: string }) => !runIds.has(record.run_id);
+      this.#retry = {
+        starts: retry.starts.filter(keptId),
+        records: retry.records.filter(keptId),
+        ends: retry.ends.filter(keptId),
+        runs: new Set([...retry.runs].filter(kept)),
+        ended: retry.ended.filter(kept),
+      };
+    }
   }
 
   #settle(events: Pending[], effects: (() => void)[], waiters: Waiter[], failure: { error: unknown } | null): void {

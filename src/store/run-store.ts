@@ -170,6 +170,8 @@ export interface RenewResult {
 export interface RunOwnership {
   /** This node's id. */
   readonly nodeId: string;
+  /** How long a lease lasts, in ms (on the database clock). */
+  readonly leaseMs: number;
   /** Renews the lease of every run this node holds in one statement; says which it lost. */
   renewLeases(): Promise<RenewResult>;
   /**

@@ -53,6 +53,7 @@ export function progressOf(fields: RunFields = {}): Progress {
     context: { rule_id: null, rule_name: null, triggered_by: null, trigger_data: null },
     mode: 'single',
     template: null,
+    node: null,
     ...fields.progress,
   };
 }

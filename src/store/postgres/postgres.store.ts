@@ -84,8 +84,8 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
 /** `RunStore` on a migrated PostgreSQL database; create it with `openPostgresStore`. */
 export class PostgresStore implements RunStore, RunOwnership {
   readonly nodeId: string;
+  readonly leaseMs: number;
   readonly ownership: RunOwnership = this;
-  readonly #leaseMs: number;
   readonly #now: () => number;
   /** Every unfinished run this node holds, by run_id. */
   readonly #held = new Map<string, Held>();
@@ -96,7 +96,7 @@ export class PostgresStore implements RunStore, RunOwnership {
     options: PostgresStoreOptions,
   ) {
     this.nodeId = options.nodeId;
-    this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.#now = options.now ?? Date.now;
   }
 
@@ -113,7 +113,7 @@ export class PostgresStore implements RunStore, RunOwnership {
     if (starts.length > 0) {
       const ids = starts.map((s) => s.run_id);
       await client.query(sql.INSERT_RUNS, [ids, starts.map((s) => s.sequence_id), starts.map((s) => s.status), starts.map((s) => s.created_at), starts.map((s) => s.listed_at), starts.map((s) => s.definition), at]);
-      await client.query(sql.INSERT_STARTS, [ids, starts.map((s) => s.created_at), starts.map((s) => s.body), this.nodeId, this.#leaseMs]);
+      await client.query(sql.INSERT_STARTS, [ids, starts.map((s) => s.created_at), starts.map((s) => s.body), this.nodeId, this.leaseMs]);
       for (const id of ids) added.set(id, { fence: 1, next: 0 });
     }
     const heldOf = (runId: string) => added.get(runId) ?? this.#held.get(runId);
@@ -201,7 +201,7 @@ export class PostgresStore implements RunStore, RunOwnership {
   async renewLeases(): Promise<RenewResult> {
     const held = [...this.#held];
     if (held.length === 0) return { kept: [], lost: [] };
-    const { rows } = await this.pool.query<{ run_id: string }>(sql.RENEW, [this.nodeId, this.#leaseMs, held.map(([id]) => id), held.map(([, h]) => h.fence)]);
+    const { rows } = await this.pool.query<{ run_id: string }>(sql.RENEW, [this.nodeId, this.leaseMs, held.map(([id]) => id), held.map(([, h]) => h.fence)]);
     const kept = new Set(rows.map((row) => row.run_id));
     const lost: string[] = [];
     for (const [runId, h] of held) {
@@ -226,7 +226,7 @@ export class PostgresStore implements RunStore, RunOwnership {
     if (this.#closed) throw new Error('the run store is closed');
     if (limit <= 0) return [];
     return this.#transaction(async (client) => {
-      const { rows } = await client.query<ClaimRow>(sql.CLAIM, [this.nodeId, this.#leaseMs, limit, mine]);
+      const { rows } = await client.query<ClaimRow>(sql.CLAIM, [this.nodeId, this.leaseMs, limit, mine]);
       const runs = new Map<string, ClaimedRun>();
       const next = new Map<string, number>();
       for (const row of rows) {
