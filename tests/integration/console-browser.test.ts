@@ -3,9 +3,12 @@
  * with tokens: it loads with every other host blocked and asks none; a run started over REST shows
  * up and moves through its states on the chart; pause, resume and cancel from the page change the
  * run; a viewer sees no control; the emergency stop from the page stops a run and shows the latch;
- * the start form refuses a bad parameter at its path; a retried step is a bar per attempt; the list
- * filters by status and sequence id;
- * after a server restart the page reconnects and has every event. One browser and one operator page serve every test, in order.
+ * the start form refuses a bad parameter at its path; a retried step is a bar per attempt; a
+ * stopping run says what it will end as; sensors show value, age and quality; skipped steps and
+ * waits are on the timeline; the list filters by status and sequence id; a run is operated from the
+ * keyboard alone; every control is named and every page fits 1280x800 and 390x844; after a server
+ * restart the page reconnects and has every event. One browser and one operator page serve every
+ * test, in order.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,6 +66,39 @@ async function signIn(target: Page, token: string): Promise<void> {
   await target.getByLabel('API token').fill(token);
   await target.getByRole('button', { name: 'Use this token' }).click();
   await target.getByTestId('stream-status').getByText('live').waitFor();
+}
+
+/** Presses Tab until the focused element's accessible text matches `name` (fails after 120). */
+async function focusByTab(target: Page, name: RegExp): Promise<void> {
+  for (let presses = 0; presses < 120; presses++) {
+    const focused = await target.evaluate(() => {
+      const el = document.activeElement as HTMLElement | null;
+      if (!el || el === document.body) return '';
+      const labels = (el as HTMLInputElement).labels;
+      return (labels?.[0]?.textContent ?? el.getAttribute('aria-label') ?? el.textContent ?? '').trim();
+    });
+    if (name.test(focused)) return;
+    await target.keyboard.press('Tab');
+  }
+  throw new Error(`no control named ${name} is reachable with Tab`);
+}
+
+/** Runs in the page: the focusable controls that have no accessible name (label, text, aria). */
+function unnamedControls(): string[] {
+  const controls = document.querySelectorAll<HTMLElement>('button, input, select, textarea, a[href], summary, [tabindex]:not([tabindex="-1"])');
+  return [...controls]
+    .filter((el) => {
+      const labelledBy = el.getAttribute('aria-labelledby');
+      const names = [
+        el.getAttribute('aria-label'),
+        labelledBy ? document.getElementById(labelledBy)?.textContent : null,
+        [...((el as HTMLInputElement).labels ?? [])].map((label) => label.textContent).join(' '),
+        el.textContent,
+        el.getAttribute('title'),
+      ];
+      return !names.some((name) => name && name.trim() !== '');
+    })
+    .map((el) => el.outerHTML.slice(0, 120));
 }
 
 beforeAll(async () => {
@@ -245,6 +281,28 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     expect(stale[2]).toBe('⚠ stale: unknown to conditions');
   });
 
+  it('shows a skipped step, then a wait and the reading that ended it', async () => {
+    const sensor = { esp_id: 'ESP_WAIT', gpio: 34 };
+    await api('PUT', '/sim/sensors/ESP_WAIT/34', { value: 10, unit: '%' });
+    const started = await api('POST', '/sequences', {
+      sequence_id: 'closed-loop',
+      steps: [
+        { name: 'Only if dry', when: { sensor, below: 5 }, action: valve(7, 'ON').action },
+        { name: 'Until wet', wait_for: { condition: { sensor, above: 40 }, timeout_seconds: 600 } },
+        valve(7, 'OFF'),
+      ],
+    });
+    await page.goto(`${server.url}/#/runs/${started.run_id}`);
+    const rows = page.locator('.timeline-row');
+    await expect.poll(() => rows.evaluateAll((items) => items.map((row) => row.getAttribute('data-outcome')))).toEqual(['skipped', 'waiting']);
+    expect(await rows.nth(0).locator('.timeline-outcome').textContent()).toMatch(/^⤼ skipped skipped: ESP_WAIT:34 = 10 % at .+, not below 5$/);
+    expect(await rows.nth(1).locator('.timeline-outcome').textContent()).toBe('… waiting waiting for ESP_WAIT:34 above 40');
+    await api('PUT', '/sim/sensors/ESP_WAIT/34', { value: 45, unit: '%' });
+    await page.locator('.run-page[data-status="completed"]').waitFor();
+    await expect.poll(() => rows.evaluateAll((items) => items.map((row) => row.getAttribute('data-outcome')))).toEqual(['skipped', 'completed', 'completed']);
+    expect(await rows.nth(1).locator('.timeline-outcome').textContent()).toMatch(/^✔ completed ESP_WAIT:34 = 45 % at /);
+  });
+
   it('filters the runs by status and by sequence id', async () => {
     await page.goto(`${server.url}/#/`);
     await page.getByLabel('Status').selectOption('cancelled');
@@ -257,6 +315,53 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     await page.getByLabel('Sequence id').press('Enter');
     await expect.poll(() => rows.count()).toBe(1);
     expect(await rows.first().getByRole('link').textContent()).toBe('controlled');
+  });
+
+  it('runs a run from the keyboard alone: pause, resume and cancel with a reason', async () => {
+    const started = await api('POST', '/sequences', longRun('keyboard', 8));
+    await page.goto(`${server.url}/#/runs/${started.run_id}`);
+    await page.locator('.run-page[data-status="running"]').waitFor();
+    await focusByTab(page, /Pause/);
+    await page.keyboard.press('Enter');
+    await serverStatus(started.run_id, 'paused');
+    await focusByTab(page, /Resume/);
+    await page.keyboard.press('Enter');
+    await serverStatus(started.run_id, 'running');
+    await focusByTab(page, /Cancel…/);
+    await page.keyboard.press('Enter');
+    await focusByTab(page, /^Reason/);
+    await page.keyboard.type('by keyboard');
+    await page.keyboard.press('Enter');
+    await serverStatus(started.run_id, 'cancelled');
+    const cancelled = events.find((e) => e.type === 'sequence_cancelled' && (e.data as { run_id: string }).run_id === started.run_id);
+    expect((cancelled?.data as { reason: string }).reason).toBe('by keyboard');
+  });
+
+  it('names every control, tells status in words and fits the screen at 1280x800 and 390x844', async () => {
+    const started = await api('POST', '/sequences', longRun('sizes', 9));
+    try {
+      for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+        const sized = await (await offlineContext(browser, server.url, viewport)).context.newPage();
+        try {
+          await signIn(sized, OPERATOR);
+          for (const path of ['#/', `#/runs/${started.run_id}`, '#/start', '#/devices']) {
+            await sized.goto(`${server.url}/${path}`);
+            await sized.locator('main h1').first().waitFor();
+            if (path.startsWith('#/runs/')) await sized.locator('svg.statechart').waitFor();
+            else if (path === '#/') await sized.locator(`.run-row[data-run-id="${started.run_id}"]`).waitFor();
+            const where = `${path} at ${viewport.width}x${viewport.height}`;
+            expect(await sized.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), where).toBeLessThanOrEqual(0);
+            expect(await sized.evaluate(unnamedControls), where).toEqual([]);
+            const badges = await sized.locator('.badge[data-status]').evaluateAll((items) => items.map((b) => [b.getAttribute('data-status'), b.textContent]));
+            for (const [status, text] of badges) expect(text, where).toContain(status);
+          }
+        } finally {
+          await sized.context().close();
+        }
+      }
+    } finally {
+      await api('POST', `/sequences/${started.run_id}/cancel`, { reason: 'test over' });
+    }
   });
 
   it('reconnects after the server restarts and shows every event of the run, none missed', async () => {
