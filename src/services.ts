@@ -27,6 +27,8 @@ import { SafetySystem } from './safety/safety-system.ts';
 import { pruneInChunks } from './store/history.retention.ts';
 import type { RunStore } from './store/run-store.ts';
 import { TemplateService } from './templates/template-service.ts';
+import { ClusterNode } from './cluster/cluster-node.ts';
+import { PostgresStore } from './store/postgres/postgres.store.ts';
 
 /** Everything a running server holds. */
 export interface Services {
@@ -47,8 +49,10 @@ export interface Services {
   templates: TemplateService;
   /** Prometheus instruments of this server (the driver above counts its commands into them). */
   metrics: Metrics;
-  /** The last events of the engine, for the WebSocket stream's replay. */
+  /** The last events of the engine (in a cluster: of every node), for the WebSocket stream's replay. */
   hub: EventHub;
+  /** This node's part in a cluster, when the store is PostgreSQL (SPEC 14). */
+  cluster: ClusterNode | null;
   /** The Stately inspector, when `config.inspect`. */
   inspector: Inspector | null;
   /** The server's logger: runs, requests, the driver, errors (silent unless the caller gave one). */
@@ -102,6 +106,8 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   const logger = hooks.logger ?? silentLogger();
   const onError = hooks.onError ?? ((error: unknown, message: string) => logger.error({ err: error }, message));
   const store = (await hooks.openStore?.(config)) ?? null;
+  // Several nodes on one PostgreSQL: this one joins the cluster's services.
+  const cluster = store instanceof PostgresStore ? new ClusterNode({ pool: store.pool, nodeId: store.nodeId, onError }) : null;
   const metrics = createMetrics();
   const sensors = new SensorTable();
   const sim = config.driver === 'sim' ? new SimDriver(config.simLatencyMs, { onReading: (reading) => keep(reading, 'sim') }) : null;
@@ -189,6 +195,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     },
     onRunRecovered: (run, context) => safety.restore(run.runId, run.priority, recoveredCommands(context)),
     onError,
+    ...(cluster ? { cluster } : {}),
   });
 
   mqtt?.on('device_alert', (alert) => {
@@ -199,7 +206,9 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   metrics.watch(engine);
   logRunLifecycle(engine.events, logger);
   const hub = new EventHub();
-  hub.attach(engine.events);
+  // In a cluster the stream is the shared event log, every node's events with the cluster's seq.
+  if (cluster) await cluster.start(engine, hub);
+  else hub.attach(engine.events);
   await templates.load();
   const recovered = { ...(await engine.recover(config.recovery)), cancelled: 0 };
   // Restarted while the emergency stop holds (the server stopped during one, or before it was
@@ -221,6 +230,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     templates,
     metrics,
     hub,
+    cluster,
     inspector,
     logger,
     recovered,
@@ -248,6 +258,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
       if (closed) return;
       closed = true;
       await engine.close();
+      await cluster?.close();
       await inspector?.close();
       safety.close();
       await driver.close();

@@ -14,8 +14,8 @@ import { PgWakeup } from './pg-wakeup.ts';
 const COMMANDS_CHANNEL = 'sequencer_commands';
 const RESULTS_CHANNEL = 'sequencer_command_results';
 
-/** The control calls that travel between nodes. */
-export type CommandKind = 'cancel' | 'pause' | 'resume' | 'signal';
+/** The calls that travel between nodes: control calls, and the progress of a run. */
+export type CommandKind = 'cancel' | 'pause' | 'resume' | 'signal' | 'progress';
 
 /** Options of {@link CommandBus}. */
 export interface CommandBusOptions {
@@ -61,8 +61,11 @@ export class CommandBus {
     await this.#inbox.settled();
   }
 
-  /** Sends a command to the node `target` and resolves with its answer (or rejects with its error, or 5661). */
-  async send(target: string, runId: string, kind: CommandKind, body: unknown = {}): Promise<unknown> {
+  /**
+   * Sends a command to the node `target` and resolves with its answer (or rejects with its error,
+   * or 5661 after `timeoutMs`, default the bus's).
+   */
+  async send(target: string, runId: string, kind: CommandKind, body: unknown = {}, timeoutMs = this.#options.timeoutMs ?? 5000): Promise<unknown> {
     const { rows } = await this.#options.pool.query<{ id: string }>(
       `WITH c AS (INSERT INTO commands (target_node, run_id, kind, body) VALUES ($1, $2, $3, $4) RETURNING id)
        SELECT id, pg_notify($5, '') FROM c`,
@@ -70,7 +73,7 @@ export class CommandBus {
     );
     const id = (rows[0] as { id: string }).id;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => void this.#expire(id, target), this.#options.timeoutMs ?? 5000);
+      const timer = setTimeout(() => void this.#expire(id, target, timeoutMs), timeoutMs);
       this.#waiting.set(id, { resolve, reject, timer });
       this.#answers.wake();
     });
@@ -127,7 +130,7 @@ export class CommandBus {
   }
 
   /** No answer in time: the command is withdrawn unless its owner holds it (then it may still apply). */
-  async #expire(id: string, target: string): Promise<void> {
+  async #expire(id: string, target: string, timeoutMs: number): Promise<void> {
     let executing = false;
     try {
       const withdrawn = await this.#options.pool.query(
@@ -145,7 +148,7 @@ export class CommandBus {
     this.#settle(id, {
       ok: false,
       code: Codes.NODE_UNREACHABLE,
-      message: `Node ${target} did not answer within ${(this.#options.timeoutMs ?? 5000) / 1000} s${late}`,
+      message: `Node ${target} did not answer within ${timeoutMs / 1000} s${late}`,
       status: 503,
       details: [],
     });

@@ -7,7 +7,7 @@
  * one. The commit's NOTIFY wakes the tailers (`event-tail.ts`).
  */
 import type { ClientBase, Pool } from 'pg';
-import type { EventEnvelope, EventType, SequenceEvents } from '../events/event-types.ts';
+import { runIdOf, type EventEnvelope, type EventType, type PendingEvent } from '../events/event-types.ts';
 import { inTransaction } from './pg-transaction.ts';
 
 /** Transaction advisory lock serialising appends to the event log. */
@@ -15,23 +15,15 @@ export const EVENTS_LOCK = 0x5e9_c1_0002;
 /** The channel every append notifies on commit. */
 export const EVENTS_CHANNEL = 'sequencer_events';
 
-/** An event before the log numbers it: `at` is Unix ms. */
-export interface LogEvent<T extends EventType = EventType> {
-  type: T;
-  data: SequenceEvents[T];
-  at: number;
-}
-
 /** Appends `events` in order inside the caller's open transaction on `client`; a no-op for none. */
-export async function appendEvents(client: ClientBase, events: readonly LogEvent[]): Promise<void> {
+export async function appendEvents(client: ClientBase, events: readonly PendingEvent[]): Promise<void> {
   if (events.length === 0) return;
   const runIds: (string | null)[] = [];
   const types: string[] = [];
   const ats: number[] = [];
   const bodies: string[] = [];
   for (const event of events) {
-    const data = event.data as { run_id?: unknown };
-    runIds.push(typeof data.run_id === 'string' ? data.run_id : null);
+    runIds.push(runIdOf(event));
     types.push(event.type);
     ats.push(Math.round(event.at));
     bodies.push(JSON.stringify(event.data));
@@ -46,7 +38,7 @@ export async function appendEvents(client: ClientBase, events: readonly LogEvent
 }
 
 /** Appends `events` in a transaction of their own (events that come with no commit: node, emergency). */
-export function logEvents(pool: Pool, events: readonly LogEvent[]): Promise<void> {
+export function logEvents(pool: Pool, events: readonly PendingEvent[]): Promise<void> {
   return inTransaction(pool, (client) => appendEvents(client, events));
 }
 

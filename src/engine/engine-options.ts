@@ -80,6 +80,25 @@ export interface EngineOptions {
   renewal?: Partial<Omit<LeaseTimes, 'leaseMs'>>;
   /** The monotonic clock of the lease validity (default `performance.now`; tests give their own). */
   monotonicNow?: () => number;
+  /**
+   * Several nodes share the store (SPEC 14): the store logs each turn's events with its commit,
+   * and control calls and reads of unfinished runs another node drives go to that node.
+   */
+  cluster?: RemoteRuns;
+}
+
+/** A control call that can travel to the node driving a run. */
+export type RemoteControl = 'cancel' | 'pause' | 'resume' | 'signal';
+
+/** The other nodes of a cluster, as the engine reaches them (see `cluster/cluster-node.ts`). */
+export interface RemoteRuns {
+  /**
+   * Executes a control call on the node that drives the unfinished run `runId`; resolves with its
+   * answer (or rejects with its error), or with null when no other node drives the run.
+   */
+  control(runId: string, kind: RemoteControl, body: Record<string, unknown>): Promise<{ answer: unknown } | null>;
+  /** The progress of the unfinished run `runId` from the node that drives it; null when none answers. */
+  progress(runId: string): Promise<Progress | null>;
 }
 
 /** What a start returns (SPEC 7). */

@@ -26,6 +26,7 @@ import {
   type EngineOptions,
   type EnginePage,
   type EngineStats,
+  type RemoteControl,
   type StartOptions,
   type StartResult,
 } from './engine-options.ts';
@@ -75,6 +76,7 @@ export class Engine {
       bus: this.events,
       store: this.#store,
       durable: !this.#ownStore,
+      logEvents: options.cluster !== undefined,
       snapshotOf: (run) => (run.snapshot ? this.#host.machine.getPersistedSnapshot(withoutPlan(run.snapshot)) : null),
       onWriteError: (error, runs) => this.#writeFailed(error, runs),
       onEndsCommitted: () => {},
@@ -96,7 +98,7 @@ export class Engine {
     const report = (error: unknown, message: string) => this.#report(error, message);
     const plan = (definition: SequenceDefinition) => this.#plan(definition);
     this.#admission = new Admission({ limits: this.limits, options, book: this.#book, host: this.#host, out: this.#out, plan, sweep: () => this.sweep(), report, nodeId: this.#store.ownership?.nodeId ?? null });
-    this.#queries = new RunQueries({ book: this.#book, out: this.#out, store: this.#store, runningCount: () => this.runningCount });
+    this.#queries = new RunQueries({ book: this.#book, out: this.#out, store: this.#store, runningCount: () => this.runningCount, remote: options.cluster });
     this.#executors.register(sequenceExecutor((action, context) => runNested({ book: this.#book, host: this.#host, admission: this.#admission }, action, context)));
     if (!this.#executors.get(SAFE_STATE_ACTION)) this.#executors.register(nothingHeld);
     const ownership = this.#store.ownership;
@@ -164,7 +166,7 @@ export class Engine {
   cancel(id: string, reason = 'Cancelled by operator'): Promise<{ success: true; message: string; reason: string }> {
     const notRunning = (runId: string, status: string) =>
       new SequencerError(Codes.INVALID_STATE, `Run ${runId} is ${status}; only a pending, running or paused run can be cancelled`);
-    return this.#withHeld(id, notRunning, (run) => {
+    return this.#withHeld(id, notRunning, { kind: 'cancel', body: { reason } }, (run) => {
       if (TERMINAL_STATUSES.has(run.status) || run.status === 'stopping') throw notRunning(run.runId, run.status);
       if (run.actor === null) this.#admission.cancelQueued(run, reason);
       else this.#host.send(run, { type: 'CANCEL', reason });
@@ -202,7 +204,7 @@ export class Engine {
    */
   signal(id: string, name: string, data?: unknown): Promise<{ success: true; run_id: string; name: string }> {
     const refused = (runId: string, status: string) => new SequencerError(Codes.INVALID_STATE, `Run ${runId} is ${status}; only a run that has not ended takes signals`);
-    return this.#withHeld(id, refused, (run) => {
+    return this.#withHeld(id, refused, { kind: 'signal', body: { name, data: data ?? null } }, (run) => {
       if (!run.actor || run.endedAt !== null) throw refused(run.runId, run.status);
       if ((run.snapshot?.context.signals.length ?? 0) >= MAX_SIGNALS) {
         throw new SequencerError(Codes.INVALID_STATE, `Run ${run.runId} has received ${MAX_SIGNALS} signals already; it keeps no more`);
@@ -217,7 +219,7 @@ export class Engine {
   #control(id: string, type: 'PAUSE' | 'RESUME', allowed: (run: Run) => boolean): Promise<Progress> {
     const refused = (runId: string, status: string) =>
       new SequencerError(Codes.INVALID_STATE, `Run ${runId} is ${status}; only a ${type === 'PAUSE' ? 'running run can be paused' : 'paused run can be resumed'}`);
-    return this.#withHeld(id, refused, (run) => {
+    return this.#withHeld(id, refused, { kind: type === 'PAUSE' ? 'pause' : 'resume', body: {} }, (run) => {
       if (!allowed(run) || !run.actor) throw refused(run.runId, run.status);
       this.#host.send(run, { type });
       return toProgress(run, Date.now());
@@ -225,12 +227,13 @@ export class Engine {
   }
 
   /**
-   * Applies `change` at once to the run of `id` this engine holds; for a run it does not hold,
-   * rejects with `ended` (a 409) when the store knows it (it has ended) and 404 when nobody does.
+   * Applies `change` at once to the run of `id` this engine holds; for a run it does not hold, sends
+   * `call` to the node that drives it (a cluster), else rejects with `ended` (a 409) when the store
+   * knows it (it has ended) and 404 when nobody does.
    */
-  #withHeld<T>(id: string, ended: (runId: string, status: string) => SequencerError, change: (run: Run) => T): Promise<T> {
+  #withHeld<T>(id: string, ended: (runId: string, status: string) => SequencerError, call: RemoteCall, change: (run: Run) => T): Promise<T> {
     const run = this.#book.find(id);
-    if (!run) return this.#notHeld(id, ended);
+    if (!run) return this.#notHeld(id, ended, call) as Promise<T>;
     try {
       return Promise.resolve(change(run));
     } catch (error) {
@@ -238,10 +241,18 @@ export class Engine {
     }
   }
 
-  async #notHeld(id: string, ended: (runId: string, status: string) => SequencerError): Promise<never> {
+  async #notHeld(id: string, ended: (runId: string, status: string) => SequencerError, call: RemoteCall): Promise<unknown> {
     const stored = await this.#store.getRun(id);
     if (!stored) throw notFound(id);
+    const remote = stored.ended_at === null ? await this.#options.cluster?.control(stored.run_id, call.kind, call.body) : null;
+    if (remote) return remote.answer;
     throw ended(stored.run_id, stored.status);
+  }
+
+  /** True when this engine drives the top-level run `runId` (a cluster's node executes control calls for those only). */
+  holds(runId: string): boolean {
+    const run = this.#book.runs.get(runId);
+    return run !== undefined && run.parent === null && run.endedAt === null;
   }
 
   /** The progress of a run by run_id or sequence_id (newest run), from memory or the store. */
@@ -372,6 +383,12 @@ export class Engine {
   #report(error: unknown, message: string): void {
     this.#options.onError?.(error, message);
   }
+}
+
+/** A control call as it travels to the node that drives a run. */
+interface RemoteCall {
+  kind: RemoteControl;
+  body: Record<string, unknown>;
 }
 
 /** The safe state when no safety system is wired: nothing is held. */

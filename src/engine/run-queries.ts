@@ -7,7 +7,7 @@
 import { Codes, SequencerError } from '../domain/errors.ts';
 import type { Progress } from '../domain/progress.ts';
 import type { ListedRun, RunQuery, RunStore } from '../store/run-store.ts';
-import type { EnginePage, EngineStats } from './engine-options.ts';
+import type { EnginePage, EngineStats, RemoteRuns } from './engine-options.ts';
 import { placeholderProgress, toProgress } from './progress.ts';
 import type { RunBook } from './run-book.ts';
 import type { WriteAhead } from './write-ahead.ts';
@@ -20,6 +20,8 @@ export interface QueryParts {
   out: WriteAhead;
   store: RunStore;
   runningCount(): number;
+  /** The other nodes of a cluster: they know the progress of the runs they drive. */
+  remote?: RemoteRuns | undefined;
 }
 
 /** 404/5611 for an id that names no run. */
@@ -41,7 +43,9 @@ export class RunQueries {
     if (run) return toProgress(run, Date.now());
     const stored = await this.#parts.store.getRun(id);
     if (!stored) return undefined;
-    return stored.progress ?? this.#progressOf(stored);
+    if (stored.progress) return stored.progress;
+    const remote = stored.ended_at === null ? await this.#parts.remote?.progress(stored.run_id) : null;
+    return remote ?? this.#progressOf(stored);
   }
 
   /** The persisted XState snapshot of a run held in memory; null for a run without one (ended, or not started). */

@@ -11,7 +11,7 @@
  * recover from: it is not `durable`, so events go out at once and actions start after the current
  * transition, and the commit only keeps the history the queries read.
  */
-import type { EventType, SequenceEvents } from '../events/event-types.ts';
+import { runIdOf, type EventType, type PendingEvent, type SequenceEvents } from '../events/event-types.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { CommitBatch, RunStore } from '../store/run-store.ts';
 import { endRecord, startRecord, turnRecord, type SnapshotOf } from './journal-records.ts';
@@ -22,12 +22,6 @@ import type { Run } from './run.ts';
  * burst of 10,000 wake-ups then waits ~40 ms for its writes instead of seconds.
  */
 export const BATCH_RUNS = 250;
-
-interface Pending {
-  type: EventType;
-  data: SequenceEvents[EventType];
-  at: number;
-}
 
 /** Someone waiting for the commit of what is pending now. */
 interface Waiter {
@@ -41,6 +35,11 @@ export interface WriteAheadOptions {
   store: RunStore;
   /** Whether events and effects wait for the commit (false for an engine's own in-memory store). */
   durable: boolean;
+  /**
+   * The store logs each turn's events with its commit (`CommitBatch.events`): a cluster's shared
+   * event log (SPEC 14). They are still published on the bus once committed. Default false.
+   */
+  logEvents?: boolean;
   /** A run's compact snapshot for the journal. */
   snapshotOf: SnapshotOf;
   /** A write failed: these runs are affected (a commit that failed, or a run that cannot be serialised). */
@@ -68,7 +67,7 @@ export class WriteAhead {
   #starts: Run[] = [];
   #dirty = new Set<Run>();
   #ends: Run[] = [];
-  #events: Pending[] = [];
+  #events: PendingEvent[] = [];
   /** Effects that start once the current batch is committed (or its commit failed). */
   #effects: (() => void)[] = [];
   #waiters: Waiter[] = [];
@@ -176,7 +175,8 @@ export class WriteAhead {
     this.#events = [];
     this.#effects = [];
     this.#waiters = [];
-    const empty = batch.starts.length === 0 && batch.records.length === 0 && batch.ends.length === 0;
+    if (this.#options.logEvents) batch.events = [...(batch.events ?? []), ...events];
+    const empty = batch.starts.length === 0 && batch.records.length === 0 && batch.ends.length === 0 && !batch.events?.length;
     const commit = empty ? this.#tail : this.#tail.then(() => this.#options.store.commit(batch));
     this.#committing = waiters;
     this.#tail = commit.then(
@@ -215,7 +215,7 @@ export class WriteAhead {
     this.#starts = this.#starts.filter(kept);
     this.#dirty = new Set([...this.#dirty].filter(kept));
     this.#ends = this.#ends.filter(kept);
-    this.#events = this.#events.filter((event) => !runIds.has((event.data as { run_id?: string }).run_id ?? ''));
+    this.#events = this.#events.filter((event) => !runIds.has(runIdOf(event) ?? ''));
     const retry = this.#retry;
     if (retry) {
       const keptId = (record: { run_id: string }) => !runIds.has(record.run_id);
@@ -223,13 +223,14 @@ export class WriteAhead {
         starts: retry.starts.filter(keptId),
         records: retry.records.filter(keptId),
         ends: retry.ends.filter(keptId),
+        ...(retry.events ? { events: retry.events.filter((event) => !runIds.has(runIdOf(event) ?? '')) } : {}),
         runs: new Set([...retry.runs].filter(kept)),
         ended: retry.ended.filter(kept),
       };
     }
   }
 
-  #settle(events: Pending[], effects: (() => void)[], waiters: Waiter[], failure: { error: unknown } | null): void {
+  #settle(events: PendingEvent[], effects: (() => void)[], waiters: Waiter[], failure: { error: unknown } | null): void {
     if (this.#committing === waiters) this.#committing = null;
     // Published even when the write failed: holding them would hide from every client what the
     // runs do to actuators, and the affected runs' failure (5631) follows as events of their own.
@@ -249,6 +250,7 @@ export class WriteAhead {
       starts: retry ? retry.starts : [],
       records: retry ? retry.records : [],
       ends: retry ? retry.ends : [],
+      ...(retry?.events ? { events: retry.events } : {}),
       runs: retry ? retry.runs : new Set(),
       ended: retry ? retry.ended : [],
     };

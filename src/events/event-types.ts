@@ -96,6 +96,19 @@ export const EVENT_TYPES: readonly EventType[] = [
   'node_lost',
 ];
 
+/** An event before the stream numbers it: `at` is when it happened, Unix ms. */
+export interface PendingEvent<T extends EventType = EventType> {
+  type: T;
+  data: SequenceEvents[T];
+  at: number;
+}
+
+/** The run an event is about; null for an event about no run (emergency stop, a device, a node). */
+export function runIdOf(event: { data: unknown }): string | null {
+  const runId = (event.data as { run_id?: unknown }).run_id;
+  return typeof runId === 'string' ? runId : null;
+}
+
 /** The envelope of every message on the stream. */
 export interface EventEnvelope<T extends EventType = EventType> {
   type: T;

@@ -17,6 +17,7 @@
  * or journal body: only the engine reads them.
  */
 import type { Progress, RunStatus } from '../domain/progress.ts';
+import type { PendingEvent } from '../events/event-types.ts';
 
 /** Written once when a run is admitted. */
 export interface StartRecord {
@@ -72,6 +73,12 @@ export interface CommitBatch {
   starts: StartRecord[];
   records: JournalRecord[];
   ends: EndRecord[];
+  /**
+   * The turn's events, in order, when the engine logs them with its commits (a cluster, SPEC 14):
+   * a shared store appends them to the event log in the same transaction, leaving out those of
+   * runs it reports lost. Absent otherwise.
+   */
+  events?: PendingEvent[];
 }
 
 /** A run as the history shows it. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { migrateCluster } from '../../src/cluster/cluster.migrations.ts';
+import { migratePg } from '../../src/store/postgres/postgres.migrations.ts';
 import { CommandBus, type CommandKind } from '../../src/cluster/command-bus.ts';
 import { Codes, SequencerError } from '../../src/domain/errors.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.ts';
@@ -12,7 +12,7 @@ const buses: CommandBus[] = [];
 beforeAll(async () => {
   db = await createTestDatabase();
   pool = db.pool();
-  await migrateCluster(pool);
+  await migratePg(pool);
 });
 afterAll(async () => {
   for (const bus of buses) await bus.close();

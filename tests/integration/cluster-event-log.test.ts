@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { migrateCluster } from '../../src/cluster/cluster.migrations.ts';
-import { appendEvents, logEvents, readSince, type LogEvent } from '../../src/cluster/event-log.ts';
+import { migratePg } from '../../src/store/postgres/postgres.migrations.ts';
+import { appendEvents, logEvents, readSince } from '../../src/cluster/event-log.ts';
 import { EventTail } from '../../src/cluster/event-tail.ts';
-import type { EventEnvelope } from '../../src/events/event-types.ts';
+import type { EventEnvelope, PendingEvent } from '../../src/events/event-types.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.ts';
 
 let db: TestDatabase;
@@ -12,14 +12,14 @@ let writer: pg.Pool;
 beforeAll(async () => {
   db = await createTestDatabase();
   writer = db.pool(8);
-  await migrateCluster(writer);
+  await migratePg(writer);
 });
 afterAll(async () => {
   await db.drop();
 });
 
 /** The n-th event of a run: a notification whose title is n. */
-function signal(runId: string, n: number): LogEvent {
+function signal(runId: string, n: number): PendingEvent {
   return { type: 'notification', data: { sequence_id: 's', run_id: runId, title: String(n), message: '', severity: 'info', step_name: null }, at: 1_700_000_000_000 + n };
 }
 

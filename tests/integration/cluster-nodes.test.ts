@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { migrateCluster } from '../../src/cluster/cluster.migrations.ts';
+import { migratePg } from '../../src/store/postgres/postgres.migrations.ts';
 import { readSince } from '../../src/cluster/event-log.ts';
 import { NodeMembership } from '../../src/cluster/node-membership.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.ts';
@@ -11,7 +11,7 @@ let pool: pg.Pool;
 beforeAll(async () => {
   db = await createTestDatabase();
   pool = db.pool();
-  await migrateCluster(pool);
+  await migratePg(pool);
 });
 afterAll(async () => {
   await db.drop();

@@ -74,6 +74,49 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'the cluster services: event log, nodes, command bus, actuator leases',
+    // events: seq is numbered by the appends themselves (see cluster/event-log.ts), not a sequence,
+    // so the stream has no gaps.
+    sql: `
+      CREATE TABLE events (
+        seq     BIGINT PRIMARY KEY,
+        run_id  TEXT COLLATE "C",
+        type    TEXT NOT NULL,
+        at      BIGINT NOT NULL,
+        body    TEXT NOT NULL
+      );
+      CREATE TABLE nodes (
+        node_id      TEXT COLLATE "C" PRIMARY KEY,
+        started_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+        heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        lost_at      TIMESTAMPTZ
+      );
+      -- Control calls for another node's run; a row lives from the call until its caller reads the answer.
+      CREATE TABLE commands (
+        id          BIGSERIAL PRIMARY KEY,
+        target_node TEXT COLLATE "C" NOT NULL,
+        run_id      TEXT COLLATE "C" NOT NULL,
+        kind        TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+        done_at     TIMESTAMPTZ,
+        result      TEXT
+      );
+      CREATE INDEX commands_open ON commands (target_node, id) WHERE done_at IS NULL;
+      -- Which run holds which actuator, cluster-wide (SPEC 10, SPEC 14).
+      CREATE TABLE actuator_leases (
+        esp_id   TEXT COLLATE "C" NOT NULL,
+        gpio     INTEGER NOT NULL,
+        run_id   TEXT COLLATE "C" NOT NULL,
+        node_id  TEXT COLLATE "C" NOT NULL,
+        priority INTEGER NOT NULL,
+        PRIMARY KEY (esp_id, gpio)
+      );
+      CREATE INDEX actuator_leases_run ON actuator_leases (run_id);
+    `,
+  },
 ];
 
 /** The schema version this build writes; a database above it is refused. */

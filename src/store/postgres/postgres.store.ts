@@ -25,6 +25,8 @@ import type {
 } from '../run-store.ts';
 import { ALL_STATUSES, toListed, toStored, toTemplate, type ListedRow, type RunRow, type TemplateRow } from '../store-rows.ts';
 import { StoreOpenError } from '../store-open.error.ts';
+import { appendEvents } from '../../cluster/event-log.ts';
+import { runIdOf } from '../../events/event-types.ts';
 import { migratePg, NewerSchemaError } from './postgres.migrations.ts';
 import { openPgPool, redactedUrl } from './postgres.pool.ts';
 import * as sql from './postgres.statements.ts';
@@ -103,11 +105,11 @@ export class PostgresStore implements RunStore, RunOwnership {
   /** Writes a batch in one transaction; the records and ends of runs held by another node now are left out and named. */
   async commit(batch: CommitBatch): Promise<CommitResult> {
     if (this.#closed) throw new Error('the run store is closed');
-    if (batch.starts.length === 0 && batch.records.length === 0 && batch.ends.length === 0) return { lost: [] };
+    if (batch.starts.length === 0 && batch.records.length === 0 && batch.ends.length === 0 && !batch.events?.length) return { lost: [] };
     return this.#transaction((client) => this.#write(client, batch));
   }
 
-  async #write(client: pg.PoolClient, { starts, records, ends }: CommitBatch): Promise<{ value: CommitResult; apply(): void }> {
+  async #write(client: pg.PoolClient, { starts, records, ends, events }: CommitBatch): Promise<{ value: CommitResult; apply(): void }> {
     const at = this.#now();
     const added = new Map<string, Held>();
     if (starts.length > 0) {
@@ -150,6 +152,9 @@ export class PostgresStore implements RunStore, RunOwnership {
       await client.query(sql.END_RUNS, [ids, ended.map((e) => e.status), ended.map((e) => e.progress), ended.map((e) => e.ended_at), ended.map((e) => e.failed_step), ended.map((e) => e.duration_seconds), at]);
       await client.query(sql.DROP_STARTS, [ids]);
     }
+    // Last: the event log's lock is held from here to the commit, as briefly as possible. A lost
+    // run's events are the old owner's and never reach the stream.
+    if (events) await appendEvents(client, events.filter((event) => !lost.has(runIdOf(event) ?? '')));
     return {
       value: { lost: [...lost] },
       // Applied once the transaction has committed: a rolled-back batch changes nothing held.
