@@ -48,8 +48,7 @@ describe('two nodes on one PostgreSQL', () => {
     expect(refused.body).toMatchObject({ error: { code: 5619 } });
 
     expect((await call(b, 'POST', `/sequences/${run_id}/resume`, {})).body).toMatchObject({ status: 'running' });
-    // No signal route yet: node B's engine, as the route will call it.
-    await expect(b.services.engine.signal(run_id, 'door_closed')).resolves.toEqual({ success: true, run_id, name: 'door_closed' });
+    expect((await call(b, 'POST', `/sequences/${run_id}/signal`, { name: 'door_closed' })).body).toEqual({ success: true, run_id, name: 'door_closed' });
     const cancelled = await call(b, 'POST', `/sequences/${run_id}/cancel`, { reason: 'from node b' });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ success: true, reason: 'from node b' });
