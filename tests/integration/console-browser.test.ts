@@ -303,6 +303,23 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     expect(await rows.nth(1).locator('.timeline-outcome').textContent()).toMatch(/^✔ completed ESP_WAIT:34 = 45 % at /);
   });
 
+  it('sends a signal from the page and the step waiting for it goes on', async () => {
+    const started = await api('POST', '/sequences', {
+      sequence_id: 'signalled',
+      steps: [{ name: 'Until go', wait_for: { condition: { signal: 'go' }, timeout_seconds: 600 } }, valve(10, 'OFF')],
+    });
+    await page.goto(`${server.url}/#/runs/${started.run_id}`);
+    await page.locator('.timeline-row[data-outcome="waiting"]').waitFor();
+    await page.getByRole('button', { name: /Signal/ }).click();
+    await page.getByLabel('Signal name').fill('go');
+    await page.getByLabel('Data (JSON, optional)').fill('{"by": "console"}');
+    await page.getByRole('button', { name: 'Send the signal' }).click();
+    await page.locator('.run-page[data-status="completed"]').waitFor();
+    const signal = events.find((e) => e.type === 'sequence_signal' && (e.data as { run_id: string }).run_id === started.run_id);
+    expect(signal?.data).toMatchObject({ name: 'go', data: { by: 'console' } });
+    await page.getByTestId('run-events').locator('li[data-type="sequence_signal"]').waitFor();
+  });
+
   it('filters the runs by status and by sequence id', async () => {
     await page.goto(`${server.url}/#/`);
     await page.getByLabel('Status').selectOption('cancelled');

@@ -1,14 +1,14 @@
 /**
  * What an operator can do to a run in its state (SPEC 13): pause, resume, cancel with a reason
- * (confirmed in a small form first). A viewer sees none of it. Only actions this server has are
- * offered.
+ * (confirmed in a small form first), send a signal (a name and optional JSON data, for a step that
+ * waits for it). A viewer sees none of it. Only actions this server has are offered.
  */
 import { useState } from 'preact/hooks';
 import { post } from '../api/http.ts';
 import type { RunStatus } from '../api/types.ts';
 import { canAct } from '../state/session.ts';
 
-type Form = 'cancel' | null;
+type Form = 'cancel' | 'signal' | null;
 
 /** Props of RunActions. */
 export interface RunActionsProps {
@@ -54,7 +54,13 @@ export function RunActions({ runId, status }: RunActionsProps) {
           ⊘ Cancel…
         </button>
       ) : null}
+      {live ? (
+        <button type="button" onClick={() => setForm(form === 'signal' ? null : 'signal')} aria-expanded={form === 'signal'}>
+          ✉ Signal…
+        </button>
+      ) : null}
       {form === 'cancel' ? <CancelForm busy={busy} onSubmit={(reason) => void send('cancel', reason ? { reason } : {})} /> : null}
+      {form === 'signal' ? <SignalForm busy={busy} onSubmit={(body) => void send('signal', body)} onError={setMessage} /> : null}
       {message ? (
         <p class="notice" role="alert">
           {message}
@@ -74,6 +80,37 @@ function CancelForm({ busy, onSubmit }: { busy: boolean; onSubmit(reason: string
       </label>
       <button type="submit" class="danger" disabled={busy}>
         Cancel the run
+      </button>
+    </form>
+  );
+}
+
+function SignalForm({ busy, onSubmit, onError }: { busy: boolean; onSubmit(body: { name: string; data?: unknown }): void; onError(message: string): void }) {
+  const [name, setName] = useState('');
+  const [data, setData] = useState('');
+  return (
+    <form
+      class="action-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (!data.trim()) return onSubmit({ name: name.trim() });
+        try {
+          onSubmit({ name: name.trim(), data: JSON.parse(data) });
+        } catch {
+          onError('data is not valid JSON');
+        }
+      }}
+    >
+      <label>
+        Signal name
+        <input name="signal" required maxLength={64} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      </label>
+      <label>
+        Data (JSON, optional)
+        <input name="data" value={data} onInput={(e) => setData(e.currentTarget.value)} />
+      </label>
+      <button type="submit" disabled={busy}>
+        Send the signal
       </button>
     </form>
   );
