@@ -83,6 +83,8 @@ function progressOf(index: number): Progress {
     current_step_name: null,
     failed_step: null,
     ending_as: null,
+    safe_state: 'not_needed',
+    safe_state_at: null,
     queued_at: null,
     started_at: '2024-05-01T10:00:00.000Z',
     completed_at: '2024-05-01T10:00:10.000Z',

@@ -3,7 +3,7 @@
  * resolved configuration, wires them together, and closes them in order. The HTTP app and the CLI
  * both stand on it.
  */
-import type { ServerConfig } from './config/server-config.ts';
+import { DEFAULT_SAFE_STATE_TIMEOUT_SECONDS, type ServerConfig } from './config/server-config.ts';
 import { Codes, SequencerError } from './domain/errors.ts';
 import type { ActuatorDriver, DeviceDirectory } from './drivers/actuator-driver.ts';
 import { createMqttDriver, EmbeddedBrokerMqttDriver } from './drivers/create-driver.ts';
@@ -15,7 +15,7 @@ import { EventHub } from './events/event-hub.ts';
 import { startInspector, type Inspector } from './events/inspector.ts';
 import { builtinExecutors } from './executors/builtin-executors.ts';
 import { silentLogger, type Logger } from './logging/logger.ts';
-import { loggingSafeState, logRunLifecycle } from './logging/run-log.ts';
+import { logRunLifecycle } from './logging/run-log.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { SensorTable } from './sensors/sensor-table.ts';
 import { applyDeviceAlert } from './safety/device-faults.ts';
@@ -23,7 +23,7 @@ import type { LatchPress, LatchState } from './safety/emergency-latch.ts';
 import { StartRateLimiter } from './safety/rate-limiter.ts';
 import { SafetyPolicy } from './safety/safety-policy.ts';
 import { recoveredCommands } from './safety/recovered-commands.ts';
-import { SafetySystem } from './safety/safety-system.ts';
+import { failedText, safetyAlerts, SafetySystem, type UnconfirmedLease } from './safety/safety-system.ts';
 import { pruneInChunks } from './store/history.retention.ts';
 import type { RunStore } from './store/run-store.ts';
 import { TemplateService } from './templates/template-service.ts';
@@ -99,6 +99,7 @@ export interface EmergencyStopResult {
 
 const LATCH_KEY = 'emergency_stop';
 const LATCH_HISTORY_KEY = 'emergency_stop_history';
+const UNCONFIRMED_KEY = 'unconfirmed_off';
 const DAY_MS = 86_400_000;
 
 /** Builds and starts the services of a server. */
@@ -143,6 +144,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   };
   const savedLatch = (await store?.getSetting(LATCH_KEY)) as LatchState | undefined;
   const savedHistory = (await store?.getSetting(LATCH_HISTORY_KEY)) as LatchPress[] | undefined;
+  const savedUnconfirmed = (await store?.getSetting(UNCONFIRMED_KEY)) as UnconfirmedLease[] | undefined;
   const safety = new SafetySystem({
     driver,
     policy: new SafetyPolicy(config.safety),
@@ -152,9 +154,12 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     onLatchChange: (state) => storeSetting(LATCH_KEY, state, 'emergency stop state could not be stored'),
     latchHistory: savedHistory ?? undefined,
     onLatchHistory: (history) => storeSetting(LATCH_HISTORY_KEY, history, 'emergency stop history could not be stored'),
+    safeStateTimeoutMs: (config.safety.safe_state_timeout_seconds ?? DEFAULT_SAFE_STATE_TIMEOUT_SECONDS) * 1000,
+    unconfirmed: savedUnconfirmed,
+    onUnconfirmedChange: (leases) => storeSetting(UNCONFIRMED_KEY, leases, 'leases of actuators not confirmed OFF could not be stored'),
   });
   const starts = new StartRateLimiter(config.rate_limits.starts_per_second);
-  const executors = builtinExecutors(driver, safety).register(loggingSafeState(safety.safeStateExecutor(), logger));
+  const executors = builtinExecutors(driver, safety).register(safety.safeStateExecutor());
   // The engine validates templates at PUT, and templates fill the engine's nested calls: each needs the other.
   const templates: TemplateService = new TemplateService({ store, validate: (definition) => engine.validate(definition) });
   // A busy inspector port must not leave the broker connection (or the embedded broker) keeping the process alive.
@@ -186,7 +191,12 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     onRunEnded: (run) => safety.runEnded(run.runId),
     onRunDropped: (runId) => safety.runDropped(runId),
     onRunCrashed: (run) => {
-      safety.makeSafe(run.runId).catch((error: unknown) => onError(error, `run ${run.runId} crashed and its actuators could not all be turned off`));
+      safety.makeSafe(run.runId).then(
+        (report) => {
+          for (const alert of safetyAlerts(report, { sequence_id: run.sequenceId, run_id: run.runId })) engine.events.publish('safety_alert', alert, Date.now());
+        },
+        (error: unknown) => onError(error, `run ${run.runId} crashed and its actuators could not all be turned off`),
+      );
     },
     onSweep: (now) => {
       if (!store) return;
@@ -241,7 +251,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
       // After the OFFs, on the same connection: an emergency-stopped firmware refuses every command, OFF included.
       mqtt?.broadcastEmergency(reason ?? '').catch((error: unknown) => onError(error, 'emergency broadcast could not be published'));
       const report = await turningOff;
-      const result = { runs_cancelled: cancelled, actuators_off: report.off.length, actuators_failed: report.failed };
+      const result = { runs_cancelled: cancelled, actuators_off: report.off.length, actuators_failed: report.failed.map(failedText) };
       // A second press keeps the first reason in the latch; the event says what the latch says.
       const latched = safety.latch.state().reason ?? reason;
       engine.events.publish('emergency_stop', { active: true, reason: latched, runs_cancelled: cancelled, actuators_off: report.off.length }, Date.now());

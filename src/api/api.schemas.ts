@@ -96,6 +96,8 @@ function progressExample() {
     current_step_name: null,
     failed_step: null,
     ending_as: null,
+    safe_state: 'not_needed',
+    safe_state_at: null,
     queued_at: null,
     started_at: '2026-12-02T06:00:00.000Z',
     completed_at: '2026-12-02T06:00:02.010Z',
@@ -131,6 +133,11 @@ export const ProgressSchema = z.object({
   current_step_name: z.string().nullable(),
   failed_step: z.number().int().nullable().describe('The step whose failure ended the run, or that was in flight when it ended early (zero-based)'),
   ending_as: z.enum(['failed', 'cancelled', 'timeout']).nullable().describe('While stopping: the status the run ends with once its cleanup and safe state are done'),
+  safe_state: z
+    .enum(['not_needed', 'reached', 'failed'])
+    .nullable()
+    .describe('Once ended: not_needed (completed, or held no actuator), reached (every actuator it held confirmed OFF), failed (a safety_alert names the one that is not)'),
+  safe_state_at: z.string().nullable().describe('When the safe state was reached or failed'),
   queued_at: z.string().nullable().describe('When the run was queued behind another run of its sequence_id (mode queued or restart); null when it started at once'),
   started_at: z.string().nullable().describe('When its first step began; the list is ordered by it (a queued run that has not started by queued_at)'),
   completed_at: z.string().nullable(),
@@ -326,6 +333,17 @@ export const DeviceSchema = z.object({
   safe_mode: z.boolean(),
   safe_mode_reason: z.string().nullable(),
   actuators: z.array(DeviceActuatorSchema),
+});
+
+/** Path of one actuator: `/devices/{esp_id}/actuators/{gpio}`. */
+export const ActuatorParamsSchema = z.object({ esp_id: z.string().min(1).max(100), gpio: z.coerce.number().int().min(0).max(39) });
+
+/** Answer of `POST /devices/{esp_id}/actuators/{gpio}/off`. */
+export const ActuatorOffResponseSchema = z.object({
+  success: z.literal(true),
+  esp_id: z.string(),
+  gpio: z.number().int(),
+  released_from_run: z.string().nullable().describe('The run whose failed safe state had left its lease on this actuator, released now'),
 });
 
 /** Answer of `GET /devices`. */

@@ -1,14 +1,15 @@
 /**
  * `GET /api/v1/devices` (SPEC 7): every node the driver knows, with its presence, safe mode and
  * actuators, each with the run holding its lease. Works with every driver: the sim driver's nodes
- * are always online, the mqtt driver's are as their heartbeats and reports say.
+ * are always online, the mqtt driver's are as their heartbeats and reports say. An operator clears
+ * the lease a failed safe state left on an actuator by an OFF the device confirms (SPEC 10).
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { NodeReport } from '../drivers/actuator-driver.ts';
 import { leaseKey, type LeaseTable } from '../safety/lease-table.ts';
 import type { Services } from '../services.ts';
-import { DevicesResponseSchema, ErrorBodySchema } from './api.schemas.ts';
+import { ActuatorOffResponseSchema, ActuatorParamsSchema, DevicesResponseSchema, ErrorBodySchema, errorResponses } from './api.schemas.ts';
 
 /** Options of the devices route. */
 export interface DevicesRoutesOptions {
@@ -34,9 +35,22 @@ function view(node: NodeReport, leases: LeaseTable) {
   };
 }
 
-/** Registers `GET /devices`. */
+/** Registers `GET /devices` and the operator's OFF of one actuator. */
 export async function devicesRoutes(app: FastifyInstance, { services }: DevicesRoutesOptions): Promise<void> {
-  app.withTypeProvider<ZodTypeProvider>().get('/devices', {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  routes.post('/devices/:esp_id/actuators/:gpio/off', {
+    schema: {
+      tags: ['devices'],
+      summary: 'Send one OFF to an actuator (within the safe-state timeout); once the device confirms it, a lease a failed safe state left on it is released',
+      params: ActuatorParamsSchema,
+      response: { 200: ActuatorOffResponseSchema, ...errorResponses(401, 403, 409, 422) },
+    },
+  }, async (request) => {
+    const { esp_id, gpio } = request.params;
+    const { released_from_run } = await services.safety.operatorOff(esp_id, gpio);
+    return { success: true as const, esp_id, gpio, released_from_run };
+  });
+  routes.get('/devices', {
     schema: {
       tags: ['devices'],
       summary: 'Every known node: presence, safe mode, actuators with state, lease holder and last command',

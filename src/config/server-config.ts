@@ -61,6 +61,9 @@ export interface ServerConfig {
   safety: SafetyPolicyConfig;
 }
 
+/** SPEC 10: how long the safe state waits for each OFF. */
+export const DEFAULT_SAFE_STATE_TIMEOUT_SECONDS = 2;
+
 /** The defaults of SPEC 12. */
 export function defaultConfig(): ServerConfig {
   return {
@@ -80,7 +83,7 @@ export function defaultConfig(): ServerConfig {
     logLevel: 'info',
     limits: { max_concurrent: 1000, max_steps: 50, max_duration_seconds: 3600, retention_seconds: 3600, history_days: 7 },
     rate_limits: { starts_per_second: 200, commands_per_second: 100, commands_per_esp_per_second: 20 },
-    safety: { actuators: [] },
+    safety: { actuators: [], safe_state_timeout_seconds: DEFAULT_SAFE_STATE_TIMEOUT_SECONDS },
   };
 }
 

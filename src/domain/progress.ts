@@ -9,6 +9,13 @@ export type RunStatus = 'pending' | 'running' | 'paused' | 'stopping' | 'complet
 /** How a run that ends early ends; while it is `stopping`, its progress says so in `ending_as`. */
 export type EndingAs = 'failed' | 'cancelled' | 'timeout';
 
+/**
+ * What the safe state of SPEC 10 achieved: `not_needed` (the run completed, or held no actuator),
+ * `reached` (every actuator it held is confirmed OFF), `failed` (a `safety_alert` names one that
+ * is not); null until it has run.
+ */
+export type SafeState = 'not_needed' | 'reached' | 'failed';
+
 /** Terminal statuses: a run in one of them never changes again. */
 export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled', 'timeout']);
 
@@ -52,6 +59,10 @@ export interface Progress {
   failed_step: number | null;
   /** While `stopping`: the terminal status the run will have once its cleanup and safe state are done. */
   ending_as: EndingAs | null;
+  /** What the safe state achieved, once the run has ended (see {@link SafeState}). */
+  safe_state: SafeState | null;
+  /** When the safe state was reached or failed. */
+  safe_state_at: string | null;
   /** When the run was queued behind another run of its sequence_id; null when it started at once. */
   queued_at: string | null;
   started_at: string | null;

@@ -33,7 +33,7 @@ import {
 import { withoutPlan } from './journal-records.ts';
 import { runNested } from './nested-runs.ts';
 import { ClosedLoop } from './closed-loop.ts';
-import { buildPlan, SAFE_STATE_ACTION } from './plan.ts';
+import { buildPlan, NOTHING_HELD, SAFE_STATE_ACTION } from './plan.ts';
 import { toProgress } from './progress.ts';
 import { recoverRuns, type RecoveryCounts } from './recovery.ts';
 import { RunBook } from './run-book.ts';
@@ -397,7 +397,7 @@ const nothingHeld: Executor = {
   internal: true,
   external: false,
   schema: undefined as never,
-  execute: async () => 'Nothing held',
+  execute: async () => NOTHING_HELD,
 };
 
 function invalid(errors: { path: string; code: number; message: string }[]): SequencerError {

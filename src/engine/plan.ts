@@ -18,6 +18,8 @@ const NESTED_GRACE_MS = 1000;
 
 /** The type of the step that turns off what a run still holds (SPEC 10); internal to the engine. */
 export const SAFE_STATE_ACTION = 'safe_state';
+/** The safe-state step's message when the run held nothing: its progress then says `safe_state: "not_needed"`. */
+export const NOTHING_HELD = 'No actuator held';
 
 /** Options of plan building. */
 export interface PlanOptions {

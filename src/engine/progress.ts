@@ -2,7 +2,8 @@
  * The progress object of SPEC 5, derived from a run's record and snapshot.
  */
 import type { SequenceContext, StepOutcome } from '../../machines/sequence.types.ts';
-import type { Progress, RunContext, RunStatus, StepResult } from '../domain/progress.ts';
+import type { Progress, RunContext, RunStatus, SafeState, StepResult } from '../domain/progress.ts';
+import { NOTHING_HELD, SAFE_STATE_ACTION } from './plan.ts';
 import type { Run } from './run.ts';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -103,6 +104,19 @@ function stepPosition(run: Run, ctx: SequenceContext | null, total: number): { c
   return { current: last.index, failed: last.success ? null : last.index };
 }
 
+/**
+ * What the safe state achieved (SPEC 10), read off the safe-state step's result (the last cleanup
+ * step of a top-level run): null until it has run; `not_needed` for a run that completed or ended
+ * before it started.
+ */
+function safeStateOf(run: Run, ctx: SequenceContext | null): { state: SafeState | null; at: number | null } {
+  if (run.status === 'completed' || (run.endedAt !== null && !ctx?.startedAt)) return { state: 'not_needed', at: null };
+  const last = ctx?.cleanupResults[ctx.cleanupResults.length - 1];
+  if (!last || ctx?.plan.cleanup[last.index]?.action?.type !== SAFE_STATE_ACTION) return { state: null, at: null };
+  const state = !last.success ? 'failed' : last.message === NOTHING_HELD ? 'not_needed' : 'reached';
+  return { state, at: last.endedAt };
+}
+
 /** The progress object of a run at `now`. */
 export function toProgress(run: Run, now: number): Progress {
   const ctx = run.snapshot?.context ?? null;
@@ -114,6 +128,7 @@ export function toProgress(run: Run, now: number): Progress {
   const endedAt = run.endedAt ?? (terminal ? now : null);
   const { current, failed } = stepPosition(run, ctx, total);
   const running = run.status === 'running' && ctx !== null;
+  const safe = safeStateOf(run, ctx);
   return {
     sequence_id: run.sequenceId,
     run_id: run.runId,
@@ -128,6 +143,8 @@ export function toProgress(run: Run, now: number): Progress {
     current_step_name: !terminal && ctx ? (run.plan.steps[current]?.name ?? null) : null,
     failed_step: failed,
     ending_as: run.status === 'stopping' ? (ctx?.outcome ?? null) : null,
+    safe_state: safe.state,
+    safe_state_at: iso(safe.at),
     queued_at: iso(run.queuedAt),
     started_at: iso(startedAt),
     completed_at: iso(endedAt),
@@ -167,6 +184,8 @@ export function placeholderProgress(
     current_step_name: null,
     failed_step: null,
     ending_as: null,
+    safe_state: null,
+    safe_state_at: null,
     queued_at: row.status === 'pending' ? new Date(row.created_at).toISOString() : null,
     started_at: null,
     completed_at: null,

@@ -72,6 +72,12 @@ export interface SequenceEvents {
    * and the others take over its runs once their leases expire. Sent by exactly one node.
    */
   node_lost: { node_id: string; silent_seconds: number };
+  /**
+   * The safe state of a run could not confirm an actuator OFF within
+   * `safety.safe_state_timeout_seconds` (SPEC 10): it may still be on, and its lease stays with
+   * the run until an OFF succeeds. One per actuator; always code 5643.
+   */
+  safety_alert: RunRef & { esp_id: string; gpio: number; error_code: number; message: string };
 }
 
 /** Name of an event on the wire. */
@@ -94,6 +100,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'device_alert',
   'node_joined',
   'node_lost',
+  'safety_alert',
 ];
 
 /** An event before the stream numbers it: `at` is when it happened, Unix ms. */

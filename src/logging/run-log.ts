@@ -1,13 +1,11 @@
 /**
  * The log lines of a run's life (SPEC 12), each with `run_id` and `sequence_id`: `run started`
  * (info), `run ended` (info: completed or cancelled), `run failed` (warn: failed or timeout, with
- * the error and its code) and `safe state failed` (error: an actuator the run held may still be
- * on). The first three come from the engine's events, as the metrics do; the last from the
- * safe-state step itself, which alone knows that the step failing was the safe state.
+ * the error and its code) and `safe state failed` (error, one per `safety_alert`: an actuator
+ * the run held may still be on). All come from the engine's events, as the metrics do.
  */
 import type { EventBus } from '../events/event-bus.ts';
 import type { SequenceEvents } from '../events/event-types.ts';
-import type { Executor } from '../executors/executor.ts';
 import type { Logger } from './logger.ts';
 
 /** Logs the start and the end of every run published on `events`; returns the unsubscribe. */
@@ -19,6 +17,12 @@ export function logRunLifecycle(events: EventBus, logger: Logger): () => void {
         { run_id: data.run_id, sequence_id: data.sequence_id, mode: data.mode, total_steps: data.total_steps, rule_id: data.rule_id },
         'run started',
       );
+      return;
+    }
+    if (event.type === 'safety_alert') {
+      const data = event.data as SequenceEvents['safety_alert'];
+      const { run_id, sequence_id, esp_id, gpio, error_code } = data;
+      logger.error({ run_id, sequence_id, esp_id, gpio, error_code, error: data.message }, 'safe state failed');
       return;
     }
     if (event.type !== 'sequence_completed') return;
@@ -37,24 +41,4 @@ export function logRunLifecycle(events: EventBus, logger: Logger): () => void {
       logger.info({ ...fields, ...(data.error === null ? {} : { reason: data.error }) }, 'run ended');
     }
   });
-}
-
-/** The safe-state executor, logging an error line when it could not turn everything OFF. */
-export function loggingSafeState(executor: Executor, logger: Logger): Executor {
-  const execute = executor.execute;
-  if (!execute) return executor;
-  return {
-    ...executor,
-    async execute(action, context) {
-      try {
-        return await execute.call(executor, action, context);
-      } catch (error) {
-        logger.error(
-          { run_id: context.runId, sequence_id: context.sequenceId, error: error instanceof Error ? error.message : String(error) },
-          'safe state failed',
-        );
-        throw error;
-      }
-    },
-  };
 }

@@ -35,6 +35,8 @@ export interface Metrics {
   readonly mqttUnmatchedResponses: Counter;
   /** Device alerts by type (fed from the mqtt driver's `device_alert` event). */
   readonly deviceAlerts: Counter<'type'>;
+  /** Actuators a safe state could not confirm OFF (`safety_alert` events). */
+  readonly safetyAlerts: Counter;
   /** Sensor readings kept in the sensor table, by source (`mqtt`, `sim`). */
   readonly sensorReadings: Counter<'source'>;
   /** Sensor payloads ignored because they do not follow the firmware document (fed from the mqtt driver's `malformed_sensor` event). */
@@ -122,6 +124,11 @@ export function createMetrics(): Metrics {
     labelNames: ['type'] as const,
     registers,
   });
+  const safetyAlerts = new Counter({
+    name: 'sequencer_safety_alerts_total',
+    help: 'Actuators a safe state could not confirm OFF (safety_alert events, code 5643)',
+    registers,
+  });
   const sensorReadings = new Counter({
     name: 'sequencer_sensor_readings_total',
     help: 'Sensor readings kept as their sensor\'s latest, by source (mqtt, sim)',
@@ -158,6 +165,7 @@ export function createMetrics(): Metrics {
     mqttDisconnects,
     mqttUnmatchedResponses,
     deviceAlerts,
+    safetyAlerts,
     sensorReadings,
     sensorPayloadsMalformed,
     wsClients,
@@ -171,6 +179,9 @@ export function createMetrics(): Metrics {
         switch (event.type) {
           case 'sequence_started':
             runsStarted.inc();
+            break;
+          case 'safety_alert':
+            safetyAlerts.inc();
             break;
           case 'sequence_completed':
             runsEnded.inc({ status: (event.data as { status: string }).status });

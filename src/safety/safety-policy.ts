@@ -35,6 +35,11 @@ export const ActuatorRuleSchema = z
 export const SafetyPolicySchema = z
   .strictObject({
     actuators: z.array(ActuatorRuleSchema).default([]),
+    /**
+     * Time budget of every safe-state OFF (and of the emergency stop's), whatever the step
+     * timeouts say (SPEC 10); absent: 2 s.
+     */
+    safe_state_timeout_seconds: z.number().positive().max(60).optional(),
   })
   .superRefine((policy, ctx) => {
     const first = new Map<string, number>();

@@ -6,8 +6,9 @@
 import { Codes, SequencerError } from '../domain/errors.ts';
 import type { ActuatorCommand, ActuatorDriver } from '../drivers/actuator-driver.ts';
 import type { ActuatorSafety } from '../executors/actuator.executor.ts';
+import type { RunRef, SequenceEvents } from '../events/event-types.ts';
 import type { ExecutionContext, Executor } from '../executors/executor.ts';
-import { SAFE_STATE_ACTION } from '../engine/plan.ts';
+import { NOTHING_HELD, SAFE_STATE_ACTION } from '../engine/plan.ts';
 import { EmergencyLatch, type LatchPress, type LatchState } from './emergency-latch.ts';
 import { LeaseTable, leaseKey } from './lease-table.ts';
 import { CommandRateLimiter } from './rate-limiter.ts';
@@ -25,8 +26,24 @@ export interface SafetySystemOptions {
   onLatchChange?: (state: LatchState) => void;
   latchHistory?: readonly LatchPress[];
   onLatchHistory?: (history: LatchPress[]) => void;
-  /** Time budget of one safe-state OFF (default 10 s). */
-  offTimeoutMs?: number;
+  /**
+   * Time budget of every OFF of the safe state and of the emergency stop (SPEC 10
+   * `safety.safe_state_timeout_seconds`; default 2 s), whatever the step timeouts say.
+   */
+  safeStateTimeoutMs?: number;
+  /** Actuators an earlier safe state could not confirm OFF, as stored, and where to store their changes. */
+  unconfirmed?: readonly UnconfirmedLease[];
+  onUnconfirmedChange?: (leases: UnconfirmedLease[]) => void;
+}
+
+/**
+ * An actuator a safe state could not confirm OFF: its lease stays with the run that held it until
+ * an OFF to it succeeds (a later safe state, an emergency stop, `POST /devices/.../off`).
+ */
+export interface UnconfirmedLease {
+  key: string;
+  runId: string;
+  priority: number;
 }
 
 /** An actuator command a run gave before a restart. */
@@ -37,11 +54,22 @@ export interface RecoveredCommand {
   leave_on: boolean;
 }
 
+/** An OFF the device did not confirm: the actuator (`esp:gpio` and its parts) and why. */
+export interface FailedOff {
+  key: string;
+  esp_id: string;
+  gpio: number;
+  message: string;
+}
+
 /** What turning actuators OFF achieved. */
 export interface OffReport {
   off: string[];
-  failed: string[];
+  failed: FailedOff[];
 }
+
+/** `esp:gpio: why`, for messages and the emergency stop's answer. */
+export const failedText = (failure: FailedOff): string => `${failure.key}: ${failure.message}`;
 
 export class SafetySystem implements ActuatorSafety {
   readonly leases = new LeaseTable();
@@ -50,6 +78,9 @@ export class SafetySystem implements ActuatorSafety {
   readonly #policy: SafetyPolicy;
   readonly #driver: ActuatorDriver;
   readonly #offTimeoutMs: number;
+  /** Actuator key -> the lease its failed safe state left (see {@link UnconfirmedLease}). */
+  readonly #unconfirmed = new Map<string, UnconfirmedLease>();
+  readonly #onUnconfirmedChange: (leases: UnconfirmedLease[]) => void;
   /** Actuators a run asked to leave on (`leave_on`), by run: the safe state skips them. */
   readonly #leaveOn = new Map<string, Set<string>>();
   /**
@@ -62,7 +93,12 @@ export class SafetySystem implements ActuatorSafety {
   constructor(options: SafetySystemOptions) {
     this.#driver = options.driver;
     this.#policy = options.policy;
-    this.#offTimeoutMs = options.offTimeoutMs ?? 10_000;
+    this.#offTimeoutMs = options.safeStateTimeoutMs ?? 2_000;
+    this.#onUnconfirmedChange = options.onUnconfirmedChange ?? (() => {});
+    for (const lease of options.unconfirmed ?? []) {
+      this.#unconfirmed.set(lease.key, lease);
+      this.leases.acquire(lease.key, { runId: lease.runId, priority: lease.priority });
+    }
     this.latch = new EmergencyLatch({
       initial: options.latch,
       onChange: options.onLatchChange,
@@ -92,6 +128,11 @@ export class SafetySystem implements ActuatorSafety {
     // The device switches itself off after the longest allowed ON time, even if this server dies.
     if (maxOn !== null && command.command !== 'OFF' && command.duration_seconds === 0) command.duration_seconds = maxOn;
     const key = leaseKey(command.esp_id, command.gpio);
+    // Any run's OFF may try to settle what a failed safe state left: OFF is the safe direction.
+    const unconfirmed = this.#unconfirmed.get(key);
+    if (command.command === 'OFF' && unconfirmed && unconfirmed.runId === this.leases.holderOf(key)?.runId) {
+      return this.limiter.acquire(command.esp_id, { signal: context.signal, deadline: context.deadline });
+    }
     const heldBefore = this.leases.holderOf(key)?.runId === context.rootRunId;
     const lease = this.leases.acquire(key, { runId: context.rootRunId, priority: context.priority });
     if (!lease.ok) {
@@ -118,7 +159,7 @@ export class SafetySystem implements ActuatorSafety {
   /** What a command the device accepted means: OFF frees the actuator; otherwise the step that last switched it decides whether the safe state leaves it on. */
   #applied(runId: string, key: string, command: string, leaveOn: boolean): void {
     if (command === 'OFF') this.leases.release(key, runId);
-    if (command === 'OFF') this.#leftOn.delete(key);
+    if (command === 'OFF') this.#confirmedOff(key);
     else this.#leftOn.add(key);
     if (command !== 'OFF' && leaveOn) {
       const keys = this.#leaveOn.get(runId) ?? new Set<string>();
@@ -129,38 +170,92 @@ export class SafetySystem implements ActuatorSafety {
     }
   }
 
-  /** The executor of the safe-state step: OFF for every actuator the run still holds (but `leave_on`). */
+  /**
+   * The executor of the safe-state step: OFF for every actuator the run still holds (but
+   * `leave_on`). An actuator not confirmed OFF fails the step with 5643 and is reported by a
+   * `safety_alert` event each.
+   */
   safeStateExecutor(): Executor {
     return {
       type: SAFE_STATE_ACTION,
       internal: true,
       external: this.#driver.kind !== 'sim',
       schema: undefined as never,
-      execute: (_action, context) => this.makeSafe(context.rootRunId),
+      execute: async (_action, context) => {
+        const report = await this.makeSafe(context.rootRunId);
+        for (const alert of safetyAlerts(report, { sequence_id: context.sequenceId, run_id: context.rootRunId })) context.emit('safety_alert', alert);
+        return safeStateMessage(report);
+      },
     };
   }
 
   /**
-   * Turns OFF every actuator a run still holds (but `leave_on` ones) and releases them: the safe
-   * state of a run that ended early, or of one whose actor crashed. Resolves with what was done;
-   * rejects with 5614 naming the actuators that could not be turned off.
+   * Turns OFF, all at once and each within the safe-state timeout, every actuator a run still
+   * holds (but `leave_on` ones): the safe state of a run that ended early, or of one whose actor
+   * crashed. Confirmed ones are released; the others stay leased to the run (see
+   * {@link UnconfirmedLease}) so no other run assumes they are off.
    */
-  async makeSafe(runId: string): Promise<string> {
+  async makeSafe(runId: string): Promise<OffReport> {
     const leaveOn = this.#leaveOn.get(runId) ?? new Set<string>();
-    const keys = this.leases.releaseAll(runId).filter((key) => !leaveOn.has(key));
     this.#leaveOn.delete(runId);
-    if (keys.length === 0) return 'No actuator held';
-    const report = await this.turnOff(keys);
-    if (report.failed.length > 0) {
-      const done = report.off.length > 0 ? `Turned off ${report.off.join(', ')}; could` : 'Could';
-      throw new SequencerError(Codes.STEP_FAILED, `${done} not turn off ${report.failed.join('; ')}`);
-    }
-    return `Turned off ${report.off.join(', ')}`;
+    const keys = this.leases.keysOf(runId).filter((key) => !leaveOn.has(key));
+    const priority = keys.length > 0 ? (this.leases.holderOf(keys[0] as string)?.priority ?? 0) : 0;
+    const report = keys.length === 0 ? { off: [], failed: [] } : await this.turnOff(keys);
+    for (const { key } of report.failed) if (this.leases.holderOf(key)?.runId === runId) this.#unconfirmed.set(key, { key, runId, priority });
+    if (report.failed.length > 0) this.#unconfirmedChanged();
+    this.#releaseConfirmed(runId);
+    return report;
   }
 
-  /** A run ended: whatever it holds is released (a completed run leaves its actuators as it set them). */
-  runEnded(runId: string): void {
+  /** Releases what `runId` holds but an unconfirmed OFF (those stay until an OFF succeeds). */
+  #releaseConfirmed(runId: string): void {
+    const kept = this.leases.keysOf(runId).filter((key) => this.#unconfirmed.get(key)?.runId === runId);
     this.leases.releaseAll(runId);
+    for (const key of kept) this.leases.acquire(key, this.#unconfirmed.get(key) as UnconfirmedLease);
+  }
+
+  /** A device confirmed `key` OFF: a lease an unconfirmed safe state left on it goes. */
+  #confirmedOff(key: string): void {
+    this.#leftOn.delete(key);
+    const lease = this.#unconfirmed.get(key);
+    if (!lease) return;
+    this.#unconfirmed.delete(key);
+    this.leases.release(key, lease.runId);
+    this.#unconfirmedChanged();
+  }
+
+  #unconfirmedChanged(): void {
+    this.#onUnconfirmedChange([...this.#unconfirmed.values()]);
+  }
+
+  /** The leases failed safe states left, for `GET /devices` and operators. */
+  unconfirmed(): UnconfirmedLease[] {
+    return [...this.#unconfirmed.values()];
+  }
+
+  /**
+   * An operator's OFF to one actuator (`POST /devices/{esp_id}/actuators/{gpio}/off`), within the
+   * safe-state timeout, past leases, rate limits and the latch as every safe-state OFF. Confirmed:
+   * a lease a failed safe state left on it is released. Not confirmed: throws 5643 (409).
+   */
+  async operatorOff(espId: string, gpio: number): Promise<{ released_from_run: string | null }> {
+    const key = leaseKey(espId, gpio);
+    const heldBy = this.#unconfirmed.get(key)?.runId ?? null;
+    const report = await this.turnOff([key]);
+    const failure = report.failed[0];
+    if (failure) {
+      const kept = heldBy === null ? '' : `; its lease stays with run ${heldBy}`;
+      throw new SequencerError(Codes.SAFE_STATE_FAILED, `${key} could not be confirmed OFF: ${failure.message}${kept}`, [], 409);
+    }
+    return { released_from_run: heldBy };
+  }
+
+  /**
+   * A run ended: whatever it holds is released (a completed run leaves its actuators as it set
+   * them), but an actuator its safe state could not confirm OFF.
+   */
+  runEnded(runId: string): void {
+    this.#releaseConfirmed(runId);
     this.#leaveOn.delete(runId);
   }
 
@@ -177,9 +272,10 @@ export class SafetySystem implements ActuatorSafety {
     }
   }
 
-  /** A run left memory: forget that it ever touched anything. */
+  /** A run left memory: forget that it ever touched anything (but what its safe state could not confirm OFF). */
   runDropped(runId: string): void {
     this.leases.forget(runId);
+    for (const lease of this.#unconfirmed.values()) if (lease.runId === runId) this.leases.acquire(lease.key, lease);
   }
 
   /**
@@ -199,16 +295,21 @@ export class SafetySystem implements ActuatorSafety {
           duration_seconds: 0,
           correlation_id: crypto.randomUUID(),
         };
+        // A timer of our own rather than AbortSignal.timeout: the engine's clock (and a test's fake one) drives it.
+        const controller = new AbortController();
+        const timer = setTimeout(() => controller.abort(new SequencerError(Codes.SAFE_STATE_FAILED, `no answer within ${this.#offTimeoutMs / 1000} s`)), this.#offTimeoutMs);
         try {
-          const answer = await this.#driver.send(command, { signal: AbortSignal.timeout(this.#offTimeoutMs), timeoutMs: this.#offTimeoutMs });
+          const answer = await this.#driver.send(command, { signal: controller.signal, timeoutMs: this.#offTimeoutMs });
           if (answer.success) {
             report.off.push(key);
-            this.#leftOn.delete(key);
+            this.#confirmedOff(key);
           } else {
-            report.failed.push(`${key}: ${answer.message}`);
+            report.failed.push({ key, esp_id: command.esp_id, gpio: command.gpio, message: answer.message });
           }
         } catch (error) {
-          report.failed.push(`${key}: ${error instanceof Error ? error.message : String(error)}`);
+          report.failed.push({ key, esp_id: command.esp_id, gpio: command.gpio, message: error instanceof Error ? error.message : String(error) });
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );
@@ -222,6 +323,7 @@ export class SafetySystem implements ActuatorSafety {
   touched(): Set<string> {
     const keys = this.leases.allTouched();
     for (const key of this.#leftOn) keys.add(key);
+    for (const key of this.#unconfirmed.keys()) keys.add(key);
     return keys;
   }
 
@@ -229,4 +331,24 @@ export class SafetySystem implements ActuatorSafety {
   close(): void {
     this.limiter.close();
   }
+}
+
+/** The safe-state step's message: what was turned off, and what could not be confirmed OFF. */
+function safeStateMessage(report: OffReport): string {
+  if (report.off.length === 0 && report.failed.length === 0) return NOTHING_HELD;
+  const off = report.off.length > 0 ? `Turned off ${report.off.join(', ')}` : '';
+  if (report.failed.length === 0) return off;
+  const failed = `could not confirm OFF: ${report.failed.map(failedText).join('; ')}`;
+  throw new SequencerError(Codes.SAFE_STATE_FAILED, off ? `${off}; ${failed}` : failed.charAt(0).toUpperCase() + failed.slice(1));
+}
+
+/** The `safety_alert` events of a safe state's report about run `ref`: one per actuator not confirmed OFF. */
+export function safetyAlerts(report: OffReport, ref: RunRef): SequenceEvents['safety_alert'][] {
+  return report.failed.map(({ key, esp_id, gpio, message }) => ({
+    ...ref,
+    esp_id,
+    gpio,
+    error_code: Codes.SAFE_STATE_FAILED,
+    message: `${key} could not be confirmed OFF: ${message}`,
+  }));
 }

@@ -85,7 +85,7 @@ function sequenceSuite(makeBroker: () => Promise<BrokerHarness>): void {
     expect(aborts.step_results).toHaveLength(2);
     expect(aborts.step_results[1]?.message).toMatch(refused);
     // The safe state turned ESP_3:5 off again; ESP_2 keeps refusing, so its OFF is reported failed.
-    expect(aborts.cleanup_results[0]?.message).toMatch(/^Turned off ESP_3:5; could not turn off ESP_2:4: .*simulated failure/);
+    expect(aborts.cleanup_results[0]?.message).toMatch(/^Turned off ESP_3:5; could not confirm OFF: ESP_2:4: .*simulated failure/);
     expect(emulator.state().filter((a) => a.esp_id === 'ESP_3')).toEqual([
       { esp_id: 'ESP_3', gpio: 5, on: false, value: 0, last_command: 'OFF', commands: 2 },
     ]);
@@ -130,7 +130,7 @@ function sequenceSuite(makeBroker: () => Promise<BrokerHarness>): void {
     expect(waiting?.message).toMatch(/connection lost while waiting for the answer/);
     expect(next).toMatchObject({ success: false, error_code: Codes.STEP_FAILED, message: expect.stringMatching(UNREACHABLE) });
     expect(progress.cleanup_results[0]).toMatchObject({ step_name: 'Safe state', success: false });
-    expect(progress.cleanup_results[0]?.message).toMatch(/^Could not turn off .*MQTT broker unreachable/);
+    expect(progress.cleanup_results[0]?.message).toMatch(/^Could not confirm OFF: .*MQTT broker unreachable/);
 
     const down = await user.health();
     expect(down.status).toBe(200);

@@ -132,9 +132,9 @@ describe('safe state', () => {
     expect(ended.cleanup_results.map((r) => [r.step_name, r.success, r.error_code])).toEqual([
       ['Close broken valve', false, Codes.STEP_FAILED],
       ['Close drain', true, null],
-      ['Safe state', false, Codes.STEP_FAILED],
+      ['Safe state', false, Codes.SAFE_STATE_FAILED],
     ]);
-    expect(ended.cleanup_results[2]?.message).toBe('Turned off ESP_PUMP:5; could not turn off ESP_BROKEN:1: ESP_BROKEN: simulated failure');
+    expect(ended.cleanup_results[2]?.message).toBe('Turned off ESP_PUMP:5; could not confirm OFF: ESP_BROKEN:1: ESP_BROKEN: simulated failure');
     expect(h.sim.actuator(...PUMP)?.on).toBe(false);
     expect(h.events.filter((e) => e.type === 'sequence_completed' && (e.data as { run_id: string }).run_id === run)).toHaveLength(1);
   });
@@ -148,8 +148,9 @@ describe('safe state', () => {
     const ended = await drive(h.ended(run));
 
     expect(ended.status).toBe('cancelled');
-    expect(ended.cleanup_results[0]).toMatchObject({ step_name: 'Safe state', success: false, error_code: Codes.STEP_FAILED });
-    expect(ended.cleanup_results[0]?.message).toBe('Could not turn off ESP_PUMP:5: ESP_PUMP: simulated failure');
+    expect(ended).toMatchObject({ safe_state: 'failed' });
+    expect(ended.cleanup_results[0]).toMatchObject({ step_name: 'Safe state', success: false, error_code: Codes.SAFE_STATE_FAILED });
+    expect(ended.cleanup_results[0]?.message).toBe('Could not confirm OFF: ESP_PUMP:5: ESP_PUMP: simulated failure');
     expect(h.sim.actuator(...PUMP)?.on).toBe(true);
   });
 });

@@ -38,4 +38,45 @@ describe('a run that ends badly', () => {
     expect(await h.services.engine.list({ limit: 10, offset: 0, running_only: true })).toMatchObject({ running: 1, total: 1 });
     expect(await drive(h.ended(runId))).toMatchObject({ status: 'failed', ending_as: null });
   });
+
+  it('on a device that hangs ends within step timeout + safe-state timeout, safe_state failed, with one safety_alert', async () => {
+    h.sim.configure('ESP_HANG', { hang: true });
+    const runId = h.start({ steps: [actuator('ESP_HANG', 5, 'ON', { timeout_seconds: 5 }), wait(60)] });
+    const started = Date.now();
+
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(await h.services.engine.get(runId)).toMatchObject({ status: 'stopping', ending_as: 'failed', error_code: 5615, safe_state: null });
+    await vi.advanceTimersByTimeAsync(2000);
+
+    const ended = await h.ended(runId);
+    expect(ended).toMatchObject({ status: 'failed', safe_state: 'failed', safe_state_at: new Date(started + 7000).toISOString(), completed_at: new Date(started + 7000).toISOString() });
+    expect(ended.cleanup_results).toMatchObject([{ step_name: 'Safe state', success: false, error_code: 5643, message: 'Could not confirm OFF: ESP_HANG:5: no answer within 2 s' }]);
+    const types = h.events.filter((e) => (e.data as { run_id?: string }).run_id === runId && e.type !== 'sequence_state' && e.type !== 'sequence_step').map((e) => e.type);
+    expect(types).toEqual(['sequence_started', 'sequence_error', 'sequence_stopping', 'safety_alert', 'sequence_completed']);
+    expect(h.events.find((e) => e.type === 'safety_alert')?.data).toEqual({
+      sequence_id: expect.any(String),
+      run_id: runId,
+      esp_id: 'ESP_HANG',
+      gpio: 5,
+      error_code: 5643,
+      message: 'ESP_HANG:5 could not be confirmed OFF: no answer within 2 s',
+    });
+    expect(h.services.safety.leases.holderOf('ESP_HANG:5')?.runId).toBe(runId);
+  });
+
+  it('reports safe_state reached once what it held is OFF, and not_needed when it held nothing or completed', async () => {
+    const holding = h.start({ steps: [actuator('ESP_1', 5, 'ON'), wait(60)] });
+    await drive(h.stepDone(holding, 0));
+    await h.services.engine.cancel(holding);
+    const empty = h.start({ steps: [wait(60)] });
+    await h.services.engine.cancel(empty);
+    const done = h.start({ steps: [actuator('ESP_2', 5, 'ON')] });
+
+    const ends = await drive(Promise.all([h.ended(holding), h.ended(empty), h.ended(done)]));
+    expect(ends.map((p) => [p.status, p.safe_state, p.safe_state_at === null])).toEqual([
+      ['cancelled', 'reached', false],
+      ['cancelled', 'not_needed', false],
+      ['completed', 'not_needed', true],
+    ]);
+  });
 });

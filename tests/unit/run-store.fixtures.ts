@@ -41,6 +41,8 @@ export function progressOf(fields: RunFields = {}): Progress {
     current_step_name: 'Step 1',
     failed_step: null,
     ending_as: null,
+    safe_state: null,
+    safe_state_at: null,
     queued_at: null,
     started_at: null,
     completed_at: null,

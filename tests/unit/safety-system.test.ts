@@ -57,9 +57,9 @@ async function refusal(promise: Promise<unknown>): Promise<SequencerError> {
   return error;
 }
 
-function safeState(runId: string): Promise<string> {
+function safeState(runId: string, emit: ExecutionContext['emit'] = () => {}): Promise<string> {
   const executor = safety.safeStateExecutor();
-  return (executor.execute as NonNullable<typeof executor.execute>)({}, context(runId, 100, { phase: 'cleanup' }));
+  return (executor.execute as NonNullable<typeof executor.execute>)({}, context(runId, 100, { phase: 'cleanup', emit }));
 }
 
 beforeEach(() => {
@@ -172,15 +172,83 @@ describe('safe state', () => {
     expect(safety.leases.size).toBe(0);
   });
 
-  it('fails with 5614 naming what it could and could not turn OFF', async () => {
+  it('fails with 5643 naming what it could not confirm OFF, alerts once per actuator, and keeps that lease with the run', async () => {
     await send(command('ESP_1', 1, 'ON'), context('run'));
     await send(command('ESP_2', 1, 'ON'), context('run'));
     sim.configure('ESP_2', { fail: true });
+    const alerts: unknown[] = [];
 
-    const failed = await refusal(safeState('run'));
+    const failed = await refusal(safeState('run', (type, data) => alerts.push({ type, data })));
+    safety.runEnded('run');
 
-    expect(failed.code).toBe(Codes.STEP_FAILED);
-    expect(failed.message).toBe('Turned off ESP_1:1; could not turn off ESP_2:1: ESP_2: simulated failure');
+    expect([failed.code, failed.message]).toEqual([Codes.SAFE_STATE_FAILED, 'Turned off ESP_1:1; could not confirm OFF: ESP_2:1: ESP_2: simulated failure']);
+    expect(alerts).toEqual([
+      {
+        type: 'safety_alert',
+        data: { sequence_id: 'seq', run_id: 'run', esp_id: 'ESP_2', gpio: 1, error_code: 5643, message: 'ESP_2:1 could not be confirmed OFF: ESP_2: simulated failure' },
+      },
+    ]);
+    expect([safety.leases.holderOf('ESP_1:1'), safety.leases.holderOf('ESP_2:1')?.runId]).toEqual([undefined, 'run']);
+    expect((await refusal(safety.beforeSend(command('ESP_2', 1, 'ON'), context('other')))).code).toBe(Codes.ACTUATOR_LOCKED);
+  });
+
+  it('gives up each OFF after the safe-state timeout, all at once, whatever the step timeouts say', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    system({ safeStateTimeoutMs: 2000 });
+    await send(command('ESP_DEAD', 1, 'ON'), context('run'));
+    await send(command('ESP_DEAD', 2, 'ON'), context('run'));
+    sim.configure('ESP_DEAD', { hang: true });
+
+    const outcome = refusal(safeState('run'));
+    await vi.advanceTimersByTimeAsync(1999);
+    let settled = false;
+    void outcome.then(() => (settled = true));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+
+    expect((await outcome).message).toBe('Could not confirm OFF: ESP_DEAD:1: no answer within 2 s; ESP_DEAD:2: no answer within 2 s');
+  });
+
+  it('releases a lease its failed safe state left once an operator OFF is confirmed, and not before', async () => {
+    await send(command('ESP_2', 1, 'ON'), context('run'));
+    sim.configure('ESP_2', { fail: true });
+    await refusal(safeState('run'));
+    safety.runEnded('run');
+    safety.runDropped('run');
+
+    const refused = await refusal(safety.operatorOff('ESP_2', 1));
+    expect([refused.code, refused.status, refused.message]).toEqual([5643, 409, 'ESP_2:1 could not be confirmed OFF: ESP_2: simulated failure; its lease stays with run run']);
+    expect(safety.unconfirmed()).toEqual([{ key: 'ESP_2:1', runId: 'run', priority: 100 }]);
+
+    sim.configure('ESP_2', { fail: false });
+    expect(await safety.operatorOff('ESP_2', 1)).toEqual({ released_from_run: 'run' });
+    expect([safety.leases.holderOf('ESP_2:1'), safety.unconfirmed()]).toEqual([undefined, []]);
+  });
+
+  it("lets any run's OFF through to an actuator a failed safe state left, and releases it once confirmed", async () => {
+    await send(command('ESP_2', 1, 'ON'), context('run'));
+    sim.configure('ESP_2', { fail: true });
+    await refusal(safeState('run'));
+    safety.runEnded('run');
+    sim.configure('ESP_2', { fail: false });
+
+    await send(command('ESP_2', 1, 'OFF'), context('other'));
+
+    expect([safety.leases.holderOf('ESP_2:1'), safety.unconfirmed()]).toEqual([undefined, []]);
+  });
+
+  it('restores the leases of earlier unconfirmed OFFs it is given (a restart keeps them)', async () => {
+    const stored: unknown[] = [];
+    system({ onUnconfirmedChange: (leases) => stored.push(leases) });
+    await send(command('ESP_2', 1, 'ON'), context('run', 50));
+    sim.configure('ESP_2', { fail: true });
+    await refusal(safeState('run'));
+
+    system({ unconfirmed: stored.at(-1) as [] });
+
+    expect(safety.leases.holderOf('ESP_2:1')).toMatchObject({ runId: 'run', priority: 50 });
+    expect([...safety.touched()]).toEqual(['ESP_2:1']);
   });
 
   it('rebuilds a recovered run from its commands, so its safe state still reaches the actuator', async () => {
@@ -212,14 +280,12 @@ describe('emergency reach', () => {
     expect([...safety.touched()]).toEqual(['ESP_1:2']);
   });
 
-  it('gives up an OFF to a device that never answers after the OFF timeout', async () => {
-    system({ offTimeoutMs: 20 });
+  it('gives up an OFF to a device that never answers after the safe-state timeout', async () => {
+    system({ safeStateTimeoutMs: 20 });
     sim.configure('ESP_SILENT', { hang: true });
 
     const report = await safety.turnOff(['ESP_SILENT:4']);
 
-    expect(report.off).toEqual([]);
-    expect(report.failed).toHaveLength(1);
-    expect(report.failed[0]).toMatch(/^ESP_SILENT:4: /);
+    expect(report).toEqual({ off: [], failed: [{ key: 'ESP_SILENT:4', esp_id: 'ESP_SILENT', gpio: 4, message: 'no answer within 0.02 s' }] });
   });
 });
