@@ -138,7 +138,10 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   // Latch writes are chained: each press or clear is stored after the one before, and an answer
   // about the stop waits for what it changed to be stored.
   let latchWrites: Promise<void> = Promise.resolve();
+  // True while the latch follows another node's press or clear, which that node stored.
+  let following = false;
   const storeSetting = (key: string, value: unknown, what: string) => {
+    if (following) return;
     // An emergency stop must go on when the disk fails; the latch then holds until the restart.
     latchWrites = latchWrites.then(() => store?.setSetting(key, value)).catch((error: unknown) => onError(error, what));
   };
@@ -217,7 +220,31 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   logRunLifecycle(engine.events, logger);
   const hub = new EventHub();
   // In a cluster the stream is the shared event log, every node's events with the cluster's seq.
-  if (cluster) await cluster.start(engine, hub);
+  // Every other node follows a press or clear once it is stored (they poll for it too).
+  const announceLatch = () => latchWrites.then(() => cluster?.announceLatch()).catch((error: unknown) => onError(error, 'emergency stop could not be announced to the cluster'));
+  const follow = (change: () => void) => {
+    following = true;
+    try {
+      change();
+    } finally {
+      following = false;
+    }
+  };
+  if (cluster) {
+    await cluster.start(engine, hub, {
+      stored: async () => (await store?.getSetting(LATCH_KEY)) as LatchState | undefined,
+      local: () => safety.latch.state(),
+      written: () => latchWrites,
+      async stop(reason) {
+        follow(() => safety.latch.trip(reason, Date.now()));
+        await cancelEveryRun(engine, reason);
+        await safety.turnOff(safety.touched());
+      },
+      async clear() {
+        follow(() => safety.latch.clear(Date.now()));
+      },
+    });
+  }
   else hub.attach(engine.events);
   await templates.load();
   const recovered = { ...(await engine.recover(config.recovery)), cancelled: 0 };
@@ -246,6 +273,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     recovered,
     async emergencyStop(reason) {
       safety.latch.trip(reason, Date.now());
+      const announced = announceLatch();
       const cancelled = await cancelEveryRun(engine, reason);
       const turningOff = safety.turnOff(safety.touched());
       // After the OFFs, on the same connection: an emergency-stopped firmware refuses every command, OFF included.
@@ -255,14 +283,15 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
       // A second press keeps the first reason in the latch; the event says what the latch says.
       const latched = safety.latch.state().reason ?? reason;
       engine.events.publish('emergency_stop', { active: true, reason: latched, runs_cancelled: cancelled, actuators_off: report.off.length }, Date.now());
-      await latchWrites;
+      await announced;
       return result;
     },
     async clearEmergencyStop() {
       safety.latch.clear(Date.now());
+      const announced = announceLatch();
       mqtt?.clearEmergency().catch((error: unknown) => onError(error, 'emergency clear could not be published to the nodes'));
       engine.events.publish('emergency_stop', { active: false, reason: null, runs_cancelled: 0, actuators_off: 0 }, Date.now());
-      await latchWrites;
+      await announced;
     },
     async close() {
       if (closed) return;

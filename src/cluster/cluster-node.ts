@@ -14,6 +14,7 @@ import type { EventType, PendingEvent } from '../events/event-types.ts';
 import { CommandBus, type CommandKind } from './command-bus.ts';
 import { headSeq, logEvents } from './event-log.ts';
 import { EventTail } from './event-tail.ts';
+import { LatchSync, type LatchHooks } from './latch-sync.ts';
 import { NodeMembership } from './node-membership.ts';
 
 /** Heartbeat period (SPEC 14: with the lease renewal, every 2 s). */
@@ -45,6 +46,7 @@ export class ClusterNode implements RemoteRuns {
   #heartbeat: NodeJS.Timeout | null = null;
   #unsubscribe: (() => void) | null = null;
   #logging: Promise<void> = Promise.resolve();
+  #latch: LatchSync | null = null;
 
   constructor(options: ClusterNodeOptions) {
     this.#options = options;
@@ -64,9 +66,14 @@ export class ClusterNode implements RemoteRuns {
    * Joins the cluster: the hub is filled with the newest stored events (replay survives a restart)
    * and follows the log from there; control calls for this node's runs are served from now on.
    */
-  async start(engine: Engine, hub: EventHub): Promise<void> {
+  async start(engine: Engine, hub: EventHub, latch: LatchHooks): Promise<void> {
     const { pool, onError } = this.#options;
     this.#engine = engine;
+    this.#latch = new LatchSync(pool, latch, {
+      ...(this.#options.pollMs !== undefined ? { pollMs: this.#options.pollMs } : {}),
+      onError: (error) => onError(error, 'cluster emergency latch could not be followed'),
+    });
+    await this.#latch.start();
     this.#unsubscribe = engine.events.subscribe((event) => {
       if (UNCOMMITTED.has(event.type)) this.log({ type: event.type, data: event.data, at: event.timestamp * 1000 });
     });
@@ -85,6 +92,11 @@ export class ClusterNode implements RemoteRuns {
     this.#heartbeat = setInterval(() => {
       this.membership.tick().catch((error: unknown) => onError(error, 'cluster heartbeat failed'));
     }, HEARTBEAT_MS);
+  }
+
+  /** Tells every node that this one stored a press or clear of the emergency latch. */
+  announceLatch(): Promise<void> {
+    return this.#latch?.announce() ?? Promise.resolve();
   }
 
   /** Logs events that come with no commit, in order, each batch in a transaction of its own. */
@@ -144,6 +156,7 @@ export class ClusterNode implements RemoteRuns {
     this.#unsubscribe?.();
     this.#unsubscribe = null;
     await this.#bus.close();
+    await this.#latch?.close();
     await this.#tail?.close();
     await this.#logging;
   }
