@@ -4,8 +4,10 @@
  * with the SQLite store on a file in a temporary directory, against `:memory:` and the engine's
  * own store (`none`: in memory, not durable, events not held for commits). Measures the start rate, step lateness (as a subscriber sees it: events wait for their
  * write), CPU time and the transition-to-disk latency (from a transition to the end of the commit
- * that holds it). Each variant runs in a fresh child process. Run with
- * `npx tsx bench/store-engine.bench.ts [--runs N] [--delay-ms N] [--only none|memory|file]`.
+ * that holds it). Each variant runs in a fresh child process. With `--pg postgres://HOST:PORT`
+ * the PostgreSQL store (one node, in a database created and dropped on that server) is measured
+ * too. Run with `npx tsx bench/store-engine.bench.ts [--runs N] [--delay-ms N] [--pg URL]
+ * [--only none|memory|file|postgres]`.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,10 +21,13 @@ import { Engine } from '../src/engine/engine.ts';
 import type { EventEnvelope } from '../src/events/event-types.ts';
 import { builtinExecutors } from '../src/executors/builtin-executors.ts';
 import type { CommitBatch, RunStore } from '../src/store/run-store.ts';
+import pg from 'pg';
+import { openPostgresStore } from '../src/store/postgres/postgres.store.ts';
 import { openSqliteStore } from '../src/store/sqlite/sqlite.store.ts';
 
 /** Where runs are stored. */
-export type StoreVariant = 'none' | 'memory' | 'file';
+export type StoreVariant = 'none' | 'memory' | 'file' | 'postgres';
+const VARIANTS: readonly StoreVariant[] = ['none', 'memory', 'file', 'postgres'];
 
 /** What to measure; every field has a default. */
 export interface StoreEngineBenchOptions {
@@ -30,8 +35,10 @@ export interface StoreEngineBenchOptions {
   runs?: number;
   /** Length of each of the two waits, in ms. Default 1000. */
   delayMs?: number;
-  /** Measure one variant in this process. Default all three, each in a child process. */
+  /** Measure one variant in this process. Default all, each in a child process. */
   only?: StoreVariant;
+  /** A PostgreSQL server (`postgres://user@host:port`): the postgres variant runs on a database of its own there. */
+  pg?: string;
 }
 
 /** The numbers of one variant. */
@@ -123,10 +130,11 @@ class TimedStore {
 }
 
 /** Measures one variant in this process. */
-async function measureHere(variant: StoreVariant, runs: number, delayMs: number): Promise<StoreEngineResult> {
+async function measureHere(variant: StoreVariant, runs: number, delayMs: number, pg?: string): Promise<StoreEngineResult> {
   const dir = variant === 'file' ? mkdtempSync(join(tmpdir(), 'sequencer-store-bench-')) : null;
   const path = dir ? join(dir, 'bench.db') : ':memory:';
-  const inner = variant === 'none' ? null : openSqliteStore(path);
+  const database = variant === 'postgres' ? await benchDatabase(pg ?? 'postgres://postgres@127.0.0.1:5432') : null;
+  const inner = variant === 'none' ? null : database ? await openPostgresStore(database.url, { nodeId: 'bench' }) : openSqliteStore(path);
   const timed = inner ? new TimedStore(inner) : null;
   const engine = new Engine({ executors: builtinExecutors(new SimDriver(0)), store: timed?.wrap() ?? null, limits: { maxConcurrent: runs } });
   const starts = new Float64Array(runs * STEPS).fill(Number.NaN);
@@ -169,6 +177,7 @@ async function measureHere(variant: StoreVariant, runs: number, delayMs: number)
   const cpuMs = cpuMsNow() - cpuBefore;
   await engine.close();
   await inner?.close();
+  await database?.drop();
   const fileBytes = dir ? ['', '-wal'].reduce((sum, suffix) => sum + (statSync(`${path}${suffix}`, { throwIfNoEntry: false })?.size ?? 0), 0) : null;
   if (dir) rmSync(dir, { recursive: true, force: true });
 
@@ -205,8 +214,8 @@ async function measureHere(variant: StoreVariant, runs: number, delayMs: number)
 }
 
 /** Measures one variant in a fresh process, after a small warm-up round there. */
-async function measureApart(variant: StoreVariant, runs: number, delayMs: number): Promise<StoreEngineResult> {
-  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--only', variant, '--runs', String(runs), '--delay-ms', String(delayMs), '--json'];
+async function measureApart(variant: StoreVariant, runs: number, delayMs: number, pg?: string): Promise<StoreEngineResult> {
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--only', variant, '--runs', String(runs), '--delay-ms', String(delayMs), ...(pg ? ['--pg', pg] : []), '--json'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
@@ -221,12 +230,28 @@ export async function runStoreEngineBench(options: StoreEngineBenchOptions = {})
   const delayMs = options.delayMs ?? 1000;
   if (options.only) {
     // JIT warm-up, so the numbers are of optimised code.
-    await measureHere(options.only, Math.min(500, runs), 10);
-    return [await measureHere(options.only, runs, delayMs)];
+    await measureHere(options.only, Math.min(500, runs), 10, options.pg);
+    return [await measureHere(options.only, runs, delayMs, options.pg)];
   }
   const results: StoreEngineResult[] = [];
-  for (const variant of ['none', 'memory', 'file'] as const) results.push(await measureApart(variant, runs, delayMs));
+  for (const variant of VARIANTS) {
+    if (variant === 'postgres' && !options.pg) continue;
+    results.push(await measureApart(variant, runs, delayMs, options.pg));
+  }
   return results;
+}
+
+/** A database of its own on the PostgreSQL server at `server`, dropped after. */
+async function benchDatabase(server: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `seq_bench_${process.pid}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: `${server}/postgres` });
+    await client.connect();
+    await client.query(sql).finally(() => client.end());
+  };
+  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin(`CREATE DATABASE ${name}`);
+  return { url: `${server}/${name}`, drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
 /** The results as a Markdown table, with each store's ratio to no store and the target. */
@@ -256,11 +281,13 @@ export function formatStoreEngineBench(results: StoreEngineResult[]): string {
   return [
     `runs: ${results[0]?.runs ?? 0}`,
     '',
-    `| measure | ${results.map((r) => r.variant === 'none' ? 'no store' : r.variant === 'memory' ? ':memory:' : 'SQLite file').join(' | ')} | target |`,
+    `| measure | ${results.map((r) => VARIANT_NAMES[r.variant]).join(' | ')} | target |`,
     `|---|${results.map(() => '---:').join('|')}|---|`,
     ...rows.map(([name, show, target]) => `| ${name} | ${results.map(show).join(' | ')} | ${target} |`),
   ].join('\n');
 }
+
+const VARIANT_NAMES: Record<StoreVariant, string> = { none: 'no store', memory: ':memory:', file: 'SQLite file', postgres: 'PostgreSQL' };
 
 function argument(name: string): string | undefined {
   const at = process.argv.indexOf(`--${name}`);
@@ -276,7 +303,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const results = await runStoreEngineBench({
     runs: number('runs'),
     delayMs: number('delay-ms'),
-    only: only === 'none' || only === 'memory' || only === 'file' ? only : undefined,
+    only: VARIANTS.find((variant) => variant === only),
+    pg: argument('pg'),
   });
   console.log(process.argv.includes('--json') ? JSON.stringify(results) : formatStoreEngineBench(results));
 }
