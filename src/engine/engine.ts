@@ -15,6 +15,7 @@ import { TERMINAL_STATUSES } from '../domain/progress.ts';
 import { validateDefinition, type ValidationResult } from '../domain/validate-definition.ts';
 import { EventBus } from '../events/event-bus.ts';
 import type { Executor, ExecutorRegistry } from '../executors/executor.ts';
+import { repeatExecutor } from '../executors/repeat.executor.ts';
 import { sequenceExecutor } from '../executors/sequence.executor.ts';
 import { DEFAULT_RENEWAL } from '../cluster/lease-keeper.ts';
 import type { RunQuery, RunStore, UnfinishedRun } from '../store/run-store.ts';
@@ -36,6 +37,7 @@ import { ClosedLoop } from './closed-loop.ts';
 import { buildPlan, NOTHING_HELD, SAFE_STATE_ACTION } from './plan.ts';
 import { toProgress } from './progress.ts';
 import { recoverRuns, type RecoveryCounts } from './recovery.ts';
+import { runRepeat } from './repeat-runs.ts';
 import { RunBook } from './run-book.ts';
 import { RunHost } from './run-host.ts';
 import { RunLeases } from './run-leases.ts';
@@ -99,7 +101,9 @@ export class Engine {
     const plan = (definition: SequenceDefinition) => this.#plan(definition);
     this.#admission = new Admission({ limits: this.limits, options, book: this.#book, host: this.#host, out: this.#out, plan, sweep: () => this.sweep(), report, nodeId: this.#store.ownership?.nodeId ?? null });
     this.#queries = new RunQueries({ book: this.#book, out: this.#out, store: this.#store, runningCount: () => this.runningCount, remote: options.cluster });
-    this.#executors.register(sequenceExecutor((action, context) => runNested({ book: this.#book, host: this.#host, admission: this.#admission }, action, context)));
+    const nested = { book: this.#book, host: this.#host, admission: this.#admission };
+    this.#executors.register(sequenceExecutor((action, context) => runNested(nested, action, context)));
+    this.#executors.register(repeatExecutor((action, context) => runRepeat(nested, loop, action, context)));
     if (!this.#executors.get(SAFE_STATE_ACTION)) this.#executors.register(nothingHeld);
     const ownership = this.#store.ownership;
     this.#leases = ownership

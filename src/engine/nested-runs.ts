@@ -12,8 +12,15 @@ import type { RunBook } from './run-book.ts';
 import type { RunHost } from './run-host.ts';
 import { runParent } from './run-parent.ts';
 
+/** What nested runs are made with. */
+export interface NestedParts {
+  book: RunBook;
+  host: RunHost;
+  admission: Admission;
+}
+
 /** Runs a nested sequence as a child actor of the parent run and settles the parent's attempt. */
-export function runNested(parts: { book: RunBook; host: RunHost; admission: Admission }, action: PlanAction, context: ExecutionContext): Promise<string> {
+export function runNested(parts: NestedParts, action: PlanAction, context: ExecutionContext): Promise<string> {
   const { book, host, admission } = parts;
   const parent = book.runs.get(context.runId);
   if (!parent?.actor) return Promise.reject(new SequencerError(Codes.INTERNAL_ERROR, 'Parent run is gone'));

@@ -4,7 +4,9 @@
  * step appended to the cleanup steps.
  */
 import type { PlanAction, PlanCondition, PlanStep, PlanWait, SequencePlan } from '../../machines/sequence.types.ts';
+import type { Condition } from '../conditions/condition.schema.ts';
 import { describeCondition } from '../conditions/evaluate-condition.ts';
+import type { RepeatPlanAction } from '../executors/repeat.executor.ts';
 import type { SequenceDefinition, Step } from '../domain/definition.schema.ts';
 import { DEFAULT_LIMITS, type DefinitionLimits } from '../domain/definition.schema.ts';
 import { effectiveMaxDuration, validateDefinition, type ActionCatalog, type TemplateResolver } from '../domain/validate-definition.ts';
@@ -34,7 +36,7 @@ export interface PlanOptions {
 /** Builds the plan of a definition that passed validation. */
 export function buildPlan(def: SequenceDefinition, options: PlanOptions): SequencePlan {
   const limits = options.limits ?? DEFAULT_LIMITS;
-  const toStep = (step: Step, index: number) => planStep(step, index, def.abort_on_failure, options);
+  const toStep = (step: Step, index: number) => planStep(step, index, def, options);
   const cleanup = def.cleanup_steps.map(toStep);
   if (options.safeState !== false) cleanup.push(safeStateStep());
   return {
@@ -44,10 +46,17 @@ export function buildPlan(def: SequenceDefinition, options: PlanOptions): Sequen
   };
 }
 
-function planStep(step: Step, index: number, abortOnFailure: boolean, options: PlanOptions): PlanStep {
+function planStep(step: Step, index: number, def: SequenceDefinition, options: PlanOptions): PlanStep {
+  const abortOnFailure = def.abort_on_failure;
   const timeoutMs = (step.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
   const action = step.action;
   if (step.wait_for) return waitStep(step, index, abortOnFailure);
+  if (action?.type === 'repeat') {
+    const body = repeatPlan(action, def, options);
+    // Without its own timeout_seconds, a repeat is bounded by the run's max duration, like a nested sequence.
+    const repeatTimeout = step.timeout_seconds === undefined ? body.plan.maxDurationMs + NESTED_GRACE_MS : timeoutMs;
+    return stepOf(step, index, abortOnFailure, body, 0, repeatTimeout);
+  }
   if (!action) return stepOf(step, index, abortOnFailure, null, (step.delay_seconds ?? 0) * 1000, timeoutMs);
   if (action.type === 'delay') return stepOf(step, index, abortOnFailure, null, Number(action.seconds) * 1000, timeoutMs);
   if (action.type === 'sequence') {
@@ -100,11 +109,31 @@ function nestedPlan(action: Record<string, unknown>, options: PlanOptions): Sequ
     const { type: _type, idempotent: _idempotent, ...inline } = action;
     body = inline;
   }
+  return childPlan(body, options);
+}
+
+/**
+ * A `repeat` action as the engine runs it: the plan of one iteration (its steps under the
+ * enclosing sequence's failure policy and max duration, SPEC 2.1) and when to stop.
+ */
+function repeatPlan(action: Record<string, unknown>, def: SequenceDefinition, options: PlanOptions): RepeatPlanAction {
+  const body = { steps: action.steps, abort_on_failure: def.abort_on_failure, max_duration_seconds: def.max_duration_seconds };
+  return {
+    type: 'repeat',
+    idempotent: action.idempotent === true,
+    plan: childPlan(body, options),
+    count: (action.count as number | undefined) ?? null,
+    until: (action.until as Condition | undefined) ?? null,
+    maxIterations: action.max_iterations as number,
+  };
+}
+
+/** The plan of a definition run inside a step (a nested sequence, an iteration of a repeat). */
+function childPlan(body: unknown, options: PlanOptions): SequencePlan {
   const validated = validateDefinition(body, { limits: options.limits ?? DEFAULT_LIMITS, actions: options.actions, templates: options.templates });
   if (!validated.ok) throw new Error(`Nested sequence is invalid: ${validated.errors.map((e) => `${e.path} ${e.message}`).join('; ')}`);
-  const def = validated.definition;
   // The root run's safe state covers what its children hold; a child must not switch off its parent's actuators.
-  return buildPlan(def, { ...options, safeState: false });
+  return buildPlan(validated.definition, { ...options, safeState: false });
 }
 
 function safeStateStep(): PlanStep {

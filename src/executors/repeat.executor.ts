@@ -2,12 +2,12 @@
  * `repeat` (SPEC 2.1): runs its steps again and again, `count` times or until its condition holds
  * after an iteration, never more than `max_iterations` (5622 when that is reached without the
  * condition). Its steps follow every rule of a definition's steps (they are validated one level
- * deeper and count once toward the step limit); the engine runs each iteration as a nested run,
- * so this entry validates the payload and hands the attempt to the engine.
+ * deeper and count once toward the step limit); the engine runs each iteration as a nested run
+ * (`src/engine/repeat-runs.ts`), so this entry validates the payload and hands the attempt to it.
  */
 import { z } from 'zod';
-import type { PlanAction } from '../../machines/sequence.types.ts';
-import { ConditionSchema } from '../conditions/condition.schema.ts';
+import type { PlanAction, SequencePlan } from '../../machines/sequence.types.ts';
+import { ConditionSchema, type Condition } from '../conditions/condition.schema.ts';
 import type { ExecutionContext, Executor } from './executor.ts';
 
 /** Most iterations a repeat may allow. */
@@ -38,16 +38,26 @@ export const RepeatActionSchema = z
     ],
   });
 
+/** A repeat as its step's plan carries it: the plan of one iteration and when to stop. */
+export interface RepeatPlanAction extends PlanAction {
+  type: 'repeat';
+  /** One iteration: the repeat's steps, under the enclosing sequence's failure policy and max duration. */
+  plan: SequencePlan;
+  count: number | null;
+  until: Condition | null;
+  maxIterations: number;
+}
+
 /** Runs a repeat's iterations for a parent's attempt; resolves with a summary, throws when an iteration failed or the limit was reached. */
-export type RepeatRunner = (action: PlanAction, context: ExecutionContext) => Promise<string>;
+export type RepeatRunner = (action: RepeatPlanAction, context: ExecutionContext) => Promise<string>;
 
 /** The repeat executor over the engine's runner. */
-export function repeatExecutor(runRepeat: RepeatRunner): Executor<PlanAction> {
+export function repeatExecutor(runRepeat: RepeatRunner): Executor<RepeatPlanAction> {
   return {
     type: 'repeat',
     // Its iterations are nested runs of this process; their own actions decide for themselves.
     external: false,
-    schema: RepeatActionSchema as unknown as z.ZodType<PlanAction>,
+    schema: RepeatActionSchema as unknown as z.ZodType<RepeatPlanAction>,
     execute: (action, context) => runRepeat(action, context),
   };
 }

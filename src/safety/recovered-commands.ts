@@ -3,7 +3,8 @@
  * successful steps commanded, in order, and the action that was in flight. A nested sequence
  * commands through its child plan, whose own step results are not stored: a nested step that
  * succeeded counts each of its child's steps as done, and one in flight counts every ON its child
- * could have sent, so the recovered run's safe state still reaches what the child switched on.
+ * could have sent, so the recovered run's safe state still reaches what the child switched on. A
+ * repeat is read the same way through the plan of one iteration.
  */
 import type { PlanAction, PlanStep, SequenceContext, SequencePlan, StepOutcome } from '../../machines/sequence.types.ts';
 import type { RecoveredCommand } from './safety-system.ts';
@@ -18,8 +19,10 @@ function commandOf(action: PlanAction | null | undefined): RecoveredCommand | nu
   };
 }
 
+/** The plan a nested sequence runs, or one iteration of a repeat (whose every iteration commands alike). */
 function childPlan(action: PlanAction | null | undefined): SequencePlan | null {
-  return action?.type === 'sequence' && typeof action.plan === 'object' && action.plan !== null ? (action.plan as SequencePlan) : null;
+  const nests = action?.type === 'sequence' || action?.type === 'repeat';
+  return nests && typeof action.plan === 'object' && action.plan !== null ? (action.plan as SequencePlan) : null;
 }
 
 /** What a step that succeeded commanded, in order. */
@@ -39,7 +42,8 @@ function mayHaveGiven(step: PlanStep | undefined): RecoveredCommand[] {
 }
 
 function fromResults(steps: PlanStep[], results: StepOutcome[]): RecoveredCommand[] {
-  return results.flatMap((result) => (result.success ? given(steps[result.index]) : []));
+  // A skipped step (its `when` did not hold) commanded nothing.
+  return results.flatMap((result) => (result.success && result.skipped !== true ? given(steps[result.index]) : []));
 }
 
 /** The commands in the order they were given; an in-flight ON counts as given (it may have arrived). */

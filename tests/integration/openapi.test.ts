@@ -33,7 +33,7 @@ describe('the OpenAPI document', () => {
     const options = body.schema.properties.steps.items.properties.action.oneOf as Record<string, any>[];
     const schemas = (t as TestApp).services.engine.actionSchemas();
     expect(options).toHaveLength(schemas.length);
-    expect(options.map((option) => option.title)).toEqual(['actuator_command', 'delay', 'notification', 'sequence']);
+    expect(options.map((option) => option.title)).toEqual(['actuator_command', 'delay', 'notification', 'sequence', 'repeat']);
     for (const [index, option] of options.entries()) {
       expect(option.description).toEqual(expect.any(String));
       expect(Object.keys(option.properties)).toContain('type');
