@@ -248,13 +248,17 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     await page.goto(`${server.url}/#/runs/${started.run_id}`);
     await page.locator('.run-page[data-status="failed"]').waitFor();
     const rows = page.locator('.timeline-row');
-    await expect.poll(() => rows.evaluateAll((items) => items.map((row) => row.getAttribute('data-outcome')))).toEqual(['retrying', 'failed', 'completed', 'failed']);
+    await expect.poll(() => rows.evaluateAll((items) => items.map((row) => row.getAttribute('data-outcome')))).toEqual(['retrying', 'failed', 'completed', 'failed', 'safe-failed']);
     expect(await rows.nth(1).textContent()).toContain('attempt 2');
     expect(await rows.nth(1).textContent()).toContain('✖ failed');
     // The cleanup step, then the safe state's OFF, which the failing node refuses too.
     expect(await rows.nth(2).textContent()).toContain('cleanup · 1. Settle');
     expect(await rows.nth(3).textContent()).toContain('cleanup · 2.');
-    expect(await page.getByTestId('run-outcome').textContent()).toContain('Failed at step 1 of 1 Pump on');
+    const outcome = await page.getByTestId('run-outcome').textContent();
+    expect(outcome).toContain('Failed at step 1 of 1 Pump on');
+    // The failing node refuses the OFF too: the actuator is not confirmed OFF, in words.
+    expect(outcome).toContain('Safe state: ✖ NOT confirmed OFF');
+    expect(await rows.nth(4).textContent()).toContain('✖ NOT confirmed OFF');
   });
 
   it('says what a stopping run will end as and the step it was cancelled during', async () => {
