@@ -89,8 +89,9 @@ export const sequenceUpdates = {
   dropHold: (): Update => ({ hold: null }),
   /** The wait is over: its condition held; the result names the value that satisfied it. */
   recordWaitSuccess: ({ context, event }: Args): Update => {
-    const held = context.hold;
-    const message = event.type === 'CONDITION' ? event.message : `${held?.message ?? ''} (held ${(current(context).wait?.forMs ?? 0) / 1000} s)`;
+    const forMs = current(context).wait?.forMs ?? 0;
+    const value = event.type === 'CONDITION' ? event.message : (context.hold?.message ?? '');
+    const message = forMs > 0 ? `${value} (held ${forMs / 1000} s)` : value;
     return { ...record(context, event.now, true, message, null), hold: null };
   },
   /** The wait's timeout came before its condition held (5621); its `on_timeout` decides. */
