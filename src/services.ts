@@ -27,6 +27,7 @@ import { failedText, safetyAlerts, SafetySystem, type UnconfirmedLease } from '.
 import { pruneInChunks } from './store/history.retention.ts';
 import type { RunStore } from './store/run-store.ts';
 import { TemplateService } from './templates/template-service.ts';
+import { ClusterLeases } from './cluster/cluster-leases.ts';
 import { ClusterNode } from './cluster/cluster-node.ts';
 import { PostgresStore } from './store/postgres/postgres.store.ts';
 
@@ -159,6 +160,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     onLatchHistory: (history) => storeSetting(LATCH_HISTORY_KEY, history, 'emergency stop history could not be stored'),
     safeStateTimeoutMs: (config.safety.safe_state_timeout_seconds ?? DEFAULT_SAFE_STATE_TIMEOUT_SECONDS) * 1000,
     unconfirmed: savedUnconfirmed,
+    ...(cluster ? { shared: new ClusterLeases(cluster.pool, cluster.nodeId, (error) => onError(error, 'cluster actuator lease could not be released')) } : {}),
     onUnconfirmedChange: (leases) => storeSetting(UNCONFIRMED_KEY, leases, 'leases of actuators not confirmed OFF could not be stored'),
   });
   const starts = new StartRateLimiter(config.rate_limits.starts_per_second);

@@ -38,6 +38,7 @@ export interface ClusterNodeOptions {
 /** This node's part in the cluster. */
 export class ClusterNode implements RemoteRuns {
   readonly nodeId: string;
+  readonly pool: Pool;
   readonly membership: NodeMembership;
   readonly #options: ClusterNodeOptions;
   readonly #bus: CommandBus;
@@ -51,6 +52,7 @@ export class ClusterNode implements RemoteRuns {
   constructor(options: ClusterNodeOptions) {
     this.#options = options;
     this.nodeId = options.nodeId;
+    this.pool = options.pool;
     this.membership = new NodeMembership({ pool: options.pool, nodeId: options.nodeId });
     this.#bus = new CommandBus({
       pool: options.pool,

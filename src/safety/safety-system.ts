@@ -10,7 +10,7 @@ import type { RunRef, SequenceEvents } from '../events/event-types.ts';
 import type { ExecutionContext, Executor } from '../executors/executor.ts';
 import { NOTHING_HELD, SAFE_STATE_ACTION } from '../engine/plan.ts';
 import { EmergencyLatch, type LatchPress, type LatchState } from './emergency-latch.ts';
-import { LeaseTable, leaseKey } from './lease-table.ts';
+import { LeaseTable, leaseKey, type LeaseHolder } from './lease-table.ts';
 import { CommandRateLimiter } from './rate-limiter.ts';
 import type { SafetyPolicy } from './safety-policy.ts';
 
@@ -34,6 +34,23 @@ export interface SafetySystemOptions {
   /** Actuators an earlier safe state could not confirm OFF, as stored, and where to store their changes. */
   unconfirmed?: readonly UnconfirmedLease[];
   onUnconfirmedChange?: (leases: UnconfirmedLease[]) => void;
+  /** The leases of a cluster's other nodes (SPEC 14), checked after this node's own. Default: none. */
+  shared?: SharedLeases;
+}
+
+/** What {@link SharedLeases.acquire} answers: granted, or the run (and its node) in the way. */
+export type SharedLeaseResult = { ok: true } | { ok: false; holder: LeaseHolder; nodeId: string };
+
+/** Actuator leases shared by the nodes of a cluster (see `cluster/cluster-leases.ts`). */
+export interface SharedLeases {
+  /** Grants `key` to the run cluster-wide (free, its own, held by a less important or ended run), or names the holder. */
+  acquire(key: string, holder: LeaseHolder): Promise<SharedLeaseResult>;
+  /** Of `keys`, those another run holds now (taken over on another node): the run's safe state leaves them alone. */
+  takenFrom(runId: string, keys: readonly string[]): Promise<Set<string>>;
+  /** Releases `key` if `runId` holds it (in the background; failures are reported). */
+  release(key: string, runId: string): void;
+  /** Releases every key of `runId` but `keep` (in the background). */
+  releaseRun(runId: string, keep: readonly string[]): void;
 }
 
 /**
@@ -77,6 +94,7 @@ export class SafetySystem implements ActuatorSafety {
   readonly limiter: CommandRateLimiter;
   readonly #policy: SafetyPolicy;
   readonly #driver: ActuatorDriver;
+  readonly #shared: SharedLeases | undefined;
   readonly #offTimeoutMs: number;
   /** Actuator key -> the lease its failed safe state left (see {@link UnconfirmedLease}). */
   readonly #unconfirmed = new Map<string, UnconfirmedLease>();
@@ -92,6 +110,7 @@ export class SafetySystem implements ActuatorSafety {
 
   constructor(options: SafetySystemOptions) {
     this.#driver = options.driver;
+    this.#shared = options.shared;
     this.#policy = options.policy;
     this.#offTimeoutMs = options.safeStateTimeoutMs ?? 2_000;
     this.#onUnconfirmedChange = options.onUnconfirmedChange ?? (() => {});
@@ -143,13 +162,24 @@ export class SafetySystem implements ActuatorSafety {
       );
     }
     try {
+      if (command.command !== 'OFF') await this.#acquireShared(key, { runId: context.rootRunId, priority: context.priority });
       await this.limiter.acquire(command.esp_id, { signal: context.signal, deadline: context.deadline });
     } catch (error) {
       // Nothing was sent: a lease granted for this command alone must not block other runs, nor
       // make this run's safe state switch off an actuator it never touched.
-      if (!heldBefore && !lease.previous) this.leases.release(key, context.rootRunId);
+      if (!heldBefore && !lease.previous) {
+        this.leases.release(key, context.rootRunId);
+        this.#shared?.release(key, context.rootRunId);
+      }
       throw error;
     }
+  }
+
+  /** Takes `key` for the run cluster-wide too; 5640 naming the run and node in the way. */
+  async #acquireShared(key: string, holder: LeaseHolder): Promise<void> {
+    const shared = await this.#shared?.acquire(key, holder);
+    if (!shared || shared.ok) return;
+    throw new SequencerError(Codes.ACTUATOR_LOCKED, `Actuator ${key} is held by run ${shared.holder.runId} (priority ${shared.holder.priority}) on node ${shared.nodeId}`);
   }
 
   afterSend(command: ActuatorCommand, context: ExecutionContext, leaveOn: boolean): void {
@@ -159,6 +189,7 @@ export class SafetySystem implements ActuatorSafety {
   /** What a command the device accepted means: OFF frees the actuator; otherwise the step that last switched it decides whether the safe state leaves it on. */
   #applied(runId: string, key: string, command: string, leaveOn: boolean): void {
     if (command === 'OFF') this.leases.release(key, runId);
+    if (command === 'OFF') this.#shared?.release(key, runId);
     if (command === 'OFF') this.#confirmedOff(key);
     else this.#leftOn.add(key);
     if (command !== 'OFF' && leaveOn) {
@@ -198,7 +229,10 @@ export class SafetySystem implements ActuatorSafety {
   async makeSafe(runId: string): Promise<OffReport> {
     const leaveOn = this.#leaveOn.get(runId) ?? new Set<string>();
     this.#leaveOn.delete(runId);
-    const keys = this.leases.keysOf(runId).filter((key) => !leaveOn.has(key));
+    const held = this.leases.keysOf(runId).filter((key) => !leaveOn.has(key));
+    // An actuator a more important run on another node took over is that run's to switch now.
+    const taken = this.#shared ? await this.#shared.takenFrom(runId, held).catch(() => new Set<string>()) : new Set<string>();
+    const keys = held.filter((key) => !taken.has(key));
     const priority = keys.length > 0 ? (this.leases.holderOf(keys[0] as string)?.priority ?? 0) : 0;
     const report = keys.length === 0 ? { off: [], failed: [] } : await this.turnOff(keys);
     for (const { key } of report.failed) if (this.leases.holderOf(key)?.runId === runId) this.#unconfirmed.set(key, { key, runId, priority });
@@ -211,6 +245,7 @@ export class SafetySystem implements ActuatorSafety {
   #releaseConfirmed(runId: string): void {
     const kept = this.leases.keysOf(runId).filter((key) => this.#unconfirmed.get(key)?.runId === runId);
     this.leases.releaseAll(runId);
+    this.#shared?.releaseRun(runId, kept);
     for (const key of kept) this.leases.acquire(key, this.#unconfirmed.get(key) as UnconfirmedLease);
   }
 

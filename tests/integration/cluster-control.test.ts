@@ -1,36 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../src/events/event-types.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.ts';
-import { connect, startTestServer, type TestServer } from './ws-harness.ts';
+import { call, twoNodesPerFile } from './cluster-harness.ts';
+import { connect } from './ws-harness.ts';
 
-let db: TestDatabase;
-let a: TestServer;
-let b: TestServer;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  a = await startTestServer({ db: db.url, nodeId: 'node-a' });
-  b = await startTestServer({ db: db.url, nodeId: 'node-b' });
-});
-afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await db.drop();
-});
-
-async function call(server: TestServer, method: string, path: string, body?: object): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${server.base}/api/v1${path}`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
+const nodes = twoNodesPerFile();
 
 const runOf = (event: EventEnvelope) => (event.data as { run_id?: string }).run_id;
 
 describe('two nodes on one PostgreSQL', () => {
   it("reads, pauses, resumes, signals and cancels through node B a run node A drives, and B's stream carries A's events in order", async () => {
+    const { a, b } = nodes;
     const onB = await connect(b.wsUrl());
     const { run_id } = await a.start({ sequence_id: 'greenhouse-1', steps: [{ name: 'soak', delay_seconds: 600 }] });
     await onB.waitFor((m) => m.type === 'sequence_step' && runOf(m) === run_id);
@@ -70,6 +49,7 @@ describe('two nodes on one PostgreSQL', () => {
   });
 
   it('says which node joined the cluster', async () => {
+    const { b } = nodes;
     const client = await connect(b.wsUrl({ since: 0 }));
     const joined = await client.waitFor((m) => m.type === 'node_joined' && (m.data as { node_id: string }).node_id === 'node-b');
     expect(joined.data).toEqual({ node_id: 'node-b' });

@@ -1,26 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.ts';
-import { connect, startTestServer, type TestServer } from './ws-harness.ts';
+import { describe, expect, it } from 'vitest';
+import { call, twoNodesPerFile, until } from './cluster-harness.ts';
+import { connect, type TestServer } from './ws-harness.ts';
 
-let db: TestDatabase;
-let a: TestServer;
-let b: TestServer;
+const nodes = twoNodesPerFile();
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  a = await startTestServer({ db: db.url, nodeId: 'node-a' });
-  b = await startTestServer({ db: db.url, nodeId: 'node-b' });
-});
-afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await db.drop();
-});
-
-async function post(server: TestServer, path: string, body: object = {}): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${server.base}/api/v1${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
+const post = (server: TestServer, path: string, body: object = {}) => call(server, 'POST', path, body);
 
 /** Switches an actuator on, then waits ten minutes. */
 const valveRun = (sequenceId: string, espId: string) => ({
@@ -31,12 +15,9 @@ const valveRun = (sequenceId: string, espId: string) => ({
   ],
 });
 
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, 20));
-}
-
 describe('the emergency stop of a cluster', () => {
   it('pressed on one node stops the runs of every node and turns their actuators OFF; cleared on any node it lifts everywhere', async () => {
+    const { a, b } = nodes;
     const onB = await connect(b.wsUrl());
     const runA = await a.start(valveRun('hall-a', 'ESP_A'));
     const runB = await b.start(valveRun('hall-b', 'ESP_B'));
