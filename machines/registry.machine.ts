@@ -1,6 +1,6 @@
 /**
  * The registry actor: it admits runs up to the concurrency limit, spawns one sequence actor per
- * run, learns when each ends, and sweeps terminal runs out of memory with one timer for all.
+ * run, learns when each ends, and has the history pruned with one timer for all.
  *
  * Spawning and stopping are effects named here (`spawnRun`, `stopRuns`) and provided by the host:
  * the host creates each run as an actor in this registry's system, under it (the inspector sees
@@ -49,7 +49,7 @@ export const registryMachine = setup({
     runEnded: (_: unknown, _params: { runId: string }) => {},
     /** A run's actor threw (a defect): the host fails the run with 5631. */
     runCrashed: (_: unknown, _params: { runId: string; error: unknown }) => {},
-    /** Removes terminal runs whose retention has passed. */
+    /** Prunes the history past its retention (the store's). */
     sweep: () => {},
     /** Stops every run's actor (shutdown). */
     stopRuns: () => {},
@@ -63,7 +63,7 @@ export const registryMachine = setup({
     belowLimit: ({ context }) => context.running < context.maxConcurrent,
   },
   delays: {
-    /** How often terminal runs are swept (SPEC 3: every 300 s). */
+    /** How often the history is pruned (every 300 s). */
     sweepInterval: 300_000,
   },
 }).createMachine({

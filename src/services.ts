@@ -185,7 +185,6 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
       maxConcurrent: config.limits.max_concurrent,
       maxSteps: config.limits.max_steps,
       maxDurationSeconds: config.limits.max_duration_seconds,
-      retentionMs: config.limits.retention_seconds * 1000,
     },
     admitStart: () => {
       safety.assertNotStopped('Start');

@@ -24,7 +24,6 @@ export const ConfigFileSchema = z.strictObject({
       max_concurrent: count.min(1).max(1_000_000).optional(),
       max_steps: count.min(1).max(10_000).optional(),
       max_duration_seconds: z.number().min(1).max(86_400).optional(),
-      retention_seconds: z.number().min(0).optional(),
       history_days: z.number().min(0).optional(),
     })
     .optional(),

@@ -50,7 +50,6 @@ export interface ServerConfig {
     max_concurrent: number;
     max_steps: number;
     max_duration_seconds: number;
-    retention_seconds: number;
     history_days: number;
   };
   rate_limits: {
@@ -81,7 +80,7 @@ export function defaultConfig(): ServerConfig {
     inspect: false,
     inspectPort: 8080,
     logLevel: 'info',
-    limits: { max_concurrent: 1000, max_steps: 50, max_duration_seconds: 3600, retention_seconds: 3600, history_days: 7 },
+    limits: { max_concurrent: 1000, max_steps: 50, max_duration_seconds: 3600, history_days: 7 },
     rate_limits: { starts_per_second: 200, commands_per_second: 100, commands_per_esp_per_second: 20 },
     safety: { actuators: [], safe_state_timeout_seconds: DEFAULT_SAFE_STATE_TIMEOUT_SECONDS },
   };

@@ -223,7 +223,6 @@ export class Admission {
       error: ctx?.error ?? run.endError?.message ?? null,
       error_code: ctx?.errorCode ?? run.endError?.code ?? null,
     });
-    book.keepEnded(run);
     out.ended(run);
     options.onRunEnded?.(run);
     // The registry learns of the end after this transition; the next queued run starts then.
@@ -268,7 +267,6 @@ export class Admission {
       error: reason,
       error_code: run.endError.code,
     });
-    book.keepEnded(run);
     out.ended(run);
   }
 

@@ -16,9 +16,7 @@ import type { Run } from './run.ts';
 export interface EngineLimits extends DefinitionLimits {
   /** Runs at once (default 1000). */
   maxConcurrent: number;
-  /** How long terminal runs stay in memory (default 3600 s). */
-  retentionMs: number;
-  /** How often terminal runs are swept (default 300 s). */
+  /** How often the history is pruned (default 300 s). */
   sweepIntervalMs: number;
   /** Runs waiting in `queued` mode per sequence_id (default 10). */
   maxQueued: number;
@@ -28,7 +26,6 @@ export interface EngineLimits extends DefinitionLimits {
 export const DEFAULT_ENGINE_LIMITS: EngineLimits = {
   ...DEFAULT_LIMITS,
   maxConcurrent: 1000,
-  retentionMs: 3_600_000,
   sweepIntervalMs: 300_000,
   maxQueued: 10,
 };
@@ -63,7 +60,7 @@ export interface EngineOptions {
   onRunCrashed?: (run: Run) => void;
   /** A top-level run ended (leases are released here). */
   onRunEnded?: (run: Run) => void;
-  /** A terminal run left memory after its retention. */
+  /** A terminal run left memory: its history row is committed, the store answers for it. */
   onRunDropped?: (runId: string) => void;
   /** The periodic sweep ran (the store prunes its history here). */
   onSweep?: (now: number) => void;

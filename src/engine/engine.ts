@@ -81,7 +81,7 @@ export class Engine {
       logEvents: options.cluster !== undefined,
       snapshotOf: (run) => (run.snapshot ? this.#host.machine.getPersistedSnapshot(withoutPlan(run.snapshot)) : null),
       onWriteError: (error, runs) => this.#writeFailed(error, runs),
-      onEndsCommitted: () => {},
+      onEndsCommitted: (runs) => this.#leaveMemory(runs),
       mayCommit: () => this.#mayDrive(),
       onLost: (runIds) => this.#drop(runIds, 'another node owns them now'),
     });
@@ -246,6 +246,8 @@ export class Engine {
   }
 
   async #notHeld(id: string, ended: (runId: string, status: string) => SequencerError, call: RemoteCall): Promise<unknown> {
+    // A run that ended this turn has left the book: its history row is on its way.
+    await this.#out.flush();
     const stored = await this.#store.getRun(id);
     if (!stored) throw notFound(id);
     const remote = stored.ended_at === null ? await this.#options.cluster?.control(stored.run_id, call.kind, call.body) : null;
@@ -314,17 +316,9 @@ export class Engine {
     return this.#book.unfinished();
   }
 
-  /** Drops terminal runs whose retention has passed (SPEC 3); the registry calls it on its timer. */
-  sweep(now = Date.now()): number {
-    let dropped = 0;
-    for (const run of this.#book.ended.values()) {
-      if ((run.endedAt ?? now) + this.limits.retentionMs > now) break;
-      this.#book.forget(run);
-      this.#options.onRunDropped?.(run.runId);
-      dropped++;
-    }
+  /** The registry's periodic sweep: the store prunes its history (`onSweep`). */
+  sweep(now = Date.now()): void {
     this.#options.onSweep?.(now);
-    return dropped;
   }
 
   /** Stops intake, persists every run as it is, stops every timer and actor. Idempotent. */
@@ -373,6 +367,14 @@ export class Engine {
     }
     this.#store.ownership?.release(ids);
     this.#report(new Error(`runs lost: ${why}`), `${ids.size} runs stopped on this node: ${why}`);
+  }
+
+  /** Ended runs whose history rows are committed leave memory (SPEC 3): the store answers for them. */
+  #leaveMemory(runs: Run[]): void {
+    for (const run of runs) {
+      this.#book.forget(run);
+      this.#options.onRunDropped?.(run.runId);
+    }
   }
 
   #writeFailed(error: unknown, runs: Run[]): void {

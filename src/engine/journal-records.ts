@@ -21,7 +21,7 @@ export const SNAPSHOT_EVERY = 16;
 /** The persisted snapshot of a run's actor (its plan left out: the start record has it). */
 export type SnapshotOf = (run: Run) => unknown;
 
-/** A run's start record. */
+/** A run's start record; the run lets go of its definition (its plan is what it runs). */
 export function startRecord(run: Run): StartRecord {
   const status = TERMINAL_STATUSES.has(run.status) ? 'running' : run.status;
   const record: StartRecord = {
@@ -34,6 +34,7 @@ export function startRecord(run: Run): StartRecord {
     definition: JSON.stringify(run.definition),
     body: JSON.stringify(startBody(run.plan, run.context, run.template, { queued_at: run.queuedAt })),
   };
+  run.definition = null;
   run.storedStatus = status;
   return record;
 }

@@ -1,7 +1,8 @@
 /**
  * The runs the engine holds in memory, indexed the ways the engine asks: by run_id, the
- * unfinished runs of a sequence_id (start modes, lookups by sequence_id), the runs waiting in a
- * sequence's queue, and the ended runs kept for the retention time. Every lookup is O(1).
+ * unfinished runs of a sequence_id (start modes, lookups by sequence_id) and the runs waiting in a
+ * sequence's queue. An ended run stays only until its history row is committed (SPEC 3); from
+ * then on the store answers for it. Every lookup is O(1).
  */
 import type { Run } from './run.ts';
 
@@ -13,20 +14,15 @@ export class RunBook {
   readonly active = new Map<string, Run[]>();
   /** Runs waiting in `queued` mode (or behind a restart) by sequence_id. */
   readonly queues = new Map<string, Run[]>();
-  /** Terminal top-level runs in the order they ended, for the sweep. */
-  readonly ended = new Map<string, Run>();
-  /** The run of each sequence_id that ended last, so a lookup by sequence_id needs no scan. */
-  readonly lastEnded = new Map<string, Run>();
 
-  /** A top-level run by run_id, else the newest unfinished, queued or ended run of a sequence_id. */
+  /** A top-level run by run_id, else the newest unfinished or queued run of a sequence_id. */
   find(id: string): Run | undefined {
     const byRun = this.runs.get(id);
     if (byRun) return byRun.parent ? undefined : byRun;
     const active = this.active.get(id);
     if (active?.length) return active[active.length - 1];
     const queued = this.queues.get(id);
-    if (queued?.length) return queued[queued.length - 1];
-    return this.lastEnded.get(id);
+    return queued?.length ? queued[queued.length - 1] : undefined;
   }
 
   /** A run is running under its sequence_id. */
@@ -67,16 +63,8 @@ export class RunBook {
     if (queue.length === 0) this.queues.delete(run.sequenceId);
   }
 
-  /** A top-level run ended: it is kept for lookups until it leaves memory. */
-  keepEnded(run: Run): void {
-    this.ended.set(run.runId, run);
-    this.lastEnded.set(run.sequenceId, run);
-  }
-
   /** An ended run leaves memory. */
   forget(run: Run): void {
-    this.ended.delete(run.runId);
-    if (this.lastEnded.get(run.sequenceId) === run) this.lastEnded.delete(run.sequenceId);
     this.runs.delete(run.runId);
   }
 

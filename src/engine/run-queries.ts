@@ -6,7 +6,7 @@
  */
 import { Codes, SequencerError } from '../domain/errors.ts';
 import type { Progress } from '../domain/progress.ts';
-import type { ListedRun, RunQuery, RunStore } from '../store/run-store.ts';
+import type { ListedRun, RunQuery, RunStore, StoredRun } from '../store/run-store.ts';
 import type { EnginePage, EngineStats, RemoteRuns } from './engine-options.ts';
 import { placeholderProgress, toProgress } from './progress.ts';
 import type { RunBook } from './run-book.ts';
@@ -41,7 +41,7 @@ export class RunQueries {
   async get(id: string): Promise<Progress | undefined> {
     const run = this.#parts.book.find(id);
     if (run) return toProgress(run, Date.now());
-    const stored = await this.#parts.store.getRun(id);
+    const stored = await this.#stored(id);
     if (!stored) return undefined;
     if (stored.progress) return stored.progress;
     const remote = stored.ended_at === null ? await this.#parts.remote?.progress(stored.run_id) : null;
@@ -53,8 +53,14 @@ export class RunQueries {
     const run = this.#parts.book.find(id);
     if (run?.actor) return run.actor.getPersistedSnapshot();
     if (run) return run.snapshot;
-    if (!(await this.#parts.store.getRun(id))) throw notFound(id);
+    if (!(await this.#stored(id))) throw notFound(id);
     return null;
+  }
+
+  /** A run's stored row, once what is pending is committed (a run that ended this turn has left memory, its history row has not yet reached the store). */
+  async #stored(id: string): Promise<StoredRun | undefined> {
+    await this.#parts.out.flush();
+    return this.#parts.store.getRun(id);
   }
 
   /** History, newest first, with the counts of `GET /sequences`. */

@@ -186,8 +186,9 @@ export class WriteAhead {
         if (lost.length > 0) this.#options.onLost?.(lost);
         this.lastFlushMs = performance.now() - started;
         this.lastBatchSize = empty ? this.lastBatchSize : batch.runs.size;
-        this.#settle(events, effects, waiters, null);
+        // Before the events: whoever hears that a run completed finds it where it now lives, in the store.
         if (batch.ended.length > 0) this.#options.onEndsCommitted(batch.ended);
+        this.#settle(events, effects, waiters, null);
       },
       (error: unknown) => {
         // Written again with the next batch, first: a journal must not lose a turn.

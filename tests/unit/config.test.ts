@@ -101,7 +101,7 @@ describe('loadConfig', () => {
 
   describe('--config file', () => {
     const full = {
-      limits: { max_concurrent: 10, max_steps: 20, max_duration_seconds: 600, retention_seconds: 60, history_days: 2 },
+      limits: { max_concurrent: 10, max_steps: 20, max_duration_seconds: 600, history_days: 2 },
       rate_limits: { starts_per_second: 5, commands_per_second: 0, commands_per_esp_per_second: 3 },
       safety: { actuators: [{ match: 'ESP_12AB34CD:5', allow: ['ON', 'OFF'], pwm_max: 0.8, max_on_seconds: 600 }] },
       tokens: [{ token: 'viewer-1', role: 'viewer' }],

@@ -1,59 +1,44 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Codes } from '../../src/domain/errors.ts';
 import { actuatorStep, definition, delayStep } from '../helpers/definition.builder.ts';
 import { engineHarness } from '../helpers/engine.harness.ts';
 
-describe('engine: retention sweep', () => {
+describe('engine: ended runs leave memory', () => {
   let h: ReturnType<typeof engineHarness>;
   let dropped: string[];
   beforeEach(() => {
     vi.useFakeTimers();
     dropped = [];
-    h = engineHarness({ limits: { retentionMs: 10_000, sweepIntervalMs: 3000 }, onRunDropped: (id) => dropped.push(id) });
+    h = engineHarness({ onRunDropped: (id) => dropped.push(id) });
   });
   afterEach(async () => {
     await h.engine.close();
     vi.useRealTimers();
   });
 
-  it("terminal runs leave memory on the registry's timer once their retention has passed; get then reads the store", async () => {
+  it('as soon as their history row is committed; get, lookups by sequence_id and controls then read the store', async () => {
     const early = h.engine.start(definition([actuatorStep()], { sequence_id: 'early' }));
-    await vi.advanceTimersByTimeAsync(4000);
-    const late = h.engine.start(definition([actuatorStep()], { sequence_id: 'late' }));
+    const waiting = h.engine.start(definition([delayStep(60)], { sequence_id: 'waiting' }));
     await vi.advanceTimersByTimeAsync(100);
-    expect((await h.engine.get(early.run_id))?.status).toBe('completed');
-    // early ended at 20 ms: its retention ends at 10.02 s, the next sweep after that is at 12 s.
-    const before = await h.engine.get(early.run_id);
-    await vi.advanceTimersByTimeAsync(12_000 - 4100 - 1);
-    expect(await h.engine.snapshot(early.run_id)).toMatchObject({ status: 'done', value: 'completed' });
-    expect(dropped).toEqual([]);
-    await vi.advanceTimersByTimeAsync(1);
+
     expect(dropped).toEqual([early.run_id]);
-    // Its actor is gone; its history answers from the store, as it was.
+    const atEnd = await h.engine.get(early.run_id);
+    expect(atEnd).toMatchObject({ run_id: early.run_id, status: 'completed', step_results: [{ success: true }] });
+    expect(await h.engine.get('early')).toEqual(atEnd);
     expect(await h.engine.snapshot(early.run_id)).toBeNull();
-    expect(await h.engine.get(early.run_id)).toEqual(before);
-    expect((await h.engine.get('early'))?.run_id).toBe(early.run_id);
-    expect((await h.engine.get(late.run_id))?.status).toBe('completed');
-    await vi.advanceTimersByTimeAsync(3000);
-    expect(dropped).toEqual([early.run_id, late.run_id]);
-    expect((await h.engine.list({ limit: 10, offset: 0 })).total).toBe(2);
+    await expect(h.engine.pause(early.run_id)).rejects.toMatchObject({ code: Codes.INVALID_STATE });
+    // A running run stays.
+    expect(dropped).not.toContain(waiting.run_id);
+    expect(await h.engine.snapshot(waiting.run_id)).toMatchObject({ status: 'active' });
   });
 
-  it('never sweeps a run that has not ended', async () => {
-    const { run_id } = h.engine.start(definition([delayStep(60)]));
-    await vi.advanceTimersByTimeAsync(30_000);
-    expect(h.engine.sweep(Date.now() + 1_000_000)).toBe(0);
-    expect((await h.engine.get(run_id))?.status).toBe('running');
-  });
-
-  it('sweep(now) drops exactly the runs whose retention has passed and says how many', async () => {
-    const a = h.engine.start(definition([actuatorStep()]));
-    const b = h.engine.start(definition([actuatorStep({}, 'ESP_2')]));
-    await vi.advanceTimersByTimeAsync(100);
-    expect(h.engine.sweep(Date.now() + 5000)).toBe(0);
-    expect(h.engine.sweep(Date.now() + 10_000)).toBe(2);
-    expect(dropped).toEqual([a.run_id, b.run_id]);
-    expect(await h.engine.snapshot(a.run_id)).toBeNull();
-    expect((await h.engine.get(b.run_id))?.status).toBe('completed');
+  it('a run cancelled while queued leaves memory too, and reads back as cancelled', async () => {
+    h.engine.start(definition([delayStep(60)], { sequence_id: 'q', mode: 'queued' }));
+    const queued = h.engine.start(definition([delayStep(1)], { sequence_id: 'q', mode: 'queued' }));
+    await h.engine.cancel(queued.run_id, 'not today');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(dropped).toEqual([queued.run_id]);
+    expect(await h.engine.get(queued.run_id)).toMatchObject({ status: 'cancelled', error: 'not today' });
   });
 });
 
@@ -61,7 +46,7 @@ describe('engine: stats', () => {
   let h: ReturnType<typeof engineHarness>;
   beforeEach(() => {
     vi.useFakeTimers();
-    h = engineHarness({ limits: { retentionMs: 4 * 3_600_000 } });
+    h = engineHarness();
     h.driver.configure('ESP_BAD', { fail: true });
   });
   afterEach(async () => {

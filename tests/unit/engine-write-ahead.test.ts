@@ -99,7 +99,7 @@ describe('engine: write-ahead of events to the store', () => {
     await vi.advanceTimersByTimeAsync(100);
     expect(await h.engine.list({ limit: 10, offset: 0 })).toMatchObject({ total: 1, completed: 1, running: 0, failed: 0 });
     expect(await h.engine.stats()).toMatchObject({ total_sequences: 1, completed_last_hour: 1, longest_sequence_id: 'stored' });
-    h.engine.sweep(Date.now() + 10 * 3_600_000);
+    // The run left memory when its history row was committed: these come from the store.
     expect((await h.engine.get(run_id))?.status).toBe('completed');
     expect(await h.engine.snapshot(run_id)).toBeNull();
   });
