@@ -238,7 +238,7 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     expect((await api('GET', '/emergency-stop')).active).toBe(false);
   });
 
-  it('draws one timeline bar per attempt with its outcome in words, then the cleanup and the safe state', async () => {
+  it('draws one timeline bar per attempt with its outcome in words, then the cleanup and the safe state not confirmed, which an OFF from the devices page settles', async () => {
     await api('PUT', '/sim/devices/ESP_BROKEN', { fail: true });
     const started = await api('POST', '/sequences', {
       sequence_id: 'retried',
@@ -259,6 +259,16 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     // The failing node refuses the OFF too: the actuator is not confirmed OFF, in words.
     expect(outcome).toContain('Safe state: ✖ NOT confirmed OFF');
     expect(await rows.nth(4).textContent()).toContain('✖ NOT confirmed OFF');
+
+    // Once the node answers again, an OFF from the devices page clears it and releases the lease.
+    await api('PUT', '/sim/devices/ESP_BROKEN', { fail: false });
+    // The emergency bar names the actuator on every page; the devices page lists it with an OFF.
+    expect(await page.getByRole('alert').filter({ hasText: 'Not confirmed OFF' }).textContent()).toContain('ESP_BROKEN:3');
+    await page.goto(`${server.url}/#/devices`);
+    await page.locator('[data-unconfirmed="ESP_BROKEN:3"]').getByRole('button', { name: 'Turn ESP_BROKEN:3 OFF' }).click();
+    await expect.poll(() => page.getByTestId('actuator-message').textContent()).toBe(`ESP_BROKEN:3 confirmed OFF; its lease is released from run ${started.run_id}.`);
+    await page.locator('[data-unconfirmed="ESP_BROKEN:3"]').waitFor({ state: 'detached' });
+    expect(await page.getByRole('alert').filter({ hasText: 'Not confirmed OFF' }).count()).toBe(0);
   });
 
   it('says what a stopping run will end as and the step it was cancelled during', async () => {

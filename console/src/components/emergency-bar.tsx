@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, get, post } from '../api/http.ts';
 import type { EmergencyState } from '../api/types.ts';
-import { alerts, emergency, emergencyLog } from '../state/runs.store.ts';
+import { emergency, emergencyLog, unconfirmedActuators } from '../state/runs.store.ts';
 import { canAct } from '../state/session.ts';
 import { dateTime } from './format.ts';
 
@@ -116,11 +116,11 @@ export function EmergencyBar() {
 
 /** Actuators a safe state could not confirm OFF (`safety_alert`): a person must go and look. */
 function SafetyAlerts() {
-  const safety = alerts.value.filter((a) => a.type === 'safety_alert');
-  if (safety.length === 0) return null;
+  const unconfirmed = unconfirmedActuators();
+  if (unconfirmed.length === 0) return null;
   return (
     <p class="safety-alerts" role="alert">
-      ⚠ Not confirmed OFF: {safety.map((a) => `${String(a.data.esp_id)}:${String(a.data.gpio)}`).join(', ')} — <a href="#/devices">see Devices</a>
+      ⚠ Not confirmed OFF: {unconfirmed.map((a) => `${a.esp_id}:${a.gpio}`).join(', ')} — <a href="#/devices">see Devices</a>
     </p>
   );
 }

@@ -8,11 +8,13 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, get, put } from '../api/http.ts';
 import type { Device, Sensor, SimDevice } from '../api/types.ts';
 import { clock } from '../components/format.ts';
+import { ActuatorTable } from '../components/actuator-table.tsx';
+import { OffButton, useTurnOff, type TurnOff } from '../components/turn-off.tsx';
 import { SensorTable } from '../components/sensor-table.tsx';
 import { SimControls } from '../components/sim-controls.tsx';
 import { now } from '../state/now.ts';
-import { runHref } from '../state/router.ts';
-import { alerts, onBatch } from '../state/runs.store.ts';
+import { alerts, onBatch, unconfirmedActuators } from '../state/runs.store.ts';
+import { canAct } from '../state/session.ts';
 
 interface Snapshot {
   devices: Device[] | null;
@@ -56,6 +58,8 @@ function nodes(snapshot: Snapshot): Device[] {
 export function DevicesPage() {
   const [snapshot, setSnapshot] = useState<Snapshot | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const refresh = () => void readAll().then(setSnapshot);
+  const off = useTurnOff(refresh);
   useEffect(() => {
     let alive = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -84,7 +88,6 @@ export function DevicesPage() {
   if (error) return <section class="page"><p class="notice">{error}</p></section>;
   if (!snapshot) return <section class="page"><p class="muted">Loading devices…</p></section>;
   const list = nodes(snapshot);
-  const refresh = () => void readAll().then(setSnapshot);
   return (
     <section class="page devices-page" aria-labelledby="devices-title">
       <h1 id="devices-title">Devices</h1>
@@ -103,50 +106,42 @@ export function DevicesPage() {
           </ul>
         </details>
       ) : null}
+      <Unconfirmed off={snapshot.devices && canAct() ? off : null} />
       <h2>Actuators</h2>
-      {list.length === 0 ? <p class="muted">No node has been commanded yet.</p> : null}
-      <div class="table-scroll">
-        <table class="devices">
-          <caption class="visually-hidden">Actuators by node</caption>
-          <thead>
-            <tr>
-              <th scope="col">Node</th>
-              <th scope="col">GPIO</th>
-              <th scope="col">State</th>
-              <th scope="col">Lease holder</th>
-              <th scope="col">Last command</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.flatMap((device) =>
-              device.actuators.map((a) => (
-                <tr key={`${device.esp_id}:${a.gpio}`} data-actuator={`${device.esp_id}:${a.gpio}`}>
-                  <th scope="row">
-                    {device.esp_id}
-                    {device.online === false ? <span class="badge status-failed"> offline</span> : null}
-                    {device.safe_mode ? <span class="badge status-stopping"> safe mode</span> : null}
-                  </th>
-                  <td>{a.gpio}</td>
-                  <td>
-                    <span class={`badge out-${a.state.toLowerCase()}`}>
-                      {a.state === 'OFF' ? '○' : '●'} {a.state}
-                      {a.state === 'PWM' || (a.value > 0 && a.value < 1) ? ` ${Math.round(a.value * 100)}%` : ''}
-                    </span>
-                  </td>
-                  <td>{a.held_by_run ? <a href={runHref(a.held_by_run)}>{a.held_by_run}</a> : snapshot.devices ? '—' : 'unknown'}</td>
-                  <td>
-                    {a.last_command ?? '-'} <small class="muted">{clock(a.updated_at)}</small>
-                  </td>
-                </tr>
-              )),
-            )}
-          </tbody>
-        </table>
-      </div>
+      <ActuatorTable devices={list} leasesKnown={snapshot.devices !== null} off={snapshot.devices && canAct() ? off : null} />
+      {off.message ? (
+        <p role="status" data-testid="actuator-message">
+          {off.message}
+        </p>
+      ) : null}
       <h2>Sensors</h2>
       {snapshot.sensorsNote ? <p class="notice">{snapshot.sensorsNote}</p> : null}
       {snapshot.sensors ? <SensorTable sensors={snapshot.sensors} now={now.value} /> : null}
       {snapshot.sim ? <SimControls devices={snapshot.sim} onChanged={refresh} put={put} /> : <p class="muted">Simulator controls appear with the sim driver.</p>}
+    </section>
+  );
+}
+
+/**
+ * Actuators a safe state could not confirm OFF (from this page's safety alerts), each with its OFF:
+ * `GET /devices` may not list one whose device never confirmed any state.
+ */
+function Unconfirmed({ off }: { off: TurnOff | null }) {
+  const unconfirmed = unconfirmedActuators();
+  if (unconfirmed.length === 0) return null;
+  return (
+    <section class="panel unconfirmed" aria-labelledby="unconfirmed-title">
+      <h2 id="unconfirmed-title">⚠ Not confirmed OFF</h2>
+      <ul>
+        {unconfirmed.map((a) => (
+          <li key={`${a.esp_id}:${a.gpio}`} data-unconfirmed={`${a.esp_id}:${a.gpio}`}>
+            <strong>
+              {a.esp_id}:{a.gpio}
+            </strong>{' '}
+            {a.message} {off ? <OffButton off={off} espId={a.esp_id} gpio={a.gpio} /> : null}
+          </li>
+        ))}
+      </ul>
     </section>
   );
 }

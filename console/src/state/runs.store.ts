@@ -36,6 +36,20 @@ export const emergency = signal<EmergencyState>({ active: false, reason: null, s
 export const emergencyLog = signal<{ active: boolean; reason: string | null; at: string }[]>([]);
 /** Alerts (safety, device) and notifications seen by this page, newest first, at most 50. */
 export const alerts = signal<StreamEvent[]>([]);
+/** Actuators this page saw confirmed OFF (`esp_id:gpio` → Unix ms): a safety alert before that is settled. */
+export const confirmedOff = signal<ReadonlyMap<string, number>>(new Map());
+
+/** The actuators whose latest safety alert (not confirmed OFF) no OFF has settled since, newest first. */
+export function unconfirmedActuators(): { esp_id: string; gpio: number; message: string }[] {
+  const seen = new Map<string, { esp_id: string; gpio: number; message: string }>();
+  for (const alert of alerts.value) {
+    if (alert.type !== 'safety_alert') continue;
+    const key = `${String(alert.data.esp_id)}:${String(alert.data.gpio)}`;
+    if (seen.has(key) || (confirmedOff.value.get(key) ?? 0) >= alert.timestamp * 1000) continue;
+    seen.set(key, { esp_id: String(alert.data.esp_id), gpio: Number(alert.data.gpio), message: String(alert.data.message ?? '') });
+  }
+  return [...seen.values()];
+}
 
 /** Hears every batch of events after it was applied (list views insert new runs, pages reload). */
 type BatchListener = (events: StreamEvent[]) => void;
