@@ -4,6 +4,7 @@
  * both stand on it.
  */
 import { DEFAULT_SAFE_STATE_TIMEOUT_SECONDS, type ServerConfig } from './config/server-config.ts';
+import { leaseGuarded } from './cluster/lease-guarded-driver.ts';
 import { Codes, SequencerError } from './domain/errors.ts';
 import type { ActuatorDriver, DeviceDirectory } from './drivers/actuator-driver.ts';
 import { createMqttDriver, EmbeddedBrokerMqttDriver } from './drivers/create-driver.ts';
@@ -134,7 +135,9 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     metrics.mqttUnmatchedResponses.inc();
     logger.debug({ topic, detail }, 'MQTT answer nobody waits for, ignored');
   });
-  const driver = metrics.countCommands(inner);
+  // On a store shared by several nodes no command leaves once this node's leases may have expired (SPEC 14).
+  let mayDrive = () => true;
+  const driver = leaseGuarded(metrics.countCommands(inner), () => mayDrive());
   await driver.start();
   // Latch writes are chained: each press or clear is stored after the one before, and an answer
   // about the stop waits for what it changed to be stored.
@@ -212,6 +215,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     ...(cluster ? { cluster } : {}),
   });
 
+  mayDrive = () => engine.mayDrive();
   mqtt?.on('device_alert', (alert) => {
     metrics.deviceAlerts.inc({ type: alert.type });
     const failed = applyDeviceAlert(alert, safety.leases, engine);

@@ -82,7 +82,7 @@ export class Engine {
       snapshotOf: (run) => (run.snapshot ? this.#host.machine.getPersistedSnapshot(withoutPlan(run.snapshot)) : null),
       onWriteError: (error, runs) => this.#writeFailed(error, runs),
       onEndsCommitted: (runs) => this.#leaveMemory(runs),
-      mayCommit: () => this.#mayDrive(),
+      mayCommit: () => this.mayDrive(),
       onLost: (runIds) => this.#drop(runIds, 'another node owns them now'),
     });
     const loop = new ClosedLoop(options.sensors);
@@ -92,7 +92,7 @@ export class Engine {
       onTransition: (run: Run) => {
         if (run.parent === null) this.#out.touch(run);
       },
-      mayDrive: () => this.#mayDrive(),
+      mayDrive: () => this.mayDrive(),
     };
     this.#host = new RunHost(this.#book.runs, options.executors, this.#out, () => Date.now(), hooks, loop);
     this.#offReadings = options.sensors?.onReading((reading) => this.#host.onReading(reading)) ?? (() => {});
@@ -147,6 +147,9 @@ export class Engine {
   /** Starts a run of a definition that passed validation. */
   startValidated(definition: SequenceDefinition, options: StartOptions = {}): StartResult {
     if (this.#closed) throw new SequencerError(Codes.TASK_CREATION_FAILED, 'The server is shutting down', [], 503);
+    if (!this.mayDrive()) {
+      throw new SequencerError(Codes.TASK_CREATION_FAILED, 'This node cannot renew its run leases on the database now; start the run on another node', [], 503);
+    }
     return this.#admission.start(definition, options);
   }
 
@@ -156,6 +159,15 @@ export class Engine {
    */
   whenDurable(): Promise<void> {
     return this.#out.whenDurable();
+  }
+
+  /**
+   * Whether this node may drive its runs now: always on a store of one node; on a shared store
+   * while its lease validity holds. When it does not, every run this node held is stopped
+   * without effects and forgotten before this answers (SPEC 14).
+   */
+  mayDrive(): boolean {
+    return this.#leases?.mayDrive() ?? true;
   }
 
   /** Runs spawned and not yet ended (paused runs included). */
@@ -350,11 +362,6 @@ export class Engine {
       return;
     }
     this.#admission.onEnded(run);
-  }
-
-  /** Whether this node may drive its runs now (always, on a store of one node). */
-  #mayDrive(): boolean {
-    return this.#leases?.mayDrive() ?? true;
   }
 
   /** Stops runs another node drives now, without any effect, and forgets them (SPEC 14). */

@@ -82,6 +82,12 @@ describe('an engine on a store shared by several nodes', () => {
     expect(h.errors.map((e) => e.message)).toContain('leases not renewed in time: 1 runs stopped on this node, another node takes them over');
   });
 
+  it('refuses new starts with 503 while it cannot renew, instead of accepting runs it would drop', async () => {
+    shared.control.renew = () => new Promise(() => {});
+    await vi.advanceTimersByTimeAsync(7_500);
+    expect(() => h.engine.start(definition([actuatorStep()]))).toThrow(expect.objectContaining({ code: 5630, status: 503 }));
+  });
+
   it('drives its runs as long as renewals come back', async () => {
     const { sent } = recordSends(h.driver);
     const { run_id } = h.engine.start(definition([delayStep(9), actuatorStep()]));
