@@ -1,8 +1,9 @@
 /**
  * `npm run console:shots`: screenshots of every page of the operator console at 1280x800 and
- * 390x844 into docs/console/, from a server on a free port with the sim driver and a few runs in
- * each state (running, paused, failed with cleanup, completed), a template, and at the end a
- * latched emergency stop.
+ * 390x844 into docs/console/, from a server on a free port with the sim driver, simulated sensors
+ * and a few runs in each state (waiting on a sensor after a skipped step, paused, failed with
+ * cleanup and a safe state not confirmed, completed), a template, and at the end a latched
+ * emergency stop.
  */
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -40,16 +41,25 @@ await api('PUT', '/sequence-templates/irrigate-zone', {
 }).catch(() => undefined);
 await api('POST', '/sequences', { sequence_id: 'zone-1-done', steps: [valve(4, 'ON', 'Open valve'), { name: 'Water', delay_seconds: 0.2 }, valve(4, 'OFF', 'Close valve')] });
 await api('PUT', '/sim/devices/ESP_FAN', { fail: true });
-await api('POST', '/sequences', {
+const failed = await api('POST', '/sequences', {
   sequence_id: 'vent-abort',
   steps: [{ name: 'Fan on', action: { type: 'actuator_command', esp_id: 'ESP_FAN', gpio: 2, command: 'ON' }, retry_count: 1, retry_delay_seconds: 0.1 }],
   cleanup_steps: [{ name: 'Notify', action: { type: 'notification', channel: 'websocket', title: 'Vent', message: 'fan failed' } }],
 });
 const paused = await api('POST', '/sequences', { sequence_id: 'zone-2', steps: [valve(6, 'ON', 'Open valve'), { name: 'Water', delay_seconds: 900 }, valve(6, 'OFF', 'Close valve')] });
+const moisture = { esp_id: 'ESP_12AB34CD', gpio: 34 };
+await api('PUT', '/sim/sensors/ESP_12AB34CD/34', { value: 22, unit: '%', follows: { esp_id: 'ESP_12AB34CD', gpio: 5, rate_per_second: 0.02 }, drift_per_second: -0.001 });
+await api('PUT', '/sim/sensors/ESP_12AB34CD/35', { value: 18.4, unit: '°C' });
+await api('PUT', '/sim/sensors/ESP_5566AABB/34', { value: 61, unit: '%', quality: 'stale' });
 const running = await api('POST', '/sequences', {
   sequence_id: 'zone-3',
-  description: 'Water zone 3',
-  steps: [valve(5, 'ON', 'Open valve'), { name: 'Water', delay_seconds: 1800 }, valve(5, 'OFF', 'Close valve')],
+  description: 'Water zone 3 until the soil is moist',
+  steps: [
+    { ...valve(7, 'ON', 'Fertilise if very dry'), when: { sensor: moisture, below: 10 } },
+    valve(5, 'ON', 'Open valve'),
+    { name: 'Until moist', wait_for: { condition: { sensor: moisture, above: 40 }, timeout_seconds: 3600 } },
+    valve(5, 'OFF', 'Close valve'),
+  ],
 });
 await new Promise((resolve) => setTimeout(resolve, 1500));
 await api('POST', `/sequences/${String(paused.run_id)}/pause`, { outputs: 'hold' });
@@ -69,6 +79,9 @@ try {
     await page.goto(`${server.url}/#/runs/${String(running.run_id)}`);
     await page.locator('svg.statechart').waitFor();
     await shoot(page, 'run', size);
+    await page.goto(`${server.url}/#/runs/${String(failed.run_id)}`);
+    await page.getByTestId('run-outcome').waitFor();
+    await shoot(page, 'run-failed', size);
     await page.goto(`${server.url}/#/start`);
     await page.getByLabel('gpio').fill('40');
     await page.getByRole('button', { name: /^Start irrigate-zone/ }).click();

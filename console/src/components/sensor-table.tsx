@@ -46,7 +46,7 @@ export function SensorTable({ sensors, now }: SensorTableProps) {
                   {s.esp_id}:{s.gpio}
                 </th>
                 <td class="reading">
-                  {s.value ?? '-'} {s.unit ?? ''}
+                  {s.value === null ? '-' : Number(s.value.toFixed(2))} {s.unit ?? ''}
                 </td>
                 <td class={old ? 'sensor-warn' : undefined}>
                   {age === null ? '-' : duration(Math.max(0, age))}
