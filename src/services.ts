@@ -30,6 +30,7 @@ import type { RunStore } from './store/run-store.ts';
 import { TemplateService } from './templates/template-service.ts';
 import { ClusterLeases } from './cluster/cluster-leases.ts';
 import { ClusterNode } from './cluster/cluster-node.ts';
+import { openPgPool } from './store/postgres/postgres.pool.ts';
 import { PostgresStore } from './store/postgres/postgres.store.ts';
 
 /** Everything a running server holds. */
@@ -110,7 +111,10 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   const onError = hooks.onError ?? ((error: unknown, message: string) => logger.error({ err: error }, message));
   const store = (await hooks.openStore?.(config)) ?? null;
   // Several nodes on one PostgreSQL: this one joins the cluster's services.
-  const cluster = store instanceof PostgresStore ? new ClusterNode({ pool: store.pool, nodeId: store.nodeId, onError }) : null;
+  const cluster =
+    store instanceof PostgresStore
+      ? new ClusterNode({ pool: store.pool, admissionPool: openPgPool(config.db, { max: 4, onError: (error) => onError(error, 'cluster admission connection failed') }), nodeId: store.nodeId, onError })
+      : null;
   const metrics = createMetrics();
   const sensors = new SensorTable();
   const sim = config.driver === 'sim' ? new SimDriver(config.simLatencyMs, { onReading: (reading) => keep(reading, 'sim') }) : null;

@@ -70,7 +70,7 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
     },
     validatorCompiler: definitionBodyToEngine,
   }, async (request, reply) => {
-    return reply.code(202).send(startFromBody(engine, request.body));
+    return reply.code(202).send(await startFromBody(engine, request.body));
   });
 
   api.post('/sequences/batch', {
@@ -84,16 +84,18 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
   }, async (request, reply) => {
     const { sequences } = request.body as { sequences: unknown[] };
     let retryAfterMs: number | undefined;
-    const results = sequences.map((item, index): BatchResult => {
+    const results: BatchResult[] = [];
+    // One after the other: each item's start modes see the items before it.
+    for (const [index, item] of sequences.entries()) {
       try {
-        const started = startFromBody(engine, item);
-        return { index, status: 202, sequence_id: started.sequence_id, run_id: started.run_id, total_steps: started.total_steps, run_status: started.status };
+        const started = await startFromBody(engine, item);
+        results.push({ index, status: 202, sequence_id: started.sequence_id, run_id: started.run_id, total_steps: started.total_steps, run_status: started.status });
       } catch (error) {
         const refused = toSequencerError(error, request);
         if (refused.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, refused.retryAfterMs);
-        return { index, status: refused.httpStatus, error: errorBody(refused).error };
+        results.push({ index, status: refused.httpStatus, error: errorBody(refused).error });
       }
-    });
+    }
     // A rules engine that was rate limited on some items learns when to send them again.
     if (retryAfterMs !== undefined) reply.header('retry-after', Math.max(1, Math.ceil(retryAfterMs / 1000)));
     return reply.code(207).send({ results });

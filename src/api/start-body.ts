@@ -50,11 +50,11 @@ export function checkStartBody(engine: Engine, body: unknown): CheckedBody {
   return { result, context: runContext.value, problems: [...(result.ok ? [] : result.errors), ...runContext.errors] };
 }
 
-/** Validates and admits a start body; throws the SequencerError that refuses it (422, 409, 429, 403, 503). */
-export function startFromBody(engine: Engine, body: unknown): StartResult {
+/** Validates and admits a start body; rejects with the SequencerError that refuses it (422, 409, 429, 403, 503). */
+export async function startFromBody(engine: Engine, body: unknown): Promise<StartResult> {
   const { result, context, problems } = checkStartBody(engine, body);
   if (problems.length > 0 || !result.ok) throw invalid(problems);
-  return engine.startValidated(result.definition, { context });
+  return engine.admit(result.definition, { context });
 }
 
 function invalid(details: ErrorDetail[]): SequencerError {

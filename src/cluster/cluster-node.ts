@@ -8,9 +8,11 @@
 import type { Pool } from 'pg';
 import { Codes, SequencerError } from '../domain/errors.ts';
 import type { Progress } from '../domain/progress.ts';
-import type { Engine, RemoteControl, RemoteRuns } from '../engine/engine.ts';
+import type { SequenceDefinition } from '../domain/definition.schema.ts';
+import type { Engine, RemoteControl, RemoteRuns, StartResult } from '../engine/engine.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { EventType, PendingEvent } from '../events/event-types.ts';
+import { ClusterAdmission } from './cluster-admission.ts';
 import { CommandBus, type CommandKind } from './command-bus.ts';
 import { headSeq, logEvents } from './event-log.ts';
 import { EventTail } from './event-tail.ts';
@@ -27,6 +29,8 @@ const UNCOMMITTED: ReadonlySet<EventType> = new Set(['emergency_stop', 'device_a
 /** Options of {@link ClusterNode}. */
 export interface ClusterNodeOptions {
   pool: Pool;
+  /** A pool of its own for admissions: each holds a connection until the store (on `pool`) has committed its start. */
+  admissionPool: Pool;
   nodeId: string;
   /** Milliseconds between polls of the event log and the command table (default 500). */
   pollMs?: number;
@@ -42,6 +46,7 @@ export class ClusterNode implements RemoteRuns {
   readonly membership: NodeMembership;
   readonly #options: ClusterNodeOptions;
   readonly #bus: CommandBus;
+  readonly #admission: ClusterAdmission;
   #engine: Engine | null = null;
   #tail: EventTail | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
@@ -61,6 +66,10 @@ export class ClusterNode implements RemoteRuns {
       ...(options.commandTimeoutMs !== undefined ? { timeoutMs: options.commandTimeoutMs } : {}),
       ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
       onError: (error) => options.onError(error, 'cluster command bus failed'),
+    });
+    this.#admission = new ClusterAdmission(options.admissionPool, options.nodeId, {
+      cancel: (runId, reason) => this.control(runId, 'cancel', { reason }),
+      durable: () => (this.#engine as Engine).whenDurable(),
     });
   }
 
@@ -127,6 +136,10 @@ export class ClusterNode implements RemoteRuns {
     return (this.#bus.send(owner, runId, 'progress', {}, READ_TIMEOUT_MS) as Promise<Progress | null>).catch(() => null);
   }
 
+  admit(definition: SequenceDefinition, start: () => StartResult): Promise<StartResult> {
+    return this.#admission.admit(definition, start);
+  }
+
   async #ownerOf(runId: string): Promise<string | null> {
     const { rows } = await this.#options.pool.query<{ owner: string }>('SELECT owner FROM run_starts WHERE run_id = $1', [runId]);
     return rows[0]?.owner ?? null;
@@ -161,5 +174,6 @@ export class ClusterNode implements RemoteRuns {
     await this.#latch?.close();
     await this.#tail?.close();
     await this.#logging;
+    await this.#options.admissionPool.end();
   }
 }

@@ -4,7 +4,7 @@
 import type { InspectionEvent, Observer } from 'xstate';
 import type { Reading, ReadingLookup } from '../conditions/evaluate-condition.ts';
 import type { SequenceContext } from '../../machines/sequence.types.ts';
-import { DEFAULT_LIMITS, type DefinitionLimits } from '../domain/definition.schema.ts';
+import { DEFAULT_LIMITS, type DefinitionLimits, type SequenceDefinition } from '../domain/definition.schema.ts';
 import type { Progress, RunContext } from '../domain/progress.ts';
 import type { TemplateResolver } from '../domain/validate-definition.ts';
 import type { ExecutorRegistry } from '../executors/executor.ts';
@@ -96,6 +96,8 @@ export interface RemoteRuns {
   control(runId: string, kind: RemoteControl, body: Record<string, unknown>): Promise<{ answer: unknown } | null>;
   /** The progress of the unfinished run `runId` from the node that drives it; null when none answers. */
   progress(runId: string): Promise<Progress | null>;
+  /** Runs `start` (this node's admission) once the start modes allow it across the nodes; rejects with what refuses it. */
+  admit(definition: SequenceDefinition, start: () => StartResult): Promise<StartResult>;
 }
 
 /** What a start returns (SPEC 7). */

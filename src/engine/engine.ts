@@ -154,6 +154,15 @@ export class Engine {
   }
 
   /**
+   * Starts a run of a validated definition as a request does: in a cluster, after the start modes
+   * allowed it against every node's runs (SPEC 14); on one node, as `startValidated`.
+   */
+  async admit(definition: SequenceDefinition, options: StartOptions = {}): Promise<StartResult> {
+    const start = () => this.startValidated(definition, options);
+    return this.#options.cluster ? this.#options.cluster.admit(definition, start) : start();
+  }
+
+  /**
    * Resolves once every change made so far (a start, a cancel, a pause) is committed to the store;
    * rejects when that commit failed. An answer that acknowledges a change waits for this.
    */

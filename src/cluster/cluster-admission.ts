@@ -1,0 +1,85 @@
+/**
+ * Start modes across the nodes of a cluster (SPEC 6, SPEC 14). A start of a named sequence that
+ * is not `parallel` takes `pg_advisory_xact_lock(hashtext(sequence_id))` and looks for unfinished
+ * runs of it on other nodes; the lock is held until this node's start record is committed, so two
+ * nodes starting the same sequence at the same moment decide one after the other. Another node's
+ * run makes `single` answer 409/5610; `restart` cancels it through its node and waits (bounded)
+ * until it has ended, then starts here; `queued` answers 409/5610 too, since a queue lives on the
+ * node that runs the sequence. This node's own runs are its engine's to judge, as on one node.
+ */
+import type { Pool } from 'pg';
+import type { SequenceDefinition } from '../domain/definition.schema.ts';
+import { Codes, SequencerError } from '../domain/errors.ts';
+import type { StartResult } from '../engine/engine.ts';
+import { inTransaction } from './pg-transaction.ts';
+
+/** Longest wait for another node's run to end after a `restart` cancelled it. */
+const RESTART_WAIT_MS = 10_000;
+
+/** What admission needs from the rest of the node. */
+export interface AdmissionHooks {
+  /** Cancels a run on the node that drives it (the command bus). */
+  cancel(runId: string, reason: string): Promise<unknown>;
+  /** Resolves once this node's pending writes (the new start record) are committed. */
+  durable(): Promise<void>;
+}
+
+/** Admits starts against the runs of the other nodes. */
+export class ClusterAdmission {
+  readonly #pool: Pool;
+  readonly #nodeId: string;
+  readonly #hooks: AdmissionHooks;
+
+  constructor(pool: Pool, nodeId: string, hooks: AdmissionHooks) {
+    this.#pool = pool;
+    this.#nodeId = nodeId;
+    this.#hooks = hooks;
+  }
+
+  /**
+   * Runs `start` (this node's own admission) once the other nodes' runs of the sequence allow it.
+   * `pool` must not be the store's: the lock is held until the store commits on one of its connections.
+   */
+  async admit(definition: SequenceDefinition, start: () => StartResult): Promise<StartResult> {
+    const sequenceId = definition.sequence_id;
+    if (sequenceId === undefined || definition.mode === 'parallel') return start();
+    return this.#locked(sequenceId, definition, start).catch((error: unknown) => {
+      if (error instanceof SequencerError) throw error;
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new SequencerError(Codes.TASK_CREATION_FAILED, `The cluster's database could not admit the start: ${detail}`, [], 503);
+    });
+  }
+
+  #locked(sequenceId: string, definition: SequenceDefinition, start: () => StartResult): Promise<StartResult> {
+    return inTransaction(this.#pool, async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [sequenceId]);
+      const { rows } = await client.query<{ run_id: string; owner: string }>(
+        'SELECT s.run_id, s.owner FROM run_starts s JOIN runs r USING (run_id) WHERE r.sequence_id = $1 AND s.owner <> $2 ORDER BY s.created_at',
+        [sequenceId, this.#nodeId],
+      );
+      const elsewhere = rows[0];
+      if (elsewhere && definition.mode !== 'restart') {
+        throw new SequencerError(Codes.ALREADY_RUNNING, `Sequence '${sequenceId}' is already running on node ${elsewhere.owner} (run ${elsewhere.run_id})`);
+      }
+      if (elsewhere) await this.#restart(rows.map((row) => row.run_id));
+      const result = start();
+      await this.#hooks.durable();
+      return result;
+    });
+  }
+
+  /** Cancels the runs and waits until each has ended (its safe state done). */
+  async #restart(runIds: string[]): Promise<void> {
+    // A run that is already ending refuses (409): it is on its way out either way.
+    await Promise.all(runIds.map((runId) => this.#hooks.cancel(runId, 'restarted').catch(() => {})));
+    const deadline = performance.now() + RESTART_WAIT_MS;
+    for (;;) {
+      const { rows } = await this.#pool.query<{ n: number }>('SELECT count(*)::int AS n FROM run_starts WHERE run_id = ANY($1::text[])', [runIds]);
+      if (rows[0]?.n === 0) return;
+      if (performance.now() > deadline) {
+        throw new SequencerError(Codes.NODE_UNREACHABLE, `The running run of this sequence on another node did not end within ${RESTART_WAIT_MS / 1000} s of its cancel`, [], 503);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
