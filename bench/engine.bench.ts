@@ -150,7 +150,7 @@ class StepTimes implements StepRecorder {
 }
 
 /** A forced full GC, if V8 lets us have one. */
-function gcFunction(): (() => void) | null {
+export function gcFunction(): (() => void) | null {
   const existing = (globalThis as { gc?: () => void }).gc;
   if (existing) return existing;
   try {

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the engine benchmark, then the HTTP, store and MQTT benchmarks when their
- * files are present, and the console in Chromium, each with its defaults. `--runs N` sets the engine's concurrent runs and
+ * files are present, the console in Chromium and the closed loop (waiting runs fed readings), each with its defaults. `--runs N` sets the engine's concurrent runs and
  * `--batch N` its starts per turn of the event loop (0: one synchronous loop); `--bench engine,store`
  * picks which to run.
  */
@@ -18,6 +18,7 @@ const OTHERS = [
   { name: 'machine', file: 'machine.bench.ts', run: 'runMachineBench', format: 'formatMachineBench' },
   { name: 'startup', file: 'startup.bench.ts', run: 'runStartupBench', format: 'formatStartupBench' },
   { name: 'console', file: 'console.bench.ts', run: 'runConsoleBench', format: 'formatConsoleBench' },
+  { name: 'closed-loop', file: 'closed-loop.bench.ts', run: 'runClosedLoopBench', format: 'formatClosedLoopBench' },
 ] as const;
 
 function argument(name: string): string | undefined {
@@ -25,7 +26,7 @@ function argument(name: string): string | undefined {
   return at >= 0 ? process.argv[at + 1] : undefined;
 }
 
-const chosen = new Set((argument('bench') ?? 'engine,http,store,store-engine,mqtt,machine,startup,console').split(','));
+const chosen = new Set((argument('bench') ?? 'engine,http,store,store-engine,mqtt,machine,startup,console,closed-loop').split(','));
 const runs = Number(argument('runs'));
 const batch = Number(argument('batch'));
 

@@ -82,6 +82,16 @@ export function holdWakeAt(context: SequenceContext): number | null {
   return hold.until === null ? done : Math.min(done, hold.until);
 }
 
+/**
+ * Whether a CONDITION answer can move a waiting run at all: only one that holds, or any answer
+ * while a hold stands (it may end it). Every CONDITION transition of `running.waiting` is guarded
+ * by `conditionHolds` or `isHolding`, so the host need not hand the chart an answer for which this
+ * is false: thousands of waiting runs hear every reading of their sensors.
+ */
+export function conditionMayMove(context: SequenceContext, truth: 'true' | 'false' | 'unknown'): boolean {
+  return truth === 'true' || context.hold !== null;
+}
+
 /** Whether a condition answer says it holds (unknown never does). */
 const holds = (event: SequenceEvent): boolean => event.type === 'CONDITION' && event.truth === 'true';
 

@@ -26,7 +26,7 @@ import type {
 
 export type * from './sequence.types.ts';
 export { retryDelayMs } from './sequence.actions.ts';
-export { holdWakeAt, MachineCodes, MAX_SIGNALS } from './sequence.guards.ts';
+export { conditionMayMove, holdWakeAt, MachineCodes, MAX_SIGNALS } from './sequence.guards.ts';
 
 const machineSetup = setup({
   types: {

@@ -132,9 +132,16 @@ function formatValue(reading: Reading): string {
   return reading.unit ? `${reading.value} ${reading.unit}` : String(reading.value);
 }
 
+/** The last time `clockOf` formatted: a reading wakes every run waiting on its sensor, each evaluating it. */
+const lastClock = { ms: Number.NaN, text: '' };
+
 /** `12:03:05` (UTC) of a Unix ms time. */
 function clockOf(ms: number): string {
-  return new Date(ms).toISOString().slice(11, 19);
+  if (ms !== lastClock.ms) {
+    lastClock.ms = ms;
+    lastClock.text = new Date(ms).toISOString().slice(11, 19);
+  }
+  return lastClock.text;
 }
 
 function latest(parts: Evaluation[]): number | null {

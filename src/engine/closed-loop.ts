@@ -4,6 +4,7 @@
  * run's signals, and keeps the index of waiting runs by sensor. The machine decides on the
  * CONDITION events it gets, which the journal keeps, so a replayed run decides alike.
  */
+import { conditionMayMove } from '../../machines/sequence.guards.ts';
 import type { CheckParams, SequenceEvent } from '../../machines/sequence.types.ts';
 import type { Condition } from '../conditions/condition.schema.ts';
 import { evaluateCondition, type Reading, type ReadingLookup } from '../conditions/evaluate-condition.ts';
@@ -39,13 +40,17 @@ export class ClosedLoop {
     if (condition) this.watch.watch(run, condition as unknown as Condition);
   }
 
-  /** The CONDITION event each run waiting on the reading's sensor is to take now. */
-  *wakeUps(reading: Reading, now: number): Generator<[Run, ConditionEvent]> {
+  /** The CONDITION event each run waiting on the reading's sensor is to take now (none for a run it cannot move). */
+  wakeUps(reading: Reading, now: number): [Run, ConditionEvent][] {
+    const out: [Run, ConditionEvent][] = [];
     for (const run of this.watch.runsOn(reading.esp_id, reading.gpio)) {
       const ctx = run.actor?.getSnapshot().context;
       const condition = ctx?.plan.steps[ctx.currentStep]?.wait?.condition;
-      if (condition) yield [run, this.#evaluate(run, condition as unknown as Condition, now)];
+      if (!ctx || !condition) continue;
+      const event = this.#evaluate(run, condition as unknown as Condition, now);
+      if (conditionMayMove(ctx, event.truth)) out.push([run, event]);
     }
+    return out;
   }
 
   #evaluate(run: Run, condition: Condition, now: number): ConditionEvent {

@@ -4,7 +4,7 @@
  * are sent by hand, with explicit times.
  */
 import { describe, expect, it } from 'vitest';
-import { holdWakeAt, MachineCodes, MAX_SIGNALS } from '../../machines/sequence.machine.ts';
+import { conditionMayMove, holdWakeAt, MachineCodes, MAX_SIGNALS } from '../../machines/sequence.machine.ts';
 import { machineHarness } from '../helpers/machine.harness.ts';
 import { plan, planStep, waitForStep } from '../helpers/definition.builder.ts';
 
@@ -144,6 +144,22 @@ describe('a wait_for step', () => {
     quiet.condition(T0 + 1, 'false');
     quiet.condition(T0 + 2, 'unknown');
     expect(quiet.actor.getSnapshot()).toBe(idle);
+  });
+
+  it('an answer conditionMayMove calls idle moves no waiting run, holding or not (the host may keep it back)', () => {
+    for (const forMs of [0, 30_000]) {
+      for (const holding of [false, true]) {
+        for (const truth of ['true', 'false', 'unknown'] as const) {
+          const h = machineHarness(plan([waitForStep(900_000, forMs)]));
+          h.send({ type: 'START', now: T0 });
+          if (holding && forMs > 0) h.condition(T0, 'true', 'high', T0 + 120_000);
+          if (conditionMayMove(h.context(), truth)) continue;
+          const before = h.actor.getSnapshot();
+          h.condition(T0 + 1000, truth, 'x', T0 + 121_000);
+          expect(h.actor.getSnapshot()).toBe(before);
+        }
+      }
+    }
   });
 
   it('times out with 5621 and aborts the run by default', () => {
