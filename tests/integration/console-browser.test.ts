@@ -322,6 +322,11 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
       sequence_id: 'signalled',
       steps: [{ name: 'Until go', wait_for: { condition: { signal: 'go' }, timeout_seconds: 600 } }, valve(10, 'OFF')],
     });
+    // A run queued behind it has not started: it can be cancelled, not signalled (the server says 409).
+    const queued = await api('POST', '/sequences', { sequence_id: 'signalled', mode: 'queued', steps: [valve(10, 'OFF')] });
+    await page.goto(`${server.url}/#/runs/${queued.run_id}`);
+    await page.locator('.run-page[data-status="pending"]').getByRole('button', { name: /Cancel/ }).waitFor();
+    expect(await page.getByRole('button', { name: /Signal/ }).count()).toBe(0);
     await page.goto(`${server.url}/#/runs/${started.run_id}`);
     await page.locator('.timeline-row[data-outcome="waiting"]').waitFor();
     await page.getByRole('button', { name: /Signal/ }).click();

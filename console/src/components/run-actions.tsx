@@ -54,7 +54,7 @@ export function RunActions({ runId, status }: RunActionsProps) {
           ⊘ Cancel…
         </button>
       ) : null}
-      {live ? (
+      {status === 'running' || status === 'paused' ? (
         <button type="button" onClick={() => setForm(form === 'signal' ? null : 'signal')} aria-expanded={form === 'signal'}>
           ✉ Signal…
         </button>
