@@ -5,30 +5,14 @@
  * restart and completes it, within the 15 s SPEC 14 promises. What A did before it died (its first
  * step) is kept; B sends the last step's command; the run shows B as its node.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.ts';
-import { killAll, progressOf, simActuator, startRun, startServe, stepEvent, stream, type Stream } from './recovery-process.harness.ts';
+import { describe, expect, it } from 'vitest';
+import { useClusterNodes } from './cluster-process.harness.ts';
+import { progressOf, simActuator, startRun, stepEvent } from './recovery-process.harness.ts';
 
 /** SPEC 14: a dead node's runs go on elsewhere within 15 s. */
 const TAKEOVER_BOUND_MS = 15_000;
 
-let database: TestDatabase;
-const streams: Stream[] = [];
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterEach(async () => {
-  for (const s of streams.splice(0)) s.close();
-  await killAll();
-});
-afterAll(() => database.drop());
-
-async function node(nodeId: string) {
-  const server = await startServe(['--db', database.url, '--node-id', nodeId, '--sim-latency-ms', '5']);
-  const events = await stream(server.url);
-  streams.push(events);
-  return { ...server, events };
-}
+const node = useClusterNodes();
 
 /** Rejects after `ms`: the bound a promise must settle within. */
 function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {

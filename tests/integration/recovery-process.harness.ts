@@ -31,6 +31,8 @@ export interface ServeProcess {
   stderrWith(text: string): Promise<string>;
   /** `kill -9`, resolved once the process is gone. */
   kill(): Promise<void>;
+  /** Sends a signal (SIGSTOP freezes the process, SIGCONT wakes it). */
+  signal(signal: NodeJS.Signals): void;
 }
 
 const alive = new Set<ChildProcess>();
@@ -68,6 +70,7 @@ export function startServe(args: string[], cli = FROM_SOURCES): Promise<ServePro
       resolve({
         url: match[1] as string,
         killNow: () => child.kill('SIGKILL'),
+        signal: (signal) => child.kill(signal),
         stderrWith: (text) =>
           new Promise((found) => {
             const check = () => {
