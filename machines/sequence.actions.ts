@@ -9,6 +9,7 @@ import type {
   CheckParams,
   HeldResult,
   Outcome,
+  PausedOutputsParams,
   PlanStep,
   RunActionParams,
   SequenceContext,
@@ -157,11 +158,14 @@ export const sequenceUpdates = {
     // A wait's condition is looked at afresh on resume: its for_seconds start over.
     hold: null,
   }),
+  /** PAUSE with `outputs: "off"`: what the run held, to turn OFF now and back on resume. */
+  notePausedOutputs: ({ event }: Args): Update => ({ pausedOutputs: event.type === 'PAUSE' ? (event.held ?? []) : [] }),
   /** RESUME: the wait goes on for what it had left; nothing is held any more. */
   resumeClock: ({ context, event }: Args): Update => ({
     deadline: context.remainingMs === null ? null : event.now + context.remainingMs,
     remainingMs: null,
     held: null,
+    pausedOutputs: null,
     restartAttempt: false,
   }),
   /** Paused: the answer of the attempt in flight is kept until the resume. */
@@ -209,12 +213,17 @@ function begin(context: Ctx, now: number, deadline: number | null): Update {
 
 /** An early end: its outcome and error, and nothing left of a pause. */
 function ended(outcome: Outcome, error: string, errorCode: number): Update {
-  return { outcome, error, errorCode, held: null, remainingMs: null, restartAttempt: false, awaitingAnswer: false };
+  return { outcome, error, errorCode, held: null, remainingMs: null, restartAttempt: false, awaitingAnswer: false, pausedOutputs: null };
 }
 
 /** The answer held while paused, as the event it was, taken at the time of the resume. */
 export function heldEvent({ context, event }: Args): HeldResult {
   return { ...(context.held as HeldResult), now: event.now };
+}
+
+/** Params of `turnOutputsOff` / `restoreOutputs`: the outputs the pause keeps, and the current step's attempt timeout. */
+export function pausedOutputsParams({ context }: { context: Ctx }): PausedOutputsParams {
+  return { outputs: context.pausedOutputs ?? [], timeoutMs: current(context).timeoutMs };
 }
 
 /** Params of `runAction`: the attempt just started. */

@@ -150,6 +150,10 @@ export const sequenceGuards = {
   continueOnFailure: ({ context }: Args) => current(context).onFailure === 'continue',
   /** The step ends with `delay_after_seconds`. */
   hasDelayAfter: ({ context }: Args) => current(context).afterMs > 0,
+  /** The pause asks for the run's outputs to be turned OFF (`outputs: "off"`). */
+  turnsOutputsOff: ({ event }: Args) => event.type === 'PAUSE' && event.outputs === 'off',
+  /** The run holds actuators as it is paused (with nothing held, `off` and `hold` are one). */
+  holdsOutputs: ({ event }: Args) => event.type === 'PAUSE' && (event.held?.length ?? 0) > 0,
   /** Paused: the answer of the attempt in flight came meanwhile and waits in `held`. */
   hasHeldAnswer: ({ context }: Args) => context.held !== null,
   /** Paused: the attempt in flight was lost to a restart and its idempotent action is to be sent again. */

@@ -10,13 +10,15 @@
  * snapshot resumable (XState does not persist pending `after` timers), and keeps thousands of runs
  * off XState's shared scheduler, whose cancel-all on every actor stop scans every pending timer of
  * the system. The effects (`runAction`, `abortAction`, `emitStep`, `forwardPause`,
- * `forwardResume`) are no-ops here; the host provides them with `machine.provide`.
+ * `forwardResume`, `turnOutputsOff`, `restoreOutputs`, ...) are no-ops here; the host provides
+ * them with `machine.provide`.
  */
 import { and, assign, not, raise, setup } from 'xstate';
-import { attemptParams, checkParams, heldEvent, sequenceUpdates as u, stepEventParams } from './sequence.actions.ts';
+import { attemptParams, checkParams, heldEvent, pausedOutputsParams, sequenceUpdates as u, stepEventParams } from './sequence.actions.ts';
 import { sequenceGuards } from './sequence.guards.ts';
 import type {
   CheckParams,
+  PausedOutputsParams,
   RunActionParams,
   SequenceContext,
   SequenceEvent,
@@ -46,6 +48,10 @@ const machineSetup = setup({
     forwardPause: () => {},
     /** Effect: tells a nested run in flight to resume with its parent. */
     forwardResume: () => {},
+    /** Effect: turns OFF, leases kept, the outputs a run paused with `outputs: "off"` held; one not confirmed OFF aborts the run (5643). */
+    turnOutputsOff: (_: unknown, _params: PausedOutputsParams) => {},
+    /** Effect: turns those outputs back as they were; the host answers OUTPUTS_RESTORED, or ABORT when it cannot. */
+    restoreOutputs: (_: unknown, _params: PausedOutputsParams) => {},
     /** Effect: passes a signal on to a nested run in flight. */
     forwardSignal: () => {},
     /** Effect: the host evaluates a condition of the current step and answers CONDITION. */
@@ -70,6 +76,7 @@ const machineSetup = setup({
     armDelayAfter: assign(u.armDelayAfter),
     finish: assign(u.finish),
     pauseClock: assign(u.pauseClock),
+    notePausedOutputs: assign(u.notePausedOutputs),
     resumeClock: assign(u.resumeClock),
     holdAnswer: assign(u.holdAnswer),
     holdLoss: assign(u.holdLoss),
@@ -97,6 +104,8 @@ const machineSetup = setup({
 const emit = (status: StepEventParams['status']) => ({ type: 'emitStep' as const, params: stepEventParams(status) });
 /** `runAction` for the attempt just started. */
 const run = { type: 'runAction' as const, params: attemptParams };
+/** `turnOutputsOff` / `restoreOutputs` about the outputs kept by the pause. */
+const outputs = (type: 'turnOutputsOff' | 'restoreOutputs') => ({ type, params: pausedOutputsParams });
 /** `checkCondition` about the step's `when` or its wait. */
 const check = (which: CheckParams['which']) => ({ type: 'checkCondition' as const, params: checkParams(which) });
 
@@ -286,22 +295,42 @@ export const sequenceMachine = machineSetup.createMachine({
       },
       on: {
         // An action in flight keeps running while paused; its answer is held until RESUME.
-        PAUSE: { target: 'paused', actions: ['pauseClock', 'forwardPause'] },
+        PAUSE: [
+          { guard: and(['turnsOutputsOff', 'holdsOutputs']), target: 'paused.off', actions: ['pauseClock', 'notePausedOutputs', 'forwardPause'] },
+          { target: 'paused.held', actions: ['pauseClock', 'forwardPause'] },
+        ],
         ...endEarly,
       },
     },
+    /**
+     * Paused (SPEC 7): `held` leaves the actuators as they are; `off` has turned OFF what the run
+     * held (leases kept) and `restoring` turns it back before the remaining time goes on.
+     */
     paused: {
+      initial: 'held',
+      states: {
+        held: { on: { RESUME: 'resuming' } },
+        off: { entry: outputs('turnOutputsOff'), on: { RESUME: 'restoring' } },
+        restoring: { entry: outputs('restoreOutputs'), on: { OUTPUTS_RESTORED: 'resuming' } },
+        /** The waits go on for what they had left, from where the run was paused. */
+        resuming: {
+          always: [
+            { guard: 'hasHeldAnswer', target: '#sequence.running.history', actions: ['replayHeld', 'resumeClock', 'forwardResume'] },
+            { guard: 'restartsAttempt', target: '#sequence.running.executing', actions: ['resumeClock', 'forwardResume', 'startAttempt', run] },
+            { target: '#sequence.running.history', actions: ['resumeClock', 'forwardResume'] },
+          ],
+        },
+        /** Where RECOVER re-enters, so the effect of the state the run was in is asked for again. */
+        history: { type: 'history' },
+      },
       on: {
-        RESUME: [
-          { guard: 'hasHeldAnswer', target: '#sequence.running.history', actions: ['replayHeld', 'resumeClock', 'forwardResume'] },
-          { guard: 'restartsAttempt', target: '#sequence.running.executing', actions: ['resumeClock', 'forwardResume', 'startAttempt', run] },
-          { target: '#sequence.running.history', actions: ['resumeClock', 'forwardResume'] },
-        ],
         STEP_DONE: { guard: 'isCurrentAttempt', actions: 'holdAnswer' },
         STEP_FAILED: { guard: 'isCurrentAttempt', actions: 'holdAnswer' },
+        // After a restart: the OFFs (or the restore) in flight are sent again, nothing is restored before RESUME.
         RECOVER: [
-          { guard: and(['lostInFlight', 'isIdempotent']), actions: 'markRestart' },
-          { guard: 'lostInFlight', actions: 'holdLoss' },
+          { guard: and(['lostInFlight', 'isIdempotent']), target: '.history', reenter: true, actions: 'markRestart' },
+          { guard: 'lostInFlight', target: '.history', reenter: true, actions: 'holdLoss' },
+          { target: '.history', reenter: true },
         ],
         ...endEarly,
       },
@@ -360,6 +389,7 @@ function initialContext(input: SequenceInput): SequenceContext {
     depth: input.depth ?? 1,
     signals: input.signals ?? [],
     hold: null,
+    pausedOutputs: null,
   };
   return { ...context };
 }

@@ -16,7 +16,7 @@ interface SnapshotLike {
 
 /** Where a paused run resumes: the `running` substate its history keeps; null when not paused. */
 export function resumeTarget(snapshot: SnapshotLike): string | null {
-  if (snapshot.value !== 'paused') return null;
+  if (!isPaused(snapshot.value)) return null;
   const id = snapshot.historyValue?.[HISTORY_ID]?.[0]?.id;
   return id?.startsWith(PREFIX) ? id.slice(PREFIX.length) : null;
 }
@@ -33,14 +33,27 @@ export interface PersistedSnapshot {
  * Upgrades a persisted snapshot stored by an older chart. Before the chart became the logic
  * (schema v4 and earlier) its context named the substate a paused run returns to (`resumeTo`),
  * which the chart's history state now keeps, and it did not say whether an attempt's answer was
- * awaited; before closed-loop steps it had no signals and no hold. Returns the snapshot itself
+ * awaited; before closed-loop steps it had no signals and no hold; before a pause could turn
+ * outputs off, `paused` had no substates. Returns the snapshot itself
  * when it needs nothing.
  */
 export function upgradeSnapshot<T extends PersistedSnapshot>(snapshot: T): T {
-  const upgraded = upgradeChart(snapshot);
+  const upgraded = upgradePause(upgradeChart(snapshot));
   const context = upgraded.context;
   if (!context || 'signals' in context) return upgraded;
   return { ...upgraded, context: { ...context, signals: [], hold: null } };
+}
+
+/** Before a pause could turn outputs off, `paused` had no substates: it left them as they were. */
+function upgradePause<T extends PersistedSnapshot>(snapshot: T): T {
+  const context = snapshot.context;
+  if (!context || 'pausedOutputs' in context) return snapshot;
+  return { ...snapshot, value: snapshot.value === 'paused' ? { paused: 'held' } : snapshot.value, context: { ...context, pausedOutputs: null } };
+}
+
+/** `paused`, or one of its substates. */
+function isPaused(value: unknown): boolean {
+  return value === 'paused' || (typeof value === 'object' && value !== null && 'paused' in value);
 }
 
 function upgradeChart<T extends PersistedSnapshot>(snapshot: T): T {

@@ -119,6 +119,20 @@ export interface SequenceContext {
    * until when it stands without a new reading (null: not by ageing), and the value that satisfied it.
    */
   hold: Hold | null;
+  /**
+   * While paused with `outputs: "off"`: the actuators the run held as they were (turned OFF for the
+   * pause, turned back on resume); null when paused with `outputs: "hold"` or not paused.
+   */
+  pausedOutputs: PausedOutput[] | null;
+}
+
+/** An actuator a run held when it was paused with its outputs off, and the command that set it. */
+export interface PausedOutput {
+  esp_id: string;
+  gpio: number;
+  command: 'ON' | 'PWM' | 'TOGGLE';
+  value: number;
+  duration_seconds: number;
 }
 
 /** A condition holding during a wait (see `SequenceContext.hold`). */
@@ -148,8 +162,14 @@ export type SequenceEvent =
   | { type: 'CANCEL'; now: number; reason: string }
   /** Ends the run failed with a code (used by `--recovery abort`). */
   | { type: 'ABORT'; now: number; code: number; message: string }
-  | { type: 'PAUSE'; now: number }
+  /**
+   * `outputs: "off"`: the actuators in `held` are turned OFF for the pause and back on resume;
+   * absent or `"hold"`: they are left as they are (a nested run pauses with its parent this way).
+   */
+  | { type: 'PAUSE'; now: number; outputs?: 'off' | 'hold'; held?: PausedOutput[] }
   | { type: 'RESUME'; now: number }
+  /** The outputs turned OFF for a pause are back as they were (answers `restoreOutputs`). */
+  | { type: 'OUTPUTS_RESTORED'; now: number }
   /** Sent once after a run was restored from a snapshot: the action in flight is lost. */
   | { type: 'RECOVER'; now: number }
   /**
@@ -166,6 +186,13 @@ export interface CheckParams {
   /** The step's `when`, or its `wait_for` condition. */
   which: 'when' | 'wait';
   condition: PlanCondition;
+}
+
+/** Params of `turnOutputsOff` and `restoreOutputs`. */
+export interface PausedOutputsParams {
+  outputs: PausedOutput[];
+  /** Time budget of a restoring command: the current step's attempt timeout. */
+  timeoutMs: number;
 }
 
 /** What the machine's effect actions receive as params. */

@@ -22,6 +22,7 @@ import { SensorTable } from './sensors/sensor-table.ts';
 import { applyDeviceAlert } from './safety/device-faults.ts';
 import type { LatchPress, LatchState } from './safety/emergency-latch.ts';
 import { StartRateLimiter } from './safety/rate-limiter.ts';
+import { PausedOutputs } from './safety/paused-outputs.ts';
 import { SafetyPolicy } from './safety/safety-policy.ts';
 import { recoveredCommands } from './safety/recovered-commands.ts';
 import { failedText, safetyAlerts, SafetySystem, type UnconfirmedLease } from './safety/safety-system.ts';
@@ -155,6 +156,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
   };
   const savedLatch = (await store?.getSetting(LATCH_KEY)) as LatchState | undefined;
   const savedHistory = (await store?.getSetting(LATCH_HISTORY_KEY)) as LatchPress[] | undefined;
+  const safeStateTimeoutMs = (config.safety.safe_state_timeout_seconds ?? DEFAULT_SAFE_STATE_TIMEOUT_SECONDS) * 1000;
   const savedUnconfirmed = (await store?.getSetting(UNCONFIRMED_KEY)) as UnconfirmedLease[] | undefined;
   const safety = new SafetySystem({
     driver,
@@ -165,7 +167,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     onLatchChange: (state) => storeSetting(LATCH_KEY, state, 'emergency stop state could not be stored'),
     latchHistory: savedHistory ?? undefined,
     onLatchHistory: (history) => storeSetting(LATCH_HISTORY_KEY, history, 'emergency stop history could not be stored'),
-    safeStateTimeoutMs: (config.safety.safe_state_timeout_seconds ?? DEFAULT_SAFE_STATE_TIMEOUT_SECONDS) * 1000,
+    safeStateTimeoutMs,
     unconfirmed: savedUnconfirmed,
     ...(cluster ? { shared: new ClusterLeases(cluster.pool, cluster.nodeId, (error) => onError(error, 'cluster actuator lease could not be released')) } : {}),
     onUnconfirmedChange: (leases) => storeSetting(UNCONFIRMED_KEY, leases, 'leases of actuators not confirmed OFF could not be stored'),
@@ -215,6 +217,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
       pruneInChunks(store, before).catch((error: unknown) => onError(error, 'history prune failed'));
     },
     onRunRecovered: (run, context) => safety.restore(run.runId, run.priority, recoveredCommands(context)),
+    outputs: new PausedOutputs(safety, driver, safeStateTimeoutMs),
     onError,
     ...(cluster ? { cluster } : {}),
   });

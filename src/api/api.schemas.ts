@@ -251,6 +251,16 @@ export const StatsResponseSchema = z.object({
 export const IdParamsSchema = z.object({ id: z.string().min(1).max(200) });
 
 /** Body of `POST /sequences/{id}/cancel` (the reason may come as `?reason=` instead). */
+/** Body of `POST /sequences/{id}/pause` (SPEC 7): what happens to the actuators the run holds. */
+export const PauseBodySchema = z
+  .strictObject({
+    outputs: z
+      .enum(['off', 'hold'])
+      .default('off')
+      .describe('off (default): every actuator the run holds is turned OFF (leases kept) and back on resume, before the remaining time goes on; hold: left as they are'),
+  })
+  .nullish();
+
 export const CancelBodySchema = z.strictObject({ reason: z.string().max(500).optional() }).nullish();
 
 /** Query of `POST /sequences/{id}/cancel`. */

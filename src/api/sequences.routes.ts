@@ -16,6 +16,7 @@ import {
   errorResponses,
   IdParamsSchema,
   ListQuerySchema,
+  PauseBodySchema,
   ListResponseSchema,
   ProgressSchema,
   SignalBodySchema,
@@ -174,8 +175,14 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
   }, async (request) => engine.cancel(request.params.id, request.body?.reason ?? request.query.reason));
 
   api.post('/sequences/:id/pause', {
-    schema: { tags, summary: 'Pause a running run', params: IdParamsSchema, response: { 200: ProgressSchema, ...errorResponses(404, 409) } },
-  }, async (request) => engine.pause(request.params.id));
+    schema: {
+      tags,
+      summary: 'Pause a running run; its actuators are turned OFF until the resume (outputs: off, the default) or left as they are (hold)',
+      params: IdParamsSchema,
+      body: PauseBodySchema,
+      response: { 200: ProgressSchema, ...errorResponses(404, 409, 422) },
+    },
+  }, async (request) => engine.pause(request.params.id, request.body?.outputs ?? 'off'));
 
   api.post('/sequences/:id/resume', {
     schema: { tags, summary: 'Resume a paused run', params: IdParamsSchema, response: { 200: ProgressSchema, ...errorResponses(404, 409) } },

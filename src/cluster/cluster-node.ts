@@ -159,7 +159,7 @@ export class ClusterNode implements RemoteRuns {
 
   #control(engine: Engine, kind: RemoteControl, runId: string, body: Record<string, unknown>): Promise<unknown> {
     if (kind === 'cancel') return engine.cancel(runId, typeof body.reason === 'string' ? body.reason : undefined);
-    if (kind === 'pause') return engine.pause(runId);
+    if (kind === 'pause') return engine.pause(runId, body.outputs === 'hold' ? 'hold' : 'off');
     if (kind === 'resume') return engine.resume(runId);
     return engine.signal(runId, String(body.name), body.data ?? undefined);
   }

@@ -148,6 +148,7 @@ export class Admission {
       timer: null,
       armedAt: null,
       inFlight: null,
+      outputsOff: null,
       ask: null,
       endedAt: null,
       onEnd: null,

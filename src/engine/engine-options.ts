@@ -3,7 +3,7 @@
  */
 import type { InspectionEvent, Observer } from 'xstate';
 import type { Reading, ReadingLookup } from '../conditions/evaluate-condition.ts';
-import type { SequenceContext } from '../../machines/sequence.types.ts';
+import type { PausedOutput, SequenceContext } from '../../machines/sequence.types.ts';
 import { DEFAULT_LIMITS, type DefinitionLimits, type SequenceDefinition } from '../domain/definition.schema.ts';
 import type { Progress, RunContext } from '../domain/progress.ts';
 import type { TemplateResolver } from '../domain/validate-definition.ts';
@@ -29,6 +29,19 @@ export const DEFAULT_ENGINE_LIMITS: EngineLimits = {
   sweepIntervalMs: 300_000,
   maxQueued: 10,
 };
+
+/**
+ * What a pause with `outputs: "off"` asks of the safety system (SPEC 7). Without one, a run holds
+ * nothing to turn off.
+ */
+export interface RunOutputs {
+  /** The actuators a run holds now, as their last commands left them. */
+  held(runId: string): PausedOutput[];
+  /** Turns them OFF, leases kept; rejects (5643) naming those not confirmed OFF. */
+  turnOff(runId: string, outputs: readonly PausedOutput[]): Promise<void>;
+  /** Turns them back as they were through the safety system; rejects with the code that refused one. */
+  restore(runId: string, priority: number, outputs: readonly PausedOutput[], timeoutMs: number): Promise<void>;
+}
 
 /** Options of the engine, resolved once. */
 export interface EngineOptions {
@@ -66,6 +79,8 @@ export interface EngineOptions {
   onSweep?: (now: number) => void;
   /** A run was restored from the store after a restart (before its actor starts): rebuild what it held. */
   onRunRecovered?: (run: Run, context: SequenceContext) => void;
+  /** The outputs of runs paused with `outputs: "off"` (the safety system). */
+  outputs?: RunOutputs;
   /** Extra inspection observer (the Stately inspector). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /** Reports internal errors (a failed write, a listener that threw). */

@@ -94,7 +94,7 @@ export class Engine {
       },
       mayDrive: () => this.mayDrive(),
     };
-    this.#host = new RunHost(this.#book.runs, options.executors, this.#out, () => Date.now(), hooks, loop);
+    this.#host = new RunHost(this.#book.runs, options.executors, this.#out, () => Date.now(), hooks, loop, options.outputs);
     this.#offReadings = options.sensors?.onReading((reading) => this.#host.onReading(reading)) ?? (() => {});
     this.#executors = options.executors;
     const report = (error: unknown, message: string) => this.#report(error, message);
@@ -212,14 +212,20 @@ export class Engine {
     return true;
   }
 
-  /** Pauses a running run; 409 when its state does not allow it. */
-  pause(id: string): Promise<Progress> {
-    return this.#control(id, 'PAUSE', (run) => run.status === 'running' && run.state.startsWith('running'));
+  /**
+   * Pauses a running run; 409 when its state does not allow it. `outputs: "off"` (default) turns
+   * OFF what the run holds, leases kept, and back on resume; `"hold"` leaves them (SPEC 7).
+   */
+  pause(id: string, outputs: 'off' | 'hold' = 'off'): Promise<Progress> {
+    const call = { kind: 'pause' as const, body: { outputs } };
+    return this.#control(id, call, (run) => run.status === 'running' && run.state.startsWith('running'), (run) =>
+      outputs === 'off' ? { type: 'PAUSE', outputs, held: this.#options.outputs?.held(run.runId) ?? [] } : { type: 'PAUSE', outputs },
+    );
   }
 
-  /** Resumes a paused run; 409 when it is not paused. */
+  /** Resumes a paused run; 409 when it is not paused, or is restoring its outputs already. */
   resume(id: string): Promise<Progress> {
-    return this.#control(id, 'RESUME', (run) => run.status === 'paused');
+    return this.#control(id, { kind: 'resume', body: {} }, (run) => run.state === 'paused.held' || run.state === 'paused.off');
   }
 
   /**
@@ -241,12 +247,12 @@ export class Engine {
     });
   }
 
-  #control(id: string, type: 'PAUSE' | 'RESUME', allowed: (run: Run) => boolean): Promise<Progress> {
+  #control(id: string, call: RemoteCall & { kind: 'pause' | 'resume' }, allowed: (run: Run) => boolean, event: (run: Run) => HostEvent = () => ({ type: 'RESUME' })): Promise<Progress> {
     const refused = (runId: string, status: string) =>
-      new SequencerError(Codes.INVALID_STATE, `Run ${runId} is ${status}; only a ${type === 'PAUSE' ? 'running run can be paused' : 'paused run can be resumed'}`);
-    return this.#withHeld(id, refused, { kind: type === 'PAUSE' ? 'pause' : 'resume', body: {} }, (run) => {
-      if (!allowed(run) || !run.actor) throw refused(run.runId, run.status);
-      this.#host.send(run, { type });
+      new SequencerError(Codes.INVALID_STATE, `Run ${runId} is ${status}; only a ${call.kind === 'pause' ? 'running run can be paused' : 'paused run can be resumed'}`);
+    return this.#withHeld(id, refused, call, (run) => {
+      if (!allowed(run) || !run.actor) throw refused(run.runId, run.state === 'paused.restoring' ? 'restoring its outputs' : run.status);
+      this.#host.send(run, event(run));
       return toProgress(run, Date.now());
     });
   }
@@ -412,6 +418,9 @@ interface RemoteCall {
   kind: RemoteControl;
   body: Record<string, unknown>;
 }
+
+/** An event as the engine sends it to a run (the host adds `now`). */
+type HostEvent = Parameters<RunHost['send']>[1];
 
 /** The safe state when no safety system is wired: nothing is held. */
 const nothingHeld: Executor = {

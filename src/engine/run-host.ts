@@ -6,12 +6,13 @@
  */
 import type { Actor } from 'xstate';
 import { createActor } from 'xstate';
-import { holdWakeAt, sequenceMachine, type RunActionParams, type SequenceEvent, type StepEventParams } from '../../machines/sequence.machine.ts';
+import { holdWakeAt, sequenceMachine, type PausedOutput, type RunActionParams, type SequenceEvent, type StepEventParams } from '../../machines/sequence.machine.ts';
 import type { Reading } from '../conditions/evaluate-condition.ts';
 import { Codes, SequencerError } from '../domain/errors.ts';
 import type { ExecutionContext, ExecutorRegistry } from '../executors/executor.ts';
 import type { EventType, SequenceEvents } from '../events/event-types.ts';
 import type { ClosedLoop } from './closed-loop.ts';
+import type { RunOutputs } from './engine-options.ts';
 import { completedSteps, percentOf } from './progress.ts';
 import { stateString, statusOf, type Run } from './run.ts';
 import type { RunParent } from './run-parent.ts';
@@ -42,14 +43,16 @@ export class RunHost {
   readonly #now: () => number;
   readonly #hooks: RunHostHooks;
   readonly #loop: ClosedLoop;
+  readonly #outputs: RunOutputs | undefined;
 
-  constructor(runs: Map<string, Run>, executors: ExecutorRegistry, out: WriteAhead, now: () => number, hooks: RunHostHooks, loop: ClosedLoop) {
+  constructor(runs: Map<string, Run>, executors: ExecutorRegistry, out: WriteAhead, now: () => number, hooks: RunHostHooks, loop: ClosedLoop, outputs?: RunOutputs) {
     this.runs = runs;
     this.#executors = executors;
     this.#out = out;
     this.#now = now;
     this.#hooks = hooks;
     this.#loop = loop;
+    this.#outputs = outputs;
     // One provided machine for every run: a provide() per run would cost 5 KB and 55 us each.
     this.machine = sequenceMachine.provide({
       actions: {
@@ -58,6 +61,14 @@ export class RunHost {
         emitStep: ({ self, context }, params) => this.#emitStep(self.id, params, completedSteps(context.results)),
         forwardPause: ({ self }) => this.runs.get(self.id)?.inFlight?.control?.pause(),
         forwardResume: ({ self }) => this.runs.get(self.id)?.inFlight?.control?.resume(),
+        turnOutputsOff: ({ self }, { outputs }) => {
+          const run = this.runs.get(self.id);
+          if (run) this.#turnOutputsOff(run, outputs);
+        },
+        restoreOutputs: ({ self }, { outputs, timeoutMs }) => {
+          const run = this.runs.get(self.id);
+          if (run) this.#restoreOutputs(run, outputs, timeoutMs);
+        },
         forwardSignal: ({ self, event }) => {
           if (event.type === 'SIGNAL') this.runs.get(self.id)?.inFlight?.control?.signal?.(event.name);
         },
@@ -99,6 +110,43 @@ export class RunHost {
       },
     });
     return actor;
+  }
+
+  /**
+   * The OFFs of a pause with `outputs: "off"`, once the pause is stored (like any effect that leaves
+   * the process). One not confirmed OFF ends the run failed (5643): its safe state then tries again.
+   */
+  #turnOutputsOff(run: Run, outputs: PausedOutput[]): void {
+    const outputsOff = new Promise<boolean>((settled) => {
+      this.#out.afterCommit(() => {
+        (this.#outputs?.turnOff(run.runId, outputs) ?? Promise.resolve()).then(
+          () => settled(true),
+          (error: unknown) => {
+            settled(false);
+            this.send(run, { type: 'ABORT', code: codeOf(error), message: messageOf(error) });
+          },
+        );
+      });
+    });
+    run.outputsOff = outputsOff;
+  }
+
+  /** Turns the paused outputs back (after the pause's OFFs, never racing them), then answers OUTPUTS_RESTORED or ABORT. */
+  #restoreOutputs(run: Run, outputs: PausedOutput[], timeoutMs: number): void {
+    const off = run.outputsOff ?? Promise.resolve(true);
+    run.outputsOff = null;
+    this.#out.afterCommit(() => {
+      void off.then(async (allOff) => {
+        // An OFF that failed has aborted the run already.
+        if (!allOff) return;
+        try {
+          await this.#outputs?.restore(run.runId, run.priority, outputs, timeoutMs);
+          this.send(run, { type: 'OUTPUTS_RESTORED' });
+        } catch (error) {
+          this.send(run, { type: 'ABORT', code: codeOf(error), message: messageOf(error) });
+        }
+      });
+    });
   }
 
   /** Sends an event to a run's actor with the current time. */
@@ -317,6 +365,9 @@ export class RunHost {
     });
   }
 }
+
+const codeOf = (error: unknown): number => (error instanceof SequencerError ? error.code : Codes.STEP_FAILED);
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** Omit that keeps a union a union. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

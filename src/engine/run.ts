@@ -60,6 +60,8 @@ export interface Run {
   /** The deadline the timer is armed for. */
   armedAt: number | null;
   inFlight: InFlight | null;
+  /** The OFFs of a pause with `outputs: "off"` in flight: resolves true once all are confirmed (a resume restores after them). */
+  outputsOff: Promise<boolean> | null;
   /** A condition the last transition asked about, answered right after it (see `RunHost`). */
   ask: CheckParams | null;
   endedAt: number | null;

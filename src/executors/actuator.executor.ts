@@ -35,10 +35,13 @@ export type ActuatorAction = z.infer<typeof ActuatorActionSchema>;
 /** The safety system as the executor sees it. */
 export interface ActuatorSafety {
   /** Checks policy, leases and rate limits; throws a SequencerError (5640/5641/5642) to refuse. */
-  beforeSend(command: ActuatorCommand, context: ExecutionContext): Promise<void>;
+  beforeSend(command: ActuatorCommand, context: CommandContext): Promise<void>;
   /** Records what a command the device accepted means for the run's leases. */
-  afterSend(command: ActuatorCommand, context: ExecutionContext, leaveOn: boolean): void;
+  afterSend(command: ActuatorCommand, context: CommandContext, leaveOn: boolean): void;
 }
+
+/** What the safety system reads of the attempt that sends a command. */
+export type CommandContext = Pick<ExecutionContext, 'rootRunId' | 'priority' | 'signal' | 'deadline'>;
 
 /** Safety that allows everything (for tools that run without the safety system). */
 export const NO_SAFETY: ActuatorSafety = { beforeSend: async () => {}, afterSend: () => {} };

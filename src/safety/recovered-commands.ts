@@ -11,12 +11,9 @@ import type { RecoveredCommand } from './safety-system.ts';
 
 function commandOf(action: PlanAction | null | undefined): RecoveredCommand | null {
   if (!action || (action.type !== 'actuator_command' && action.type !== 'actuator')) return null;
-  return {
-    esp_id: String(action.esp_id),
-    gpio: Number(action.gpio),
-    command: String(action.command),
-    leave_on: action.leave_on === true,
-  };
+  const command = String(action.command) as RecoveredCommand['command'];
+  const value = command === 'PWM' ? Number(action.value ?? 0) : command === 'OFF' ? 0 : 1;
+  return { esp_id: String(action.esp_id), gpio: Number(action.gpio), command, value, duration_seconds: Number(action.duration_seconds ?? 0), leave_on: action.leave_on === true };
 }
 
 /** The plan a nested sequence runs, or one iteration of a repeat (whose every iteration commands alike). */

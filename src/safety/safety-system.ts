@@ -4,8 +4,8 @@
  * and the safe-state step turns OFF what a run that ended early still holds.
  */
 import { Codes, SequencerError } from '../domain/errors.ts';
-import type { ActuatorCommand, ActuatorDriver } from '../drivers/actuator-driver.ts';
-import type { ActuatorSafety } from '../executors/actuator.executor.ts';
+import type { ActuatorCommand, ActuatorCommandName, ActuatorDriver } from '../drivers/actuator-driver.ts';
+import type { ActuatorSafety, CommandContext } from '../executors/actuator.executor.ts';
 import type { RunRef, SequenceEvents } from '../events/event-types.ts';
 import type { ExecutionContext, Executor } from '../executors/executor.ts';
 import { NOTHING_HELD, SAFE_STATE_ACTION } from '../engine/plan.ts';
@@ -63,11 +63,17 @@ export interface UnconfirmedLease {
   priority: number;
 }
 
+/** How a command a device accepted left an actuator (kept when it was not OFF). */
+export interface SwitchedOn {
+  command: ActuatorCommandName;
+  value: number;
+  duration_seconds: number;
+}
+
 /** An actuator command a run gave before a restart. */
-export interface RecoveredCommand {
+export interface RecoveredCommand extends SwitchedOn {
   esp_id: string;
   gpio: number;
-  command: string;
   leave_on: boolean;
 }
 
@@ -106,7 +112,7 @@ export class SafetySystem implements ActuatorSafety {
    * emergency stop turns them OFF even after their run has left memory (a completed run leaves
    * its actuators as it set them). One entry per actuator of the installation at most.
    */
-  readonly #leftOn = new Set<string>();
+  readonly #leftOn = new Map<string, SwitchedOn>();
 
   constructor(options: SafetySystemOptions) {
     this.#driver = options.driver;
@@ -139,7 +145,7 @@ export class SafetySystem implements ActuatorSafety {
     }
   }
 
-  async beforeSend(command: ActuatorCommand, context: ExecutionContext): Promise<void> {
+  async beforeSend(command: ActuatorCommand, context: CommandContext): Promise<void> {
     if (command.command !== 'OFF') this.assertNotStopped(`${command.command} to ${leaseKey(command.esp_id, command.gpio)}`);
     const violation = this.#policy.check(command);
     if (violation) throw new SequencerError(Codes.SAFETY_BLOCKED, violation.message);
@@ -182,16 +188,26 @@ export class SafetySystem implements ActuatorSafety {
     throw new SequencerError(Codes.ACTUATOR_LOCKED, `Actuator ${key} is held by run ${shared.holder.runId} (priority ${shared.holder.priority}) on node ${shared.nodeId}`);
   }
 
-  afterSend(command: ActuatorCommand, context: ExecutionContext, leaveOn: boolean): void {
-    this.#applied(context.rootRunId, leaseKey(command.esp_id, command.gpio), command.command, leaveOn);
+  afterSend(command: ActuatorCommand, context: CommandContext, leaveOn: boolean): void {
+    this.#applied(context.rootRunId, leaseKey(command.esp_id, command.gpio), command, leaveOn);
+  }
+
+  /** How the last command a device accepted left `key`, when it was not OFF (a pause restores it so). */
+  switchedOn(key: string): SwitchedOn | undefined {
+    return this.#leftOn.get(key);
+  }
+
+  /** Whether the step that last switched `key` for `runId` said `leave_on`. */
+  leavesOn(runId: string, key: string): boolean {
+    return this.#leaveOn.get(runId)?.has(key) ?? false;
   }
 
   /** What a command the device accepted means: OFF frees the actuator; otherwise the step that last switched it decides whether the safe state leaves it on. */
-  #applied(runId: string, key: string, command: string, leaveOn: boolean): void {
+  #applied(runId: string, key: string, { command, value, duration_seconds }: SwitchedOn, leaveOn: boolean): void {
     if (command === 'OFF') this.leases.release(key, runId);
     if (command === 'OFF') this.#shared?.release(key, runId);
     if (command === 'OFF') this.#confirmedOff(key);
-    else this.#leftOn.add(key);
+    else this.#leftOn.set(key, { command, value, duration_seconds });
     if (command !== 'OFF' && leaveOn) {
       const keys = this.#leaveOn.get(runId) ?? new Set<string>();
       keys.add(key);
@@ -300,9 +316,9 @@ export class SafetySystem implements ActuatorSafety {
    * reached the device), so its safe state can still turn them OFF.
    */
   restore(runId: string, priority: number, commands: readonly RecoveredCommand[]): void {
-    for (const { esp_id, gpio, command, leave_on } of commands) {
+    for (const { esp_id, gpio, leave_on, ...command } of commands) {
       const key = leaseKey(esp_id, gpio);
-      if (command !== 'OFF') this.leases.acquire(key, { runId, priority });
+      if (command.command !== 'OFF') this.leases.acquire(key, { runId, priority });
       this.#applied(runId, key, command, leave_on);
     }
   }
@@ -357,7 +373,7 @@ export class SafetySystem implements ActuatorSafety {
    */
   touched(): Set<string> {
     const keys = this.leases.allTouched();
-    for (const key of this.#leftOn) keys.add(key);
+    for (const key of this.#leftOn.keys()) keys.add(key);
     for (const key of this.#unconfirmed.keys()) keys.add(key);
     return keys;
   }

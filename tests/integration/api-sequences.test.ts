@@ -267,6 +267,20 @@ describe('POST /api/v1/sequences/{id}/pause and /resume', () => {
     expectError(await post(`/api/v1/sequences/${runId}/resume`), 409, 5619);
   });
 
+  it('pauses with the outputs held or off as the body says, and refuses another word with 422 at its path', async () => {
+    const response = await post('/api/v1/sequences', { sequence_id: 'valve', steps: [{ action: { type: 'actuator_command', esp_id: 'ESP_P', gpio: 5, command: 'ON' } }, { delay_seconds: 600 }] });
+    const runId = json<{ run_id: string }>(response).run_id;
+    await expect.poll(async () => json<Progress>(await get(`/api/v1/sequences/${runId}`)).state).toBe('running.delaying');
+
+    const error = expectError(await post(`/api/v1/sequences/${runId}/pause`, { outputs: 'sideways' }), 422, 5600);
+    expect(error.error.details[0]?.path).toBe('outputs');
+    expect(json<Progress>(await post(`/api/v1/sequences/${runId}/pause`, { outputs: 'hold' })).state).toBe('paused.held');
+    expect(t.services.sim?.actuator('ESP_P', 5)?.on).toBe(true);
+    await post(`/api/v1/sequences/${runId}/resume`);
+    expect(json<Progress>(await post(`/api/v1/sequences/${runId}/pause`)).state).toBe('paused.off');
+    await expect.poll(() => t.services.sim?.actuator('ESP_P', 5)?.on).toBe(false);
+  });
+
   it('answers 404/5611 for an unknown run', async () => {
     expectError(await post('/api/v1/sequences/ghost/pause'), 404, 5611);
     expectError(await post('/api/v1/sequences/ghost/resume'), 404, 5611);

@@ -103,21 +103,24 @@ describe('a step that calls a template', () => {
     expect(h.sim.devices()[0]?.commands).toBe(2);
   });
 
-  it('pausing the parent pauses the child: its flush waits until the parent resumes', async () => {
+  it('pausing the parent pauses the child: its flush waits until the parent resumes, its valve OFF meanwhile', async () => {
     const runId = await startAndReachFlush();
 
     const paused = await h.api('POST', `/sequences/${runId}/pause`);
     expect(paused.status).toBe(200);
-    expect(paused.body.status).toBe('paused');
+    expect(paused.body).toMatchObject({ status: 'paused', state: 'paused.off' });
     await vi.advanceTimersByTimeAsync(60_000);
-    // The child's 10 s flush would have ended 51 s ago had it not been paused.
-    expect(h.sim.actuator(...VALVE)).toMatchObject({ on: true });
-    expect(h.sim.devices()[0]?.commands).toBe(1);
+    // The child's 10 s flush would have ended 51 s ago had it not been paused; the child's valve is the run's, so it is OFF.
+    expect(h.sim.actuator(...VALVE)).toMatchObject({ on: false });
+    expect(h.sim.devices()[0]?.commands).toBe(2);
 
-    expect((await h.api('POST', `/sequences/${runId}/resume`)).body.status).toBe('running');
+    expect((await h.api('POST', `/sequences/${runId}/resume`)).body.state).toBe('paused.restoring');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(h.sim.actuator(...VALVE)).toMatchObject({ on: true });
     const done = await drive(h.ended(runId));
     expect(done.status).toBe('completed');
     expect(h.sim.actuator(...VALVE)).toMatchObject({ on: false, last_command: 'OFF' });
+    expect(h.sim.devices()[0]?.commands).toBe(4);
     // 1 s before the pause, 60 s paused, then the 9 s left of the flush.
     expect(done.step_results[0].duration_ms).toBeGreaterThanOrEqual(70_000);
     expect(done.step_results[0].duration_ms).toBeLessThan(71_000);

@@ -89,8 +89,8 @@ describe('chartPath on the sequence machine', () => {
     run.send({ type: 'RESUME', now: T0 + 2 });
     expect(run.h.state()).toBe('running.executing');
     const path = chartPath(graph, run.h.state(), run.events);
-    expect(path.taken).toContain('running->paused');
-    expect(path.taken).toContain('paused->running.history');
+    expect(path.taken).toContain('running->paused.held');
+    expect(path.taken).toContain('paused.resuming->running.history');
   });
 });
 

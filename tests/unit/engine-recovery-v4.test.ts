@@ -49,10 +49,10 @@ describe('recovery of runs stored before the chart rebuild (schema v4)', () => {
     expect(states).toEqual({
       delaying: 'running.delaying',
       executing: 'cleanup.executing',
-      pausedDelaying: 'paused',
-      pausedInFlight: 'paused',
-      pausedHeld: 'paused',
-      pausedIdempotent: 'paused',
+      pausedDelaying: 'paused.held',
+      pausedInFlight: 'paused.held',
+      pausedHeld: 'paused.held',
+      pausedIdempotent: 'paused.held',
       cleanup: 'cleanup.executing',
     });
   });

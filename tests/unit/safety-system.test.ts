@@ -253,10 +253,10 @@ describe('safe state', () => {
 
   it('rebuilds a recovered run from its commands, so its safe state still reaches the actuator', async () => {
     safety.restore('recovered', 100, [
-      { esp_id: 'ESP_1', gpio: 1, command: 'ON', leave_on: false },
-      { esp_id: 'ESP_1', gpio: 2, command: 'ON', leave_on: true },
-      { esp_id: 'ESP_1', gpio: 3, command: 'ON', leave_on: false },
-      { esp_id: 'ESP_1', gpio: 3, command: 'OFF', leave_on: false },
+      { esp_id: 'ESP_1', gpio: 1, command: 'ON', value: 1, duration_seconds: 0, leave_on: false },
+      { esp_id: 'ESP_1', gpio: 2, command: 'ON', value: 1, duration_seconds: 0, leave_on: true },
+      { esp_id: 'ESP_1', gpio: 3, command: 'ON', value: 1, duration_seconds: 0, leave_on: false },
+      { esp_id: 'ESP_1', gpio: 3, command: 'OFF', value: 0, duration_seconds: 0, leave_on: false },
     ]);
 
     expect((await refusal(safety.beforeSend(command('ESP_1', 2, 'ON'), context('other')))).code).toBe(Codes.ACTUATOR_LOCKED);

@@ -195,7 +195,7 @@ describe('a wait_for step', () => {
     h.send({ type: 'START', now: T0 });
     h.condition(T0 + 1000, 'true', 'high', T0 + 120_000);
     h.send({ type: 'PAUSE', now: T0 + 10_000 });
-    expect(h.state()).toBe('paused');
+    expect(h.state()).toBe('paused.held');
     expect(h.counts.unwatchCondition).toBe(1);
     expect(h.context()).toMatchObject({ remainingMs: 50_000, hold: null, deadline: null });
     h.send({ type: 'RESUME', now: T0 + 100_000 });

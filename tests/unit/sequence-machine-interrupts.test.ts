@@ -62,12 +62,12 @@ describe('sequence machine: pause and resume', () => {
     const h = machineHarness(plan([waitStep(10_000)]));
     h.send({ type: 'START', now: T0 });
     h.send({ type: 'PAUSE', now: T0 + 4000 });
-    expect(h.state()).toBe('paused');
+    expect(h.state()).toBe('paused.held');
     expect(h.resumeTo()).toBe('delaying');
     expect(h.context()).toMatchObject({ remainingMs: 6000, deadline: null });
     expect(h.counts.forwardPause).toBe(1);
     h.send({ type: 'WAKE', now: T0 + 50_000 });
-    expect(h.state()).toBe('paused');
+    expect(h.state()).toBe('paused.held');
     h.send({ type: 'RESUME', now: T0 + 60_000 });
     expect(h.state()).toBe('running.delaying');
     expect(h.resumeTo()).toBeNull();
@@ -113,7 +113,7 @@ describe('sequence machine: pause and resume', () => {
     h.send({ type: 'START', now: T0 });
     h.send({ type: 'PAUSE', now: T0 + 10 });
     h.succeed(T0 + 20, 'done while paused');
-    expect(h.state()).toBe('paused');
+    expect(h.state()).toBe('paused.held');
     expect(h.context().held).toMatchObject({ type: 'STEP_DONE', message: 'done while paused' });
     expect(h.context().results).toHaveLength(0);
     h.send({ type: 'RESUME', now: T0 + 100 });
@@ -128,7 +128,7 @@ describe('sequence machine: pause and resume', () => {
     h.send({ type: 'START', now: T0 });
     h.send({ type: 'PAUSE', now: T0 + 10 });
     h.fail(T0 + 20, 5640, 'locked');
-    expect(h.state()).toBe('paused');
+    expect(h.state()).toBe('paused.held');
     h.send({ type: 'RESUME', now: T0 + 30 });
     expect(h.state()).toBe('failed');
     expect(h.context().errorCode).toBe(5640);

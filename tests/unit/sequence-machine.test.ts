@@ -326,6 +326,13 @@ describe('sequence machine: the whole chart', () => {
       h.send({ type: 'START', now: T0 });
       h.send({ type: 'TIMEOUT', now: T0 });
     });
+    run(plan([planStep()]), (h) => {
+      h.send({ type: 'START', now: T0 });
+      h.send({ type: 'PAUSE', now: T0 + 1, outputs: 'off', held: [{ esp_id: 'E', gpio: 5, command: 'ON', value: 1, duration_seconds: 0 }] });
+      h.send({ type: 'RESUME', now: T0 + 2 });
+      h.send({ type: 'OUTPUTS_RESTORED', now: T0 + 3 });
+      h.succeed(T0 + 4);
+    });
     expect([...visited].sort()).toEqual(leaves(sequenceMachine.root as never).sort());
   });
 });

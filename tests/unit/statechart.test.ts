@@ -20,17 +20,18 @@ function outgoing(graph: ChartGraph): Map<string, number> {
 }
 
 describe('the sequence chart', () => {
-  it('has at most 100 transitions in all and at most 10 leaving any one state node', () => {
+  it('has at most 105 transitions in all and at most 10 leaving any one state node', () => {
     const graph = charts.sequence;
-    // 72 before closed-loop steps (SPEC 2.1: when, wait_for, signals) added their 24.
-    expect(graph.edges.length).toBeLessThanOrEqual(100);
+    // 72 before closed-loop steps (SPEC 2.1: when, wait_for, signals) added their 24, and the pause's
+    // outputs (SPEC 7: held, off, restoring, resuming) their 5.
+    expect(graph.edges.length).toBeLessThanOrEqual(105);
     const busiest = Math.max(...outgoing(graph).values());
     expect(busiest).toBeLessThanOrEqual(10);
   });
 
   it('has the states of SPEC 5 and keeps the step n in context', () => {
     const top = charts.sequence.nodes.filter((node) => node.parent === null).map((node) => `${node.id}:${node.type}`);
-    expect(top).toEqual(['idle:atomic', 'running:compound', 'paused:atomic', 'cleanup:compound', 'completed:final', 'failed:final', 'cancelled:final', 'timeout:final']);
+    expect(top).toEqual(['idle:atomic', 'running:compound', 'paused:compound', 'cleanup:compound', 'completed:final', 'failed:final', 'cancelled:final', 'timeout:final']);
     const waits = ['beforeDelay', 'delaying', 'executing', 'retrying', 'afterDelay'];
     for (const phase of ['running', 'cleanup']) {
       const children = charts.sequence.nodes.filter((node) => node.parent === phase).map((node) => node.key);
@@ -40,7 +41,25 @@ describe('the sequence chart', () => {
 
   it('handles CANCEL, TIMEOUT, ABORT and PAUSE once on running, not in each of its substates', () => {
     const shared = charts.sequence.edges.filter((edge) => ['CANCEL', 'TIMEOUT', 'ABORT', 'PAUSE'].includes(edge.event) && edge.source.startsWith('running'));
-    expect(shared.map((edge) => `${edge.source} ${edge.event}`)).toEqual(['running PAUSE', 'running CANCEL', 'running TIMEOUT', 'running ABORT']);
+    expect(shared.map((edge) => `${edge.source} ${edge.event} ${edge.target}`)).toEqual([
+      'running PAUSE paused.off',
+      'running PAUSE paused.held',
+      'running CANCEL cleanup',
+      'running TIMEOUT cleanup',
+      'running ABORT cleanup',
+    ]);
+  });
+
+  it('pauses with the outputs off or held, restores them before resuming, and re-enters a paused state after a restart', () => {
+    const edges = charts.sequence.edges.filter((edge) => edge.source.startsWith('paused.') || (edge.source === 'paused' && edge.event === 'RECOVER'));
+    expect(edges.map((edge) => `${edge.source} ${edge.event} ${edge.target}`)).toEqual(
+      expect.arrayContaining([
+        'paused.held RESUME paused.resuming',
+        'paused.off RESUME paused.restoring',
+        'paused.restoring OUTPUTS_RESTORED paused.resuming',
+        'paused RECOVER paused.history',
+      ]),
+    );
   });
 });
 
