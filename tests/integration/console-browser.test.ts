@@ -162,12 +162,32 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     expect(await page.locator('.transition.taken').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-edge-id')).sort())).toEqual([...expected.taken].sort());
   });
 
-  it('pauses, resumes and cancels a run from its page', async () => {
+  it('pauses with the outputs off or held, resumes and cancels a run from its page', async () => {
     const started = await api('POST', '/sequences', longRun('controlled', 2));
+    const valveState = async () => {
+      const devices = (await api('GET', '/devices')).devices as { esp_id: string; actuators: { gpio: number; state: string }[] }[];
+      return devices.find((d) => d.esp_id === 'ESP_CONSOLE')?.actuators.find((a) => a.gpio === 2)?.state;
+    };
     await page.goto(`${server.url}/#/runs/${started.run_id}`);
+    await page.locator('.run-page[data-status="running"]').waitFor();
+    expect(await valveState()).toBe('ON');
+    // Outputs off (the default): the valve is turned OFF while paused and ON again at resume.
     await page.getByRole('button', { name: /Pause/ }).click();
+    await page.getByRole('button', { name: 'Pause the run' }).click();
     await serverStatus(started.run_id, 'paused');
-    await page.locator('.run-page[data-status="paused"]').waitFor();
+    await expect.poll(() => page.getByTestId('run-state').textContent()).toBe('state paused.off · outputs OFF until resumed');
+    expect(await valveState()).toBe('OFF');
+    await page.getByRole('button', { name: /Resume/ }).click();
+    await serverStatus(started.run_id, 'running');
+    await expect.poll(valveState).toBe('ON');
+    await page.locator('.run-page[data-status="running"]').waitFor();
+    // Outputs held: the valve stays ON.
+    await page.getByRole('button', { name: /Pause/ }).click();
+    await page.getByLabel('hold as they are').check();
+    await page.getByRole('button', { name: 'Pause the run' }).click();
+    await serverStatus(started.run_id, 'paused');
+    await expect.poll(() => page.getByTestId('run-state').textContent()).toBe('state paused.held · outputs held as they were');
+    expect(await valveState()).toBe('ON');
     await page.getByRole('button', { name: /Resume/ }).click();
     await serverStatus(started.run_id, 'running');
     await page.locator('.run-page[data-status="running"]').waitFor();
@@ -357,7 +377,9 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     const started = await api('POST', '/sequences', longRun('keyboard', 8));
     await page.goto(`${server.url}/#/runs/${started.run_id}`);
     await page.locator('.run-page[data-status="running"]').waitFor();
-    await focusByTab(page, /Pause/);
+    await focusByTab(page, /Pause…/);
+    await page.keyboard.press('Enter');
+    await focusByTab(page, /Pause the run/);
     await page.keyboard.press('Enter');
     await serverStatus(started.run_id, 'paused');
     await focusByTab(page, /Resume/);

@@ -1,6 +1,6 @@
 /**
- * What an operator can do to a run in its state (SPEC 13): pause, resume, cancel with a reason
- * (confirmed in a small form first), send a signal (a name and optional JSON data, for a step that
+ * What an operator can do to a run in its state (SPEC 13): pause with its outputs off or held,
+ * resume, cancel with a reason (each confirmed in a small form first), send a signal (a name and optional JSON data, for a step that
  * waits for it). A viewer sees none of it. Only actions this server has are offered.
  */
 import { useState } from 'preact/hooks';
@@ -8,7 +8,7 @@ import { post } from '../api/http.ts';
 import type { RunStatus } from '../api/types.ts';
 import { canAct } from '../state/session.ts';
 
-type Form = 'cancel' | 'signal' | null;
+type Form = 'pause' | 'cancel' | 'signal' | null;
 
 /** Props of RunActions. */
 export interface RunActionsProps {
@@ -40,8 +40,8 @@ export function RunActions({ runId, status }: RunActionsProps) {
   return (
     <div class="run-actions" role="group" aria-label="Run actions">
       {status === 'running' ? (
-        <button type="button" disabled={busy} onClick={() => void send('pause')}>
-          ‖ Pause
+        <button type="button" onClick={() => setForm(form === 'pause' ? null : 'pause')} aria-expanded={form === 'pause'}>
+          ‖ Pause…
         </button>
       ) : null}
       {status === 'paused' ? (
@@ -59,6 +59,7 @@ export function RunActions({ runId, status }: RunActionsProps) {
           ✉ Signal…
         </button>
       ) : null}
+      {form === 'pause' ? <PauseForm busy={busy} onSubmit={(outputs) => void send('pause', { outputs })} /> : null}
       {form === 'cancel' ? <CancelForm busy={busy} onSubmit={(reason) => void send('cancel', reason ? { reason } : {})} /> : null}
       {form === 'signal' ? <SignalForm busy={busy} onSubmit={(body) => void send('signal', body)} onError={setMessage} /> : null}
       {message ? (
@@ -67,6 +68,26 @@ export function RunActions({ runId, status }: RunActionsProps) {
         </p>
       ) : null}
     </div>
+  );
+}
+
+function PauseForm({ busy, onSubmit }: { busy: boolean; onSubmit(outputs: 'off' | 'hold'): void }) {
+  const [outputs, setOutputs] = useState<'off' | 'hold'>('off');
+  return (
+    <form class="action-form" onSubmit={(e) => (e.preventDefault(), onSubmit(outputs))}>
+      <fieldset>
+        <legend>Outputs while paused</legend>
+        <label>
+          <input type="radio" name="outputs" value="off" checked={outputs === 'off'} onChange={() => setOutputs('off')} /> off (turned back on at resume)
+        </label>
+        <label>
+          <input type="radio" name="outputs" value="hold" checked={outputs === 'hold'} onChange={() => setOutputs('hold')} /> hold as they are
+        </label>
+      </fieldset>
+      <button type="submit" disabled={busy}>
+        Pause the run
+      </button>
+    </form>
   );
 }
 

@@ -20,6 +20,13 @@ import { onBatch, onRestart, remember, revisions, runEvents, runs, version } fro
 
 const NO_EVENTS: readonly StreamEvent[] = [];
 
+/** What a paused run did with its outputs (SPEC 7 `pause {outputs}`), by its state. */
+const PAUSED_OUTPUTS: Record<string, string> = {
+  'paused.off': 'outputs OFF until resumed',
+  'paused.held': 'outputs held as they were',
+  'paused.restoring': 'switching its outputs back',
+};
+
 /** Props of RunPage. */
 export interface RunPageProps {
   id: string;
@@ -93,6 +100,7 @@ export function RunPage({ id }: RunPageProps) {
         <StatusBadge status={run.status} detail={run.status === 'stopping' ? run.ending_as : null} />
         <span data-testid="run-state">
           state <code>{run.state}</code>
+          {PAUSED_OUTPUTS[run.state] ? <strong> · {PAUSED_OUTPUTS[run.state]}</strong> : null}
         </span>
         <span>
           <progress max={100} value={percent} aria-label={`${percent} percent`} /> {percent}% · step{' '}
