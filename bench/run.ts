@@ -2,7 +2,7 @@
  * `npm run bench`: the engine benchmark, then the HTTP, store and MQTT benchmarks when their
  * files are present, the console in Chromium and the closed loop (waiting runs fed readings), each with its defaults. `--runs N` sets the engine's concurrent runs and
  * `--batch N` its starts per turn of the event loop (0: one synchronous loop); `--bench engine,store`
- * picks which to run.
+ * picks which to run (`cluster`, which needs PostgreSQL at 127.0.0.1:5432, only when named).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ const OTHERS = [
   { name: 'startup', file: 'startup.bench.ts', run: 'runStartupBench', format: 'formatStartupBench' },
   { name: 'console', file: 'console.bench.ts', run: 'runConsoleBench', format: 'formatConsoleBench' },
   { name: 'closed-loop', file: 'closed-loop.bench.ts', run: 'runClosedLoopBench', format: 'formatClosedLoopBench' },
+  { name: 'cluster', file: 'cluster.bench.ts', run: 'runClusterBench', format: 'formatClusterBench' },
 ] as const;
 
 function argument(name: string): string | undefined {

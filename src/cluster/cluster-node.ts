@@ -14,7 +14,7 @@ import type { EventHub } from '../events/event-hub.ts';
 import type { EventType, PendingEvent } from '../events/event-types.ts';
 import { ClusterAdmission } from './cluster-admission.ts';
 import { CommandBus, type CommandKind } from './command-bus.ts';
-import { headSeq, logEvents } from './event-log.ts';
+import { headSeq, logEvents, pruneEvents } from './event-log.ts';
 import { EventTail } from './event-tail.ts';
 import { LatchSync, type LatchHooks } from './latch-sync.ts';
 import { NodeMembership } from './node-membership.ts';
@@ -102,6 +102,7 @@ export class ClusterNode implements RemoteRuns {
     await this.#bus.start();
     this.#heartbeat = setInterval(() => {
       this.membership.tick().catch((error: unknown) => onError(error, 'cluster heartbeat failed'));
+      pruneEvents(pool).catch((error: unknown) => onError(error, 'cluster event log could not be pruned'));
     }, HEARTBEAT_MS);
   }
 

@@ -48,6 +48,18 @@ export async function headSeq(pool: Pool): Promise<number> {
   return Number(rows[0]?.seq ?? 0);
 }
 
+/**
+ * Events the log keeps (the newest): far more than a hub replays (10,000), so a node that restarts
+ * fills its replay buffer from the table.
+ */
+export const EVENTS_KEPT = 100_000;
+
+/** Deletes all but the newest `keep` events; resolves with how many went. */
+export async function pruneEvents(pool: Pool, keep = EVENTS_KEPT): Promise<number> {
+  const { rowCount } = await pool.query('DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events) - $1', [keep]);
+  return rowCount ?? 0;
+}
+
 /** Up to `limit` stored events with a seq larger than `after`, oldest first, as the stream sends them. */
 export async function readSince(pool: Pool, after: number, limit: number): Promise<EventEnvelope[]> {
   const { rows } = await pool.query<{ seq: string; type: EventType; at: string; body: string }>(

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { migratePg } from '../../src/store/postgres/postgres.migrations.ts';
-import { appendEvents, logEvents, readSince } from '../../src/cluster/event-log.ts';
+import { appendEvents, headSeq, logEvents, pruneEvents, readSince } from '../../src/cluster/event-log.ts';
 import { EventTail } from '../../src/cluster/event-tail.ts';
 import type { EventEnvelope, PendingEvent } from '../../src/events/event-types.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.ts';
@@ -81,6 +81,14 @@ describe('the cluster event log', () => {
       [start + 1, 'run-after'],
       [start + 2, 'run-after'],
     ]);
+  });
+
+  it('keeps the newest events when pruned, and numbers on after them', async () => {
+    const head = await headSeq(writer);
+    await pruneEvents(writer, 2);
+    expect((await readSince(writer, 0, 10_000)).map((e) => e.seq)).toEqual([head - 1, head]);
+    await logEvents(writer, [signal('run-after-prune', 0)]);
+    expect((await readSince(writer, head, 10)).map((e) => e.seq)).toEqual([head + 1]);
   });
 
   it('still delivers by polling when its listening connection is cut', async () => {
