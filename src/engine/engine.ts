@@ -357,6 +357,8 @@ export class Engine {
     await this.#out.flush();
     this.#admission.stop();
     await this.#out.flush();
+    // Every run is stored as it is: other nodes may take them over at once instead of after their leases.
+    await this.#store.ownership?.handOver().catch((error: unknown) => this.#report(error, 'leases could not be handed over; other nodes take the runs over when they expire'));
     if (this.#ownStore) await this.#store.close();
   }
 

@@ -188,6 +188,11 @@ export interface RunOwnership {
   claimExpired(limit: number): Promise<ClaimedRun[]>;
   /** This node stops holding these runs (it stopped driving them): no renewal, no write. */
   release(runIds: Iterable<string>): void;
+  /**
+   * Ends the leases of every run this node holds now, so other nodes claim them at their next
+   * claim instead of after the lease time (a graceful shutdown), and stops holding them.
+   */
+  handOver(): Promise<void>;
 }
 
 /** The store. Every method is asynchronous; failures reject. */

@@ -82,6 +82,19 @@ describe('two nodes on one PostgreSQL store', () => {
     expect(await a.renewLeases()).toEqual({ kept: ['fresh'], lost: [] });
   });
 
+  it('let another node claim at once the runs a node hands over at shutdown, and refuse the old owner after', async () => {
+    const a = await node('node-a', 60_000);
+    const b = await node('node-b', 60_000);
+    await a.commit({ ...empty, starts: [startOf({ run_id: 'r1' })] });
+    expect(await b.claimExpired(10)).toEqual([]);
+    await a.handOver();
+    expect((await b.claimExpired(10)).map((run) => [run.run_id, run.fence])).toEqual([['r1', 2]]);
+    // What the old owner still tries to write of it is not written: it holds the run no more.
+    await a.commit({ ...empty, records: [recordOf('r1', { events: ['late'] })] });
+    expect((await b.pool.query('SELECT body FROM run_journal')).rows).toEqual([]);
+    expect((await b.renewLeases()).kept).toEqual(['r1']);
+  });
+
   it('split expired runs between nodes claiming at once, none claimed twice', async () => {
     const a = await node('node-a');
     const b = await node('node-b');

@@ -20,6 +20,8 @@ function sharedStore() {
     /** Runs the next commits find owned by another node. */
     fencedOut: new Set<string>(),
     claims: [] as ClaimedRun[],
+    /** What the store held when the engine handed its runs over (the unfinished runs in it then). */
+    handedOver: null as string[] | null,
   };
   const store = Object.create(inner) as RunStore;
   Object.assign(store, {
@@ -29,6 +31,9 @@ function sharedStore() {
       renewLeases: () => control.renew(),
       claimExpired: async () => control.claims.splice(0),
       release: () => {},
+      handOver: async () => {
+        control.handedOver = (await inner.unfinishedRuns()).map((run) => run.run_id);
+      },
     },
     commit: async (batch: Parameters<RunStore['commit']>[0]): Promise<CommitResult> => {
       const lost = [...new Set([...batch.records, ...batch.ends].map((r) => r.run_id))].filter((id) => control.fencedOut.has(id));
@@ -115,6 +120,13 @@ describe('an engine on a store shared by several nodes', () => {
     await vi.advanceTimersByTimeAsync(5_000);
     expect(webhook).not.toHaveBeenCalled();
     expect(h.engine.activeRuns()).toEqual([]);
+  });
+
+  it('hands its runs over when it closes, once they are stored as they are', async () => {
+    const { run_id } = h.engine.start(definition([delayStep(30)]));
+    await vi.advanceTimersByTimeAsync(100);
+    await h.engine.close();
+    expect(shared.control.handedOver).toEqual([run_id]);
   });
 
   it('recovers the runs it claims from other nodes as after a restart', async () => {

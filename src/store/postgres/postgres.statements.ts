@@ -83,6 +83,12 @@ export const RENEW = `
   WHERE s.run_id = h.run_id AND s.owner = $1 AND s.fence = h.fence AND s.lease_expires_at > now()
   RETURNING s.run_id`;
 
+/** $1 owner, $2 run_ids, $3 fences: their leases end now (claimable at once), where still held with the same fence. */
+export const HAND_OVER = `
+  UPDATE run_starts s SET lease_expires_at = now() - interval '1 millisecond'
+  FROM unnest($2::text[], $3::bigint[]) AS h (run_id, fence)
+  WHERE s.run_id = h.run_id AND s.owner = $1 AND s.fence = h.fence`;
+
 const SELECT_RUN = 'SELECT run_id, sequence_id, status, progress, created_at, ended_at, definition FROM runs';
 
 export const BY_RUN_ID = `${SELECT_RUN} WHERE run_id = $1`;

@@ -227,6 +227,12 @@ export class PostgresStore implements RunStore, RunOwnership {
     for (const runId of runIds) this.#held.delete(runId);
   }
 
+  async handOver(): Promise<void> {
+    const held = [...this.#held];
+    this.#held.clear();
+    if (held.length > 0) await this.pool.query(sql.HAND_OVER, [this.nodeId, held.map(([id]) => id), held.map(([, h]) => h.fence)]);
+  }
+
   async #claim(limit: number, mine: boolean): Promise<ClaimedRun[]> {
     if (this.#closed) throw new Error('the run store is closed');
     if (limit <= 0) return [];
