@@ -106,6 +106,7 @@ export class RunHost {
       // run's crash as its top-level run's) and fails the top-level run. The crashed actor moves no more.
       error: () => {
         this.#disarm(run);
+        this.#loop.watch.unwatch(run);
         if (run.parent !== null) this.runs.delete(run.runId);
       },
     });
@@ -272,6 +273,8 @@ export class RunHost {
     (run.actor as unknown as { _stop(): void } | null)?._stop();
     run.inFlight?.controller.abort(new SequencerError(Codes.CANCELLED, 'Server shutting down'));
     run.inFlight = null;
+    // A stopped actor runs no exit action: a wait it was in leaves the index here.
+    this.#loop.watch.unwatch(run);
   }
 
   #runAction(runId: string, params: RunActionParams): void {
