@@ -253,6 +253,32 @@ describe('a waiting run after a restart', () => {
     await store.close();
   });
 
+  it('is recovered from its compact snapshot, with the signals it kept', async () => {
+    const store = openSqliteStore(':memory:');
+    await h.engine.close();
+    setUp({ store });
+    const condition = { all: [{ signal: 'tank_full' }, { sensor: moisture, above: 40 }] };
+    const { run_id } = h.engine.start(definition([waitFor(condition, { timeout_seconds: 600 }), valveOff]));
+    await vi.advanceTimersByTimeAsync(10);
+    // One journal record per turn: past 16 of them the journal keeps a compact snapshot instead.
+    for (let i = 0; i < 20; i++) {
+      await h.engine.signal(run_id, i === 0 ? 'tank_full' : `noise-${i}`);
+      await vi.advanceTimersByTimeAsync(10);
+    }
+    const [stored] = await store.unfinishedRuns();
+    expect((stored?.records as object[]).some((record) => 'snapshot' in record)).toBe(true);
+    await h.engine.close();
+
+    setUp({ store });
+    await h.engine.recover('resume');
+    expect(((await h.engine.snapshot(run_id)) as { context: { signals: string[] } }).context.signals).toHaveLength(20);
+    read(45);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(h.events.completed(run_id)).toMatchObject({ status: 'completed' });
+    await h.engine.close();
+    await store.close();
+  });
+
   it('whose timeout passed while the server was down times out at once with 5621', async () => {
     const store = openSqliteStore(':memory:');
     await h.engine.close();
