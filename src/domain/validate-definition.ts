@@ -5,7 +5,7 @@
 import type { ZodType } from 'zod';
 import { z } from 'zod';
 import { Codes, type ErrorDetail } from './errors.ts';
-import { definitionSchema, type DefinitionLimits, type SequenceDefinition, type Step } from './definition.schema.ts';
+import { definitionSchema, StepSchema, type DefinitionLimits, type SequenceDefinition, type Step } from './definition.schema.ts';
 
 /** What the validator needs to know about action types: the executors' schemas. */
 export interface ActionCatalog {
@@ -94,12 +94,26 @@ export function effectiveMaxDuration(def: SequenceDefinition, limits: Definition
   return Math.min(def.max_duration_seconds, limits.maxDurationSeconds);
 }
 
-/** The waiting a step declares (delay fields, `delay` actions, a `wait_for`'s timeout), in seconds. */
+/**
+ * The waiting a step declares (delay fields, `delay` actions, a `wait_for`'s timeout, and what a
+ * `repeat`'s steps declare, once per iteration it is sure to run: `count`, else one), in seconds.
+ */
 export function declaredWaitSeconds(step: Step): number {
   const actionWait = step.action?.type === 'delay' && typeof step.action.seconds === 'number' ? step.action.seconds : 0;
   // `delay_seconds` makes a pure delay step; beside an action it waits nothing (SPEC 2).
   const pureDelay = step.action === undefined ? (step.delay_seconds ?? 0) : 0;
-  return pureDelay + step.delay_before_seconds + step.delay_after_seconds + actionWait + (step.wait_for?.timeout_seconds ?? 0);
+  return pureDelay + step.delay_before_seconds + step.delay_after_seconds + actionWait + (step.wait_for?.timeout_seconds ?? 0) + repeatWaitSeconds(step.action);
+}
+
+/** What the steps of a valid `repeat` declare, times its `count` (else once). */
+function repeatWaitSeconds(action: Step['action']): number {
+  if (action?.type !== 'repeat' || !Array.isArray(action.steps)) return 0;
+  let once = 0;
+  for (const raw of action.steps) {
+    const parsed = StepSchema.safeParse(raw);
+    if (parsed.success) once += declaredWaitSeconds(parsed.data);
+  }
+  return once * (typeof action.count === 'number' ? action.count : 1);
 }
 
 /** Steps counted toward the step limit: a `repeat`'s steps count once, with the steps around it. */
@@ -227,7 +241,8 @@ function checkRepeat(action: { steps: unknown; count?: number }, options: Valida
     errors.push({ path, code: Codes.CIRCULAR_REFERENCE, message: `Nesting deeper than ${options.limits.maxDepth} levels` });
     return 0;
   }
-  const once = validateAt({ steps: action.steps }, options, depth + 1, path, errors, undefined, count) ?? 0;
+  // Its declared waiting counts toward the enclosing sequence's max_duration_seconds (declaredWaitSeconds), not a limit of its own.
+  const once = validateAt({ steps: action.steps, max_duration_seconds: options.limits.maxDurationSeconds }, options, depth + 1, path, errors, undefined, count) ?? 0;
   return once * (action.count ?? 1);
 }
 

@@ -132,6 +132,16 @@ describe('repeat', () => {
     expect((await progress(run_id)).step_results[0]?.message).toMatch(/^Until held after 1 iteration: /);
   });
 
+  it("declares its steps' waiting once per counted iteration toward max_duration_seconds (5607)", () => {
+    const body = [fan('ON'), delayStep(50), fan('OFF')];
+    expect(h.engine.validate(definition([repeat({ count: 3 }, body)], { max_duration_seconds: 120 }))).toMatchObject({
+      ok: false,
+      errors: [{ path: 'max_duration_seconds', code: 5607, message: 'Declared waiting of 150 s exceeds max_duration_seconds (120 s)' }],
+    });
+    expect(h.engine.validate(definition([repeat({ until: hot }, body)], { max_duration_seconds: 120 }))).toMatchObject({ ok: true });
+    expect(h.engine.validate(definition([repeat({ count: 2 }, body)], { max_duration_seconds: 120 }))).toMatchObject({ ok: true });
+  });
+
   it('is refused nested deeper than 3 levels (5618) and its steps are validated at their paths', () => {
     const inner = repeat({ count: 1 }, [repeat({ count: 1 }, [repeat({ count: 1 })])]);
     expect(h.engine.validate(definition([inner]))).toMatchObject({ ok: false, errors: [expect.objectContaining({ code: 5618 })] });
