@@ -98,6 +98,7 @@ function progressOf(index: number): Progress {
     mode: 'parallel',
     template: null,
     node: null,
+    redrive_of: null,
   };
 }
 

@@ -367,7 +367,7 @@ function initialContext(input: SequenceInput): SequenceContext {
   const context: SequenceContext = {
     plan: input.plan,
     phase: 'steps',
-    currentStep: 0,
+    currentStep: input.firstStep ?? 0,
     attempt: 0,
     attemptId: 0,
     awaitingAnswer: false,

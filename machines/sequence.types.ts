@@ -148,6 +148,8 @@ export interface SequenceInput {
   depth?: number;
   /** Signals the run has already (a nested run gets its parent's). */
   signals?: string[];
+  /** The step to begin at (a redrive, SPEC 7); 0 when absent. */
+  firstStep?: number;
 }
 
 /** Every event the machine takes. `now` (Unix ms) comes from outside so the machine stays pure. */

@@ -115,6 +115,7 @@ function progressExample() {
     mode: 'single',
     template: null,
     node: null,
+    redrive_of: null,
   };
 }
 
@@ -156,6 +157,7 @@ export const ProgressSchema = z.object({
   mode: z.string(),
   template: z.object({ name: z.string(), version: z.number().int() }).nullable(),
   node: z.string().nullable().describe('The node that drives the run when several nodes share a PostgreSQL database (--node-id); null on a single node'),
+  redrive_of: z.string().nullable().describe('The run this one redrives (POST /sequences/{id}/redrive): it began at that run\'s failed step or at from_step; the steps before count as done in progress_percent'),
 }).meta({ examples: [progressExample()] });
 
 /** The definition the documentation offers to try: it runs as it is against the sim driver (valve ON, 2 s, OFF). */
@@ -195,6 +197,18 @@ export const StartResponseSchema = z
   })
   .describe('Started (or queued): the run goes on after the answer')
   .meta({ examples: [{ success: true, sequence_id: 'seq-1a2b3c4d', run_id: 'run-0b6f2c1e-5d3a-4f8e-9c7b-2a1d4e6f8a90', total_steps: 3, status: 'running' }] });
+
+/** Body of `POST /sequences/{id}/redrive` (SPEC 7). */
+export const RedriveBodySchema = z
+  .strictObject({
+    from_step: z.number().int().min(0).optional().describe('The step (zero-based) to begin at; absent: the step that failed, or was in flight when the run timed out'),
+  })
+  .nullish();
+
+/** Answer of `POST /sequences/{id}/redrive`: a start, naming the run it redrives. */
+export const RedriveResponseSchema = StartResponseSchema.extend({ redrive_of: z.string().describe('The run this new run redrives') })
+  .describe('A new run of the same definition that begins at the failed step (or from_step); it goes on after the answer')
+  .meta({ examples: [{ success: true, sequence_id: 'irrigation-zone-1', run_id: 'run-5c0d7f1a-2b3e-4c5d-8e9f-0a1b2c3d4e5f', total_steps: 3, status: 'running', redrive_of: 'run-0b6f2c1e-5d3a-4f8e-9c7b-2a1d4e6f8a90' }] });
 
 /** Answer of `POST /sequences/validate`. */
 export const ValidateResponseSchema = z

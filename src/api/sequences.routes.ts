@@ -1,6 +1,6 @@
 /**
  * The sequence routes of SPEC 7 under `/api/v1`: start, validate, list, stats, get, snapshot,
- * cancel, pause, resume, signal. They only translate HTTP to engine calls; the engine owns every rule,
+ * cancel, pause, resume, redrive, signal. They only translate HTTP to engine calls; the engine owns every rule,
  * and its SequencerErrors become the SPEC 4 body in the error handler.
  */
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
@@ -17,6 +17,8 @@ import {
   IdParamsSchema,
   ListQuerySchema,
   PauseBodySchema,
+  RedriveBodySchema,
+  RedriveResponseSchema,
   ListResponseSchema,
   ProgressSchema,
   SignalBodySchema,
@@ -187,6 +189,16 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
   api.post('/sequences/:id/resume', {
     schema: { tags, summary: 'Resume a paused run', params: IdParamsSchema, response: { 200: ProgressSchema, ...errorResponses(404, 409) } },
   }, async (request) => engine.resume(request.params.id));
+
+  api.post('/sequences/:id/redrive', {
+    schema: {
+      tags,
+      summary: 'Run a run that ended failed or timeout again from the step that failed (or from_step): a new run of the same definition',
+      params: IdParamsSchema,
+      body: RedriveBodySchema,
+      response: { 202: RedriveResponseSchema, ...errorResponses(404, 409, 422, 429, 403) },
+    },
+  }, async (request, reply) => reply.code(202).send(await engine.redrive(request.params.id, request.body?.from_step)));
 
   api.post('/sequences/:id/signal', {
     schema: {

@@ -78,4 +78,6 @@ export interface Progress {
   template: { name: string; version: number } | null;
   /** The node that drives the run, on a store shared by several nodes (SPEC 14); null on one node. */
   node: string | null;
+  /** The run this one redrives (SPEC 7 `POST /sequences/{id}/redrive`); null for a run of its own. */
+  redrive_of: string | null;
 }

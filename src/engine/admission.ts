@@ -134,6 +134,7 @@ export class Admission {
         trigger_data: options.context?.trigger_data ?? null,
       },
       template: options.template ?? null,
+      redrive: options.redrive ?? null,
       createdAt: Date.now(),
       queuedAt: null,
       parent,

@@ -128,6 +128,14 @@ export interface StartResult {
 export interface StartOptions {
   context?: Partial<RunContext>;
   template?: { name: string; version: number };
+  /** A redrive (SPEC 7): the run it runs again, and the step it begins at. */
+  redrive?: Redrive;
+}
+
+/** What a redriven run runs again: the run it redrives and the step it begins at. */
+export interface Redrive {
+  of: string;
+  from_step: number;
 }
 
 /** Aggregates of `GET /sequences/stats`. */

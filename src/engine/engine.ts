@@ -37,6 +37,7 @@ import { ClosedLoop } from './closed-loop.ts';
 import { buildPlan, NOTHING_HELD, SAFE_STATE_ACTION } from './plan.ts';
 import { toProgress } from './progress.ts';
 import { recoverRuns, type RecoveryCounts } from './recovery.ts';
+import { notRedrivable, redriveOf } from './redrive.ts';
 import { runRepeat } from './repeat-runs.ts';
 import { RunBook } from './run-book.ts';
 import { RunHost } from './run-host.ts';
@@ -160,6 +161,22 @@ export class Engine {
   async admit(definition: SequenceDefinition, options: StartOptions = {}): Promise<StartResult> {
     const start = () => this.startValidated(definition, options);
     return this.#options.cluster ? this.#options.cluster.admit(definition, start) : start();
+  }
+
+  /**
+   * Redrives a run that ended failed or timeout (SPEC 7): a new run of its definition that begins
+   * at the step that failed, or at `fromStep`; admitted as a start (start modes, limits). 404/5611
+   * unknown, 409/5619 for a run that did not end so, 422 for a step the definition does not have.
+   */
+  async redrive(id: string, fromStep?: number): Promise<StartResult & { redrive_of: string }> {
+    const held = this.#book.find(id);
+    if (held && held.endedAt === null) throw notRedrivable(held.runId, held.status);
+    // A run that has just ended has its history row in the next commit.
+    await this.#out.flush();
+    const stored = await this.#store.getRun(held?.runId ?? id);
+    if (!stored) throw notFound(id);
+    const { definition, options } = redriveOf(stored, fromStep);
+    return { ...(await this.admit(definition, options)), redrive_of: stored.run_id };
   }
 
   /**

@@ -32,7 +32,7 @@ export function startRecord(run: Run): StartRecord {
     // A run that started at once is listed by its start; a queued one by when it was queued, until it starts.
     listed_at: run.snapshot?.context.startedAt ?? run.createdAt,
     definition: JSON.stringify(run.definition),
-    body: JSON.stringify(startBody(run.plan, run.context, run.template, { queued_at: run.queuedAt })),
+    body: JSON.stringify(startBody(run.plan, run.context, run.template, { queued_at: run.queuedAt, redrive: run.redrive })),
   };
   run.definition = null;
   run.storedStatus = status;

@@ -139,7 +139,7 @@ export function toProgress(run: Run, now: number): Progress {
     state: run.state,
     current_step: current,
     total_steps: total,
-    progress_percent: percentOf(completedSteps(results), total, completed),
+    progress_percent: percentOf(completedSteps(results) + (run.redrive?.from_step ?? 0), total, completed),
     current_step_name: !terminal && ctx ? (run.plan.steps[current]?.name ?? null) : null,
     failed_step: failed,
     ending_as: run.status === 'stopping' ? (ctx?.outcome ?? null) : null,
@@ -158,6 +158,7 @@ export function toProgress(run: Run, now: number): Progress {
     mode: run.mode,
     template: run.template,
     node: run.node,
+    redrive_of: run.redrive?.of ?? null,
   };
 }
 
@@ -199,5 +200,6 @@ export function placeholderProgress(
     mode: 'single',
     template,
     node: null,
+    redrive_of: null,
   };
 }

@@ -72,7 +72,7 @@ function recoverRun(parts: RecoveryParts, stored: UnfinishedRun, policy: 'resume
   // Runs stored before schema v4 carry their plan in their snapshot only.
   const plan = (start.plan as SequencePlan | null) ?? (snapshot?.context?.plan as SequencePlan | undefined) ?? parts.plan(definition);
   if (snapshot?.context) snapshot.context.plan = plan;
-  const run = admission.newRun(definition, plan, { context: start.context ?? undefined, template: start.template ?? undefined });
+  const run = admission.newRun(definition, plan, { context: start.context ?? undefined, template: start.template ?? undefined, redrive: start.redrive ?? undefined });
   run.runId = stored.run_id;
   run.createdAt = stored.created_at;
   run.queuedAt = start.queued_at ?? (stored.status === 'pending' ? stored.created_at : null);
@@ -89,7 +89,7 @@ function recoverRun(parts: RecoveryParts, stored: UnfinishedRun, policy: 'resume
     book.queueOf(run.sequenceId).push(run);
     return 'queued';
   }
-  const restored = events.length > 0 ? replay(plan, snapshot, events) : (snapshot as ReplayedSnapshot);
+  const restored = events.length > 0 ? replay(plan, snapshot, events, run.redrive?.from_step) : (snapshot as ReplayedSnapshot);
   for (const event of events) if (event.type === 'CANCEL') run.cancelReason ??= event.reason;
   options.onRunRecovered?.(run, restored.context);
   try {
@@ -131,8 +131,8 @@ function readJournal(records: JournalBody[]): { snapshot: ReplayedSnapshot | nul
  * The snapshot a run reached: its events replayed, in order, into the machine with no-op effects
  * (the machine is pure, its guards read only context and event, every event carries its `now`).
  */
-function replay(plan: SequencePlan, from: ReplayedSnapshot | null, events: SequenceEvent[]): ReplayedSnapshot {
-  const actor = createActor(sequenceMachine, { input: { plan, depth: 1 }, ...(from ? { snapshot: from as never } : {}) });
+function replay(plan: SequencePlan, from: ReplayedSnapshot | null, events: SequenceEvent[], firstStep?: number): ReplayedSnapshot {
+  const actor = createActor(sequenceMachine, { input: { plan, depth: 1, firstStep }, ...(from ? { snapshot: from as never } : {}) });
   actor.start();
   for (const event of events) actor.send(event);
   const snapshot = actor.getPersistedSnapshot() as unknown as ReplayedSnapshot;

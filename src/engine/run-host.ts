@@ -95,7 +95,7 @@ export class RunHost {
       parent: parent as never,
       id: run.runId,
       // A nested run has the signals its parent received so far (a wait inside it may read them).
-      input: { plan: run.plan, depth: run.depth, signals: run.parent?.actor?.getSnapshot().context.signals },
+      input: { plan: run.plan, depth: run.depth, signals: run.parent?.actor?.getSnapshot().context.signals, firstStep: run.redrive?.from_step },
       ...(snapshot ? { snapshot: snapshot as never } : {}),
     });
     run.actor = actor;
@@ -351,6 +351,8 @@ export class RunHost {
     const run = this.runs.get(runId);
     if (!run) return;
     const total = run.plan.steps.length;
+    // A redrive begins past the steps the run it redrives got through: they count as done.
+    done += run.redrive?.from_step ?? 0;
     this.emit(run, 'sequence_step', {
       sequence_id: run.sequenceId,
       run_id: run.runId,

@@ -6,6 +6,7 @@ import type { Actor } from 'xstate';
 import type { CheckParams, SequenceEvent, SequenceMachine, SequencePlan } from '../../machines/sequence.machine.ts';
 import type { SequenceDefinition } from '../domain/definition.schema.ts';
 import type { RunContext, RunStatus } from '../domain/progress.ts';
+import type { Redrive } from './engine-options.ts';
 
 /** The action attempt a run has in flight. */
 export interface InFlight {
@@ -36,6 +37,8 @@ export interface Run {
   plan: SequencePlan;
   context: RunContext;
   template: { name: string; version: number } | null;
+  /** The run this one redrives and the step it begins at (SPEC 7); null for a run of its own. */
+  redrive: Redrive | null;
   createdAt: number;
   /** When the run was queued behind another run of its sequence_id (Unix ms); null when it started at once. */
   queuedAt: number | null;

@@ -13,6 +13,8 @@ export interface StartBody {
   template: { name: string; version: number } | null;
   /** Unix ms when the run was queued, for a run that waited behind another (absent: it started at once). */
   queued_at?: number | null;
+  /** The run it redrives and the step it begins at (absent: a run of its own). */
+  redrive?: { of: string; from_step: number } | null;
 }
 
 /** A journal record's body: the machine events of one turn (each with its `now`), or a compact snapshot. */
@@ -23,7 +25,7 @@ export function startBody(
   plan: unknown,
   context: RunContext | null,
   template: StartBody['template'],
-  more: Pick<StartBody, 'queued_at'> = {},
+  more: Pick<StartBody, 'queued_at' | 'redrive'> = {},
 ): StartBody {
   return { plan, context, template, ...more };
 }

@@ -286,3 +286,25 @@ describe('POST /api/v1/sequences/{id}/pause and /resume', () => {
     expectError(await post('/api/v1/sequences/ghost/resume'), 404, 5611);
   });
 });
+
+describe('POST /api/v1/sequences/{id}/redrive', () => {
+  it('answers 202 with a new run of the rest that names the one it redrives; 422 at from_step, 409 and 404 as it must', async () => {
+    await t.inject({ method: 'PUT', url: '/api/v1/sim/devices/ESP_F', payload: { fail: true } });
+    const steps = [{ name: 'Prime', delay_seconds: 0.01 }, { name: 'Close', action: { type: 'actuator_command', esp_id: 'ESP_F', gpio: 1, command: 'OFF' } }];
+    const failed = json<{ run_id: string }>(await post('/api/v1/sequences', { sequence_id: 'to-redrive', steps })).run_id;
+    await t.ended(failed);
+    await t.inject({ method: 'PUT', url: '/api/v1/sim/devices/ESP_F', payload: { fail: false } });
+
+    expect(expectError(await post(`/api/v1/sequences/${failed}/redrive`, { from_step: -1 }), 422, 5600).error.details[0]?.path).toBe('from_step');
+    expect(expectError(await post(`/api/v1/sequences/${failed}/redrive`, { from_step: 2 }), 422, 5600).error.details[0]?.path).toBe('from_step');
+    const response = await post(`/api/v1/sequences/${failed}/redrive`);
+    expect(response.statusCode).toBe(202);
+    const started = json<{ run_id: string }>(response);
+    expect(started).toEqual({ success: true, sequence_id: 'to-redrive', run_id: expect.stringMatching(/^run-/), total_steps: 2, status: 'running', redrive_of: failed });
+    await t.ended(started.run_id);
+    expect(json<Progress>(await get(`/api/v1/sequences/${started.run_id}`))).toMatchObject({ status: 'completed', redrive_of: failed, step_results: [{ step_index: 1, step_name: 'Close' }] });
+
+    expectError(await post(`/api/v1/sequences/${started.run_id}/redrive`), 409, 5619);
+    expectError(await post('/api/v1/sequences/ghost/redrive'), 404, 5611);
+  });
+});

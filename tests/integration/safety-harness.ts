@@ -2,12 +2,16 @@
  * Services with the sim driver for the safety tests: starts them from `defaultConfig()` plus
  * overrides, records every event, and lets a test wait for a run's end or any event it names.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, vi } from 'vitest';
 import { defaultConfig, type ServerConfig } from '../../src/config/server-config.ts';
 import type { Progress } from '../../src/domain/progress.ts';
 import type { EventEnvelope, EventType, SequenceEvents } from '../../src/events/event-types.ts';
 import { createServices, type ServiceHooks, type Services } from '../../src/services.ts';
 import type { SimDriver } from '../../src/drivers/sim.driver.ts';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite.store.ts';
 import { EventRecorder } from '../helpers/event.recorder.ts';
 import { drive, useEngineFakeTimers } from '../helpers/fake-clock.ts';
 
@@ -108,4 +112,27 @@ export function wait(seconds: number): Record<string, unknown> {
   return { name: `Wait ${seconds} s`, delay_seconds: seconds };
 }
 
+/** Every command the simulated devices are told from now on, as `esp:gpio COMMAND` (and the value of a PWM). */
+export function recordCommands(sim: SimDriver): string[] {
+  const told: string[] = [];
+  const send = sim.send.bind(sim);
+  vi.spyOn(sim, 'send').mockImplementation((command, options) => {
+    told.push(`${command.esp_id}:${command.gpio} ${command.command}${command.command === 'PWM' ? ` ${command.value}` : ''}`);
+    return send(command, options);
+  });
+  return told;
+}
 
+/**
+ * Gives `body` a way to start services on one database file that outlives them, so a test can
+ * restart the server; the file goes afterwards.
+ */
+export async function withDatabaseFile(body: (serve: () => Promise<SafetyHarness>) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sequencer-restart-'));
+  const path = join(dir, 'sequencer.db');
+  try {
+    await body(() => startHarness({ db: path }, { openStore: () => openSqliteStore(path) }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

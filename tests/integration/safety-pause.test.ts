@@ -3,24 +3,8 @@
  * their leases kept and back on resume before the remaining time goes on, through the safety
  * system; `"hold"` leaves them. Checked on what the simulated devices were told.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import type { SimDriver } from '../../src/drivers/sim.driver.ts';
-import { openSqliteStore } from '../../src/store/sqlite/sqlite.store.ts';
-import { actuator, drive, startHarness, useSafetyHarness, wait } from './safety-harness.ts';
-
-/** Every command the simulated devices were told, as `esp:gpio COMMAND [value]`. */
-function recordCommands(sim: SimDriver): string[] {
-  const told: string[] = [];
-  const send = sim.send.bind(sim);
-  vi.spyOn(sim, 'send').mockImplementation((command, options) => {
-    told.push(`${command.esp_id}:${command.gpio} ${command.command}${command.command === 'PWM' ? ` ${command.value}` : ''}`);
-    return send(command, options);
-  });
-  return told;
-}
+import { actuator, drive, recordCommands, useSafetyHarness, wait, withDatabaseFile } from './safety-harness.ts';
 
 const VALVE_AND_FAN = [actuator('ESP_V', 5, 'ON'), actuator('ESP_V', 6, 'PWM', { value: 0.4 }), wait(60), actuator('ESP_V', 5, 'OFF'), actuator('ESP_V', 6, 'OFF')];
 
@@ -87,11 +71,8 @@ describe('a paused run', () => {
 });
 
 describe('a run paused with its outputs off when the server restarts', () => {
-  it('restores nothing until it is resumed, then turns them back and completes', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sequencer-pause-'));
-    const path = join(dir, 'sequencer.db');
-    const serve = () => startHarness({ db: path }, { openStore: () => openSqliteStore(path) });
-    try {
+  it('restores nothing until it is resumed, then turns them back and completes', () =>
+    withDatabaseFile(async (serve) => {
       const before = await serve();
       const runId = before.start({ steps: VALVE_AND_FAN });
       await before.stepDone(runId, 1);
@@ -115,8 +96,5 @@ describe('a run paused with its outputs off when the server restarts', () => {
       } finally {
         await after.close();
       }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });

@@ -56,6 +56,7 @@ export function progressOf(fields: RunFields = {}): Progress {
     mode: 'single',
     template: null,
     node: null,
+    redrive_of: null,
     ...fields.progress,
   };
 }

@@ -21,7 +21,7 @@ export type StepResult = ServerStepResult & { skipped?: boolean };
  * The progress object of SPEC 5: the server's type, plus the fields of SPEC 5 that a server may not
  * send yet (the console shows them when they come).
  */
-export type Progress = Omit<ServerProgress, 'status' | 'step_results' | 'cleanup_results' | 'failed_step' | 'ending_as' | 'queued_at' | 'safe_state' | 'safe_state_at'> & {
+export type Progress = Omit<ServerProgress, 'status' | 'step_results' | 'cleanup_results' | 'failed_step' | 'ending_as' | 'queued_at' | 'safe_state' | 'safe_state_at' | 'redrive_of'> & {
   status: RunStatus;
   step_results: StepResult[];
   cleanup_results: StepResult[];
