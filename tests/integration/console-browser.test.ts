@@ -359,6 +359,29 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     await page.getByTestId('run-events').locator('li[data-type="sequence_signal"]').waitFor();
   });
 
+  it('redrives a failed run from its failed step as a new run that says what it redrives', async () => {
+    await api('PUT', '/sim/devices/ESP_FLAKY', { fail: true });
+    const flaky = { name: 'Flaky pump', action: { type: 'actuator_command', esp_id: 'ESP_FLAKY', gpio: 1, command: 'ON' } };
+    const started = await api('POST', '/sequences', { sequence_id: 'redriven', steps: [valve(11, 'ON'), flaky, valve(11, 'OFF')] });
+    await serverStatus(started.run_id, 'failed');
+    // The node answers again; its pump, not confirmed OFF by the safe state, is turned OFF first.
+    await api('PUT', '/sim/devices/ESP_FLAKY', { fail: false });
+    await api('POST', '/devices/ESP_FLAKY/actuators/1/off');
+    await page.goto(`${server.url}/#/runs/${started.run_id}`);
+    await page.locator('.run-page[data-status="failed"]').waitFor();
+    await page.getByRole('button', { name: /Redrive/ }).click();
+    expect(await page.getByLabel('Start again at').locator('option:checked').textContent()).toBe('the step that failed (2)');
+    await page.getByRole('button', { name: 'Start a new run' }).click();
+    const redriven = page.locator(`.run-page:not([data-run-id="${started.run_id}"])`);
+    await redriven.locator('.run-summary').getByRole('link', { name: started.run_id }).waitFor();
+    const runId = (await redriven.getAttribute('data-run-id')) as string;
+    await page.locator(`.run-page[data-run-id="${runId}"][data-status="completed"]`).waitFor();
+    const progress = await api('GET', `/sequences/${runId}`);
+    expect(progress.redrive_of).toBe(started.run_id);
+    // It began at the failed step: the first step's valve was not commanded again.
+    expect(progress.step_results.map((r: { step_name: string }) => r.step_name)).toEqual(['Flaky pump', 'Valve OFF']);
+  });
+
   it('filters the runs by status and by sequence id', async () => {
     await page.goto(`${server.url}/#/`);
     await page.getByLabel('Status').selectOption('cancelled');

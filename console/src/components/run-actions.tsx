@@ -1,23 +1,28 @@
 /**
  * What an operator can do to a run in its state (SPEC 13): pause with its outputs off or held,
- * resume, cancel with a reason (each confirmed in a small form first), send a signal (a name and optional JSON data, for a step that
- * waits for it). A viewer sees none of it. Only actions this server has are offered.
+ * resume, cancel with a reason, send a signal (a name and optional JSON data, for a step that
+ * waits for it), redrive a failed or timed-out run from its failed step (or another) as a new run;
+ * each but resume is confirmed in a small form first. A viewer sees none of it.
  */
 import { useState } from 'preact/hooks';
 import { post } from '../api/http.ts';
 import type { RunStatus } from '../api/types.ts';
+import { runHref } from '../state/router.ts';
 import { canAct } from '../state/session.ts';
 
-type Form = 'pause' | 'cancel' | 'signal' | null;
+type Form = 'pause' | 'cancel' | 'signal' | 'redrive' | null;
 
 /** Props of RunActions. */
 export interface RunActionsProps {
   runId: string;
   status: RunStatus;
+  totalSteps: number;
+  /** The step that failed or was in flight when the run ended early. */
+  failedStep: number | null;
 }
 
 /** The action bar of a run. */
-export function RunActions({ runId, status }: RunActionsProps) {
+export function RunActions({ runId, status, totalSteps, failedStep }: RunActionsProps) {
   const [form, setForm] = useState<Form>(null);
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
@@ -28,9 +33,10 @@ export function RunActions({ runId, status }: RunActionsProps) {
     setBusy(true);
     setMessage(null);
     try {
-      await post(`/sequences/${id}/${action}`, body);
-      // The run's own events bring the page its new state.
+      const answer = await post<{ run_id?: string }>(`/sequences/${id}/${action}`, body);
+      // The run's own events bring the page its new state; a redrive is a new run, shown at once.
       setForm(null);
+      if (action === 'redrive' && answer.run_id) location.hash = runHref(answer.run_id);
     } catch (error) {
       setMessage(`${action} refused: ${(error as Error).message}`);
     } finally {
@@ -59,9 +65,17 @@ export function RunActions({ runId, status }: RunActionsProps) {
           ✉ Signal…
         </button>
       ) : null}
+      {status === 'failed' || status === 'timeout' ? (
+        <button type="button" onClick={() => setForm(form === 'redrive' ? null : 'redrive')} aria-expanded={form === 'redrive'}>
+          ↻ Redrive…
+        </button>
+      ) : null}
       {form === 'pause' ? <PauseForm busy={busy} onSubmit={(outputs) => void send('pause', { outputs })} /> : null}
       {form === 'cancel' ? <CancelForm busy={busy} onSubmit={(reason) => void send('cancel', reason ? { reason } : {})} /> : null}
       {form === 'signal' ? <SignalForm busy={busy} onSubmit={(body) => void send('signal', body)} onError={setMessage} /> : null}
+      {form === 'redrive' ? (
+        <RedriveForm totalSteps={totalSteps} failedStep={failedStep} busy={busy} onSubmit={(fromStep) => void send('redrive', fromStep === null ? {} : { from_step: fromStep })} />
+      ) : null}
       {message ? (
         <p class="notice" role="alert">
           {message}
@@ -132,6 +146,28 @@ function SignalForm({ busy, onSubmit, onError }: { busy: boolean; onSubmit(body:
       </label>
       <button type="submit" disabled={busy}>
         Send the signal
+      </button>
+    </form>
+  );
+}
+
+function RedriveForm({ totalSteps, failedStep, busy, onSubmit }: { totalSteps: number; failedStep: number | null; busy: boolean; onSubmit(fromStep: number | null): void }) {
+  const [from, setFrom] = useState<string>('');
+  return (
+    <form class="action-form" onSubmit={(e) => (e.preventDefault(), onSubmit(from === '' ? null : Number(from)))}>
+      <label>
+        Start again at
+        <select name="from_step" value={from} onChange={(e) => setFrom(e.currentTarget.value)}>
+          <option value="">{failedStep === null ? 'the step that failed' : `the step that failed (${failedStep + 1})`}</option>
+          {Array.from({ length: totalSteps }, (_, i) => (
+            <option key={i} value={String(i)}>
+              step {i + 1}
+            </option>
+          ))}
+        </select>
+      </label>
+      <button type="submit" disabled={busy}>
+        Start a new run
       </button>
     </form>
   );

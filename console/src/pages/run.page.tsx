@@ -122,7 +122,7 @@ export function RunPage({ id }: RunPageProps) {
         </p>
       ) : null}
       <RunOutcome run={run} revision={revision} />
-      <RunActions runId={run.run_id} status={run.status} />
+      <RunActions runId={run.run_id} status={run.status} totalSteps={run.total_steps} failedStep={run.failed_step ?? null} />
       <section aria-labelledby="timeline-title" class="panel">
         <h2 id="timeline-title">Steps</h2>
         {timelineView}
