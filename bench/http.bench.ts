@@ -7,15 +7,17 @@
  * `timestamp` (when the event happened), both read from this machine's clock. The start rate is
  * also measured on a floor server (Fastify, the engine's zod schemas, a bare XState actor per run
  * and each transition's snapshot written to SQLite: what any server built as mandated pays).
+ * The life part (issue 19) measures the server CPU of whole runs of the 5-step workload (POST to
+ * end, 64 requests in flight, 1 WebSocket client watching) beside the floor server's; the batch
+ * part counts runs accepted per second through `POST /sequences/batch` with 10 starts a request.
  *
  * `npx tsx bench/http.bench.ts [--duration S] [--connections N] [--runs N] [--clients N]
- * [--rate N] [--only starts|floor|events] [--cpu-prof DIR]` (`--rate`: starts per second of the latency part, 0 = unpaced;
+ * [--rate N] [--life-runs N] [--only starts|floor|events|life|floor-life|batch] [--cpu-prof DIR]` (`--rate`: starts per second of the latency part, 0 = unpaced;
  * `--cpu-prof` writes the server's CPU profiles to DIR, one per thread: the largest is the server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -29,6 +31,7 @@ import { defaultConfig, type ServerConfig } from '../src/config/server-config.ts
 import { SimDriver } from '../src/drivers/sim.driver.ts';
 import { startServer } from '../src/server.ts';
 import { startFloorRun, type FloorHost } from './floor-run.ts';
+import { COMPLETED, cpuMs, measureLife, type LifeResult } from './http-life.ts';
 
 /** What to measure; every field has a default. */
 export interface HttpBenchOptions {
@@ -44,9 +47,14 @@ export interface HttpBenchOptions {
   startRate?: number;
   /** Directory for the server's CPU profiles (default none). */
   cpuProfDir?: string | null;
-  /** Run only one part (default all three). */
-  only?: 'starts' | 'floor' | 'events';
+  /** Runs of the life part, each measured from its POST to its end (default 10,000). */
+  lifeRuns?: number;
+  /** Run only one part (default all). */
+  only?: Part;
 }
+
+/** The parts: start rate (server, floor server), event latency, CPU over a run's life (server, floor server), batches of 10. */
+type Part = 'starts' | 'floor' | 'events' | 'life' | 'floor-life' | 'batch';
 
 /** The numbers of a start-rate run. */
 export interface StartsResult {
@@ -66,6 +74,11 @@ export interface HttpBenchResult {
   starts: StartsResult | null;
   /** The same starts against the floor server. */
   floorStarts: StartsResult | null;
+  /** Whole runs on the server (1 WebSocket client watching) and on the floor server. */
+  life: LifeResult | null;
+  floorLife: LifeResult | null;
+  /** `POST /sequences/batch` with 10 starts per request: `perSecond` counts runs accepted. */
+  batch: StartsResult | null;
   events: null | {
     runs: number;
     clients: number;
@@ -102,21 +115,37 @@ const DEFINITION = JSON.stringify({
   ],
 });
 
-/** Runs both parts and returns their numbers. */
+/**
+ * The `n`th batch: ten runs of `DEFINITION`'s two steps, each on an actuator of its own among
+ * 40,000 (runs sharing one would be refused its lease and fail, which costs more than succeeding).
+ */
+function batchOf10(n: number): string {
+  const sequences = Array.from({ length: 10 }, (_, i) => {
+    const run = n * 10 + i;
+    const command = (c: string) => ({ action: { type: 'actuator_command', esp_id: `ESP_BATCH_${run % 1000}`, gpio: Math.floor(run / 1000) % 40, command: c } });
+    return { sequence_id: 'batch', mode: 'parallel', steps: [command('ON'), command('OFF')] };
+  });
+  return JSON.stringify({ sequences });
+}
+
+/** Runs every part (or `only` one) and returns their numbers. */
 export async function runHttpBench(options: HttpBenchOptions = {}): Promise<HttpBenchResult> {
   const profile = options.cpuProfDir ?? null;
   // Latency first: autocannon leaves this process with a large heap whose collections would
   // delay the clients' reads and show up as server latency.
-  const wanted = (part: 'starts' | 'floor' | 'events') => options.only === undefined || options.only === part;
+  const wanted = (part: Part) => options.only === undefined || options.only === part;
   const events = wanted('events') ? await withServer('events', profile, (url, pid) => measureEvents(url, pid, options)) : null;
+  const life = wanted('life') ? await withServer('life', profile, (url, pid) => measureLife(url, pid, 'server', options)) : null;
+  const floorLife = wanted('floor-life') ? await withServer('floor', profile, (url, pid) => measureLife(url, pid, 'floor', options)) : null;
   const starts = wanted('starts') ? await withServer('starts', profile, (url, pid) => measureStarts(url, pid, options)) : null;
   const floorStarts = wanted('floor') ? await withServer('floor', profile, (url, pid) => measureStarts(url, pid, options)) : null;
-  return { starts, floorStarts, events };
+  const batch = wanted('batch') ? await withServer('batch', profile, (url, pid) => measureStarts(url, pid, options, 10)) : null;
+  return { starts, floorStarts, events, life, floorLife, batch };
 }
 
 /** The table of a result. */
 export function formatHttpBench(result: HttpBenchResult): string {
-  const { starts, floorStarts, events: e } = result;
+  const { starts, floorStarts, events: e, life, floorLife, batch } = result;
   const rows: [string, string, string][] = [];
   const startRows = (s: StartsResult, title: string, target: string) =>
     rows.push(
@@ -125,8 +154,16 @@ export function formatHttpBench(result: HttpBenchResult): string {
       ['  request latency p50 / p99', `${s.latencyP50Ms} / ${s.latencyP99Ms} ms`, ''],
       ['  server CPU per start', s.serverCpuUsPerStart === null ? 'n/a' : `${s.serverCpuUsPerStart.toFixed(0)} us (${(1e6 / s.serverCpuUsPerStart).toFixed(0)} starts/s per core)`, ''],
     );
-  if (starts) startRows(starts, 'starts/s over HTTP', '>= 5,000');
+  const lifeRow = (l: LifeResult, title: string, target: string) =>
+    rows.push([title, `${l.serverCpuUsPerRun === null ? 'n/a' : `${l.serverCpuUsPerRun.toFixed(0)} us`} (${l.runs} runs, ${l.wallSeconds.toFixed(1)} s${l.succeeded === null ? '' : `, ${l.succeeded} of ${l.runs + 500} succeeded with the warm-up`})`, target]);
+  if (life) lifeRow(life, 'server CPU per run, POST to end (1 WS client)', '');
+  if (floorLife) lifeRow(floorLife, 'floor server CPU per run, POST to end', '');
+  if (life?.serverCpuUsPerRun && floorLife?.serverCpuUsPerRun) {
+    rows.push(['  server / floor server', `${(life.serverCpuUsPerRun / floorLife.serverCpuUsPerRun).toFixed(2)}x`, '<= 1.6x']);
+  }
+  if (starts) startRows(starts, 'starts/s over HTTP', '');
   if (floorStarts) startRows(floorStarts, 'floor server starts/s', '');
+  if (batch) startRows(batch, 'runs/s accepted, POST /sequences/batch of 10', '>= 5,000');
   if (e) {
     rows.push(
       ['event latency p50', `${e.p50Ms.toFixed(2)} ms`, ''],
@@ -145,27 +182,41 @@ export function formatHttpBench(result: HttpBenchResult): string {
   return [line(['metric', 'value', 'target']), line(width.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-async function measureStarts(url: string, pid: number, options: HttpBenchOptions): Promise<StartsResult> {
+/**
+ * Starts as fast as autocannon sends them, one per request or `batchOf` per `POST /sequences/batch`;
+ * `perSecond` and the CPU per start count runs the server accepted (its runs_started counter).
+ */
+async function measureStarts(url: string, pid: number, options: HttpBenchOptions, batchOf = 0): Promise<StartsResult> {
+  const startedBefore = batchOf > 0 ? await runsStarted(url) : 0;
   const cpuBefore = cpuMs(pid);
+  let batches = 0;
   const result = await autocannon({
-    url: `${url}/api/v1/sequences`,
+    url: `${url}/api/v1/sequences${batchOf > 0 ? '/batch' : ''}`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: DEFINITION,
+    ...(batchOf > 0 ? { requests: [{ setupRequest: (request: object) => ({ ...request, body: batchOf10(batches++) }) }] } : {}),
     connections: options.connections ?? 50,
     duration: options.durationSeconds ?? 10,
   });
   const cpuAfter = cpuMs(pid);
+  const accepted = batchOf > 0 ? (await runsStarted(url)) - startedBefore : result.requests.total;
   return {
     requests: result.requests.total,
     seconds: result.duration,
-    perSecond: result.requests.total / result.duration,
+    perSecond: accepted / result.duration,
     non2xx: result.non2xx,
     errors: result.errors,
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
-    serverCpuUsPerStart: cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) * 1000) / result.requests.total,
+    serverCpuUsPerStart: cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) * 1000) / accepted,
   };
+}
+
+/** The server's count of runs started (Prometheus text of /metrics). */
+async function runsStarted(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^sequencer_runs_started_total (\d+)/m.exec(text)?.[1] ?? Number.NaN);
 }
 
 /**
@@ -251,18 +302,6 @@ function timestampMs(data: Buffer, start: number, end: number): number {
   return ((scale > 0 ? value / scale : value) * 1000);
 }
 
-const COMPLETED = Buffer.from('{"type":"sequence_completed"');
-
-/** User + system CPU time of a process in ms (Linux /proc), or null. */
-function cpuMs(pid: number): number | null {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return null;
-  }
-}
 
 async function measureEvents(url: string, pid: number, options: HttpBenchOptions): Promise<HttpBenchResult['events']> {
   const runs = options.runs ?? 1000;
@@ -424,8 +463,10 @@ async function serveFloor(): Promise<void> {
     }
     pending.push([run, JSON.stringify(actor.getPersistedSnapshot())]);
   };
-  const host: FloorHost = { driver: new SimDriver(0), started: () => {}, ended: () => {}, finished: () => {} };
+  let finished = 0;
+  const host: FloorHost = { driver: new SimDriver(0), started: () => {}, ended: () => {}, finished: () => finished++ };
   const app = Fastify();
+  app.get('/api/v1/floor/finished', async () => ({ finished }));
   let runs = 0;
   app.post('/api/v1/sequences', async (request, reply) => {
     const totalSteps = startFloorRun(request.body, ++runs, host, persist);
@@ -457,6 +498,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       runs: number('runs'),
       clients: number('clients'),
       startRate: number('rate'),
+      lifeRuns: number('life-runs'),
       only: flag('only') as HttpBenchOptions['only'],
       cpuProfDir: flag('cpu-prof') ?? null,
     });

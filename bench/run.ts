@@ -1,13 +1,17 @@
 /**
  * `npm run bench`: the engine benchmark, then the HTTP, store and MQTT benchmarks when their
- * files are present, the console in Chromium and the closed loop (waiting runs fed readings), each with its defaults. `--runs N` sets the engine's concurrent runs and
- * `--batch N` its starts per turn of the event loop (0: one synchronous loop); `--bench engine,store`
- * picks which to run (`cluster`, which needs PostgreSQL at 127.0.0.1:5432, only when named).
+ * files are present, server memory, recovery, the engine at 100,000 runs with 30 s waits
+ * (`scale`), the console in Chromium and the closed loop (waiting runs fed readings), each with its
+ * defaults. `--runs N` sets the engine's concurrent runs and `--batch N` its starts per turn of the
+ * event loop (0: one synchronous loop); `--soak-seconds S` shortens the memory soak (default 600);
+ * `--bench engine,store` picks which to run (`cluster`, which needs PostgreSQL at 127.0.0.1:5432,
+ * only when named).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { formatEngineBench, runEngineBench } from './engine.bench.ts';
+import { formatMemoryBench, runMemoryBench } from './memory.bench.ts';
 
 /** The optional benchmarks: file, the function that runs it with defaults, its formatter if any. */
 const OTHERS = [
@@ -17,6 +21,7 @@ const OTHERS = [
   { name: 'mqtt', file: 'mqtt.bench.ts', run: 'runMqttBench', format: 'formatMqttBench' },
   { name: 'machine', file: 'machine.bench.ts', run: 'runMachineBench', format: 'formatMachineBench' },
   { name: 'startup', file: 'startup.bench.ts', run: 'runStartupBench', format: 'formatStartupBench' },
+  { name: 'recovery', file: 'recovery.bench.ts', run: 'runRecoveryBench', format: 'formatRecoveryBench' },
   { name: 'console', file: 'console.bench.ts', run: 'runConsoleBench', format: 'formatConsoleBench' },
   { name: 'closed-loop', file: 'closed-loop.bench.ts', run: 'runClosedLoopBench', format: 'formatClosedLoopBench' },
   { name: 'cluster', file: 'cluster.bench.ts', run: 'runClusterBench', format: 'formatClusterBench' },
@@ -27,7 +32,7 @@ function argument(name: string): string | undefined {
   return at >= 0 ? process.argv[at + 1] : undefined;
 }
 
-const chosen = new Set((argument('bench') ?? 'engine,http,store,store-engine,mqtt,machine,startup,console,closed-loop').split(','));
+const chosen = new Set((argument('bench') ?? 'engine,http,store,store-engine,mqtt,machine,startup,memory,recovery,scale,console,closed-loop').split(','));
 const runs = Number(argument('runs'));
 const batch = Number(argument('batch'));
 
@@ -35,6 +40,17 @@ if (chosen.has('engine')) {
   console.log('## engine\n');
   const options = { runs: Number.isFinite(runs) && runs > 0 ? runs : undefined, batch: argument('batch') !== undefined && batch >= 0 ? batch : undefined };
   console.log(formatEngineBench(await runEngineBench(options)));
+}
+
+if (chosen.has('memory')) {
+  console.log('\n## memory\n');
+  const soakSeconds = Number(argument('soak-seconds'));
+  console.log(formatMemoryBench(await runMemoryBench({ soakSeconds: soakSeconds > 0 ? soakSeconds : undefined })));
+}
+
+if (chosen.has('scale')) {
+  console.log('\n## scale: 100,000 concurrent runs, 30 s waits\n');
+  console.log(formatEngineBench(await runEngineBench({ runs: 100_000, delayMs: 30_000 })));
 }
 
 for (const bench of OTHERS) {
