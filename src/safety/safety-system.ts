@@ -6,11 +6,11 @@
 import { Codes, SequencerError } from '../domain/errors.ts';
 import type { ActuatorCommand, ActuatorCommandName, ActuatorDriver } from '../drivers/actuator-driver.ts';
 import type { ActuatorSafety, CommandContext } from '../executors/actuator.executor.ts';
-import type { RunRef, SequenceEvents } from '../events/event-types.ts';
 import type { ExecutionContext, Executor } from '../executors/executor.ts';
-import { NOTHING_HELD, SAFE_STATE_ACTION } from '../engine/plan.ts';
+import { SAFE_STATE_ACTION } from '../engine/plan.ts';
 import { EmergencyLatch, type LatchPress, type LatchState } from './emergency-latch.ts';
 import { LeaseTable, leaseKey, type LeaseHolder } from './lease-table.ts';
+import { safeStateMessage, safetyAlerts, type OffReport } from './safe-state-report.ts';
 import { CommandRateLimiter } from './rate-limiter.ts';
 import type { SafetyPolicy } from './safety-policy.ts';
 
@@ -77,22 +77,6 @@ export interface RecoveredCommand extends SwitchedOn {
   leave_on: boolean;
 }
 
-/** An OFF the device did not confirm: the actuator (`esp:gpio` and its parts) and why. */
-export interface FailedOff {
-  key: string;
-  esp_id: string;
-  gpio: number;
-  message: string;
-}
-
-/** What turning actuators OFF achieved. */
-export interface OffReport {
-  off: string[];
-  failed: FailedOff[];
-}
-
-/** `esp:gpio: why`, for messages and the emergency stop's answer. */
-export const failedText = (failure: FailedOff): string => `${failure.key}: ${failure.message}`;
 
 export class SafetySystem implements ActuatorSafety {
   readonly leases = new LeaseTable();
@@ -382,24 +366,4 @@ export class SafetySystem implements ActuatorSafety {
   close(): void {
     this.limiter.close();
   }
-}
-
-/** The safe-state step's message: what was turned off, and what could not be confirmed OFF. */
-function safeStateMessage(report: OffReport): string {
-  if (report.off.length === 0 && report.failed.length === 0) return NOTHING_HELD;
-  const off = report.off.length > 0 ? `Turned off ${report.off.join(', ')}` : '';
-  if (report.failed.length === 0) return off;
-  const failed = `could not confirm OFF: ${report.failed.map(failedText).join('; ')}`;
-  throw new SequencerError(Codes.SAFE_STATE_FAILED, off ? `${off}; ${failed}` : failed.charAt(0).toUpperCase() + failed.slice(1));
-}
-
-/** The `safety_alert` events of a safe state's report about run `ref`: one per actuator not confirmed OFF. */
-export function safetyAlerts(report: OffReport, ref: RunRef): SequenceEvents['safety_alert'][] {
-  return report.failed.map(({ key, esp_id, gpio, message }) => ({
-    ...ref,
-    esp_id,
-    gpio,
-    error_code: Codes.SAFE_STATE_FAILED,
-    message: `${key} could not be confirmed OFF: ${message}`,
-  }));
 }
