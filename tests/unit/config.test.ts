@@ -125,6 +125,11 @@ describe('loadConfig', () => {
       expect(failure(['--config', file({ mqtt: { heartbeat_interval_seconds: 0 } })], {})).toContain('mqtt.heartbeat_interval_seconds:');
     });
 
+    it('takes the safe-state timeout from safety.safe_state_timeout_seconds, 2 s by default', () => {
+      expect(defaultConfig().safety.safe_state_timeout_seconds).toBe(2);
+      expect(loadConfig(['--config', file({ safety: { safe_state_timeout_seconds: 0.5 } })], {}).safety).toEqual({ actuators: [], safe_state_timeout_seconds: 0.5 });
+    });
+
     it('keeps defaults for keys the file leaves out', () => {
       const config = loadConfig(['--config', file({ limits: { max_steps: 10 } })], {});
       expect(config.limits).toEqual({ ...defaultConfig().limits, max_steps: 10 });
@@ -148,6 +153,7 @@ describe('loadConfig', () => {
       [{ rate_limits: { starts_per_second: -1 } }, 'rate_limits.starts_per_second:'],
       [{ safety: { actuators: [{ match: 'ESP_1:5', pwm_max: 2 }] } }, 'safety.actuators[0].pwm_max:'],
       [{ safety: { actuators: [{ match: 'nonsense' }] } }, 'safety.actuators[0].match:'],
+      [{ safety: { safe_state_timeout_seconds: 0 } }, 'safety.safe_state_timeout_seconds:'],
       [{ tokens: [{ token: 'x', role: 'admin' }] }, 'tokens[0].role:'],
       [[], '(root):'],
     ])('stops with the path of a bad key: %j', (content, message) => {
