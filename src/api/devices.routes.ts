@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { NodeReport } from '../drivers/actuator-driver.ts';
 import { leaseKey, type LeaseTable } from '../safety/lease-table.ts';
+import type { UnconfirmedLease } from '../safety/safety-system.ts';
 import type { Services } from '../services.ts';
 import { ActuatorOffResponseSchema, ActuatorParamsSchema, DevicesResponseSchema, ErrorBodySchema, errorResponses } from './api.schemas.ts';
 
@@ -18,8 +19,17 @@ export interface DevicesRoutesOptions {
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-/** A node as the route answers it. */
-function view(node: NodeReport, leases: LeaseTable) {
+/**
+ * A node as the route answers it. An actuator a failed safe state left leased is listed even when
+ * the node never reported it (its device never answered): state UNKNOWN, held by that run.
+ */
+function view(node: NodeReport, leases: LeaseTable, unconfirmed: readonly UnconfirmedLease[]) {
+  const reported = new Set(node.actuators.map((a) => a.gpio));
+  const unreported = unconfirmed
+    .filter((lease) => lease.key.slice(0, lease.key.lastIndexOf(':')) === node.esp_id)
+    .map((lease) => Number(lease.key.slice(lease.key.lastIndexOf(':') + 1)))
+    .filter((gpio) => !reported.has(gpio))
+    .map((gpio) => ({ gpio, state: 'UNKNOWN' as const, value: null, last_command: null, emergency: null, updated_at: null }));
   return {
     esp_id: node.esp_id,
     online: node.presence === 'online',
@@ -27,11 +37,13 @@ function view(node: NodeReport, leases: LeaseTable) {
     last_seen_at: iso(node.last_seen_at),
     safe_mode: node.safe_mode,
     safe_mode_reason: node.safe_mode_reason,
-    actuators: node.actuators.map((a) => ({
-      ...a,
-      held_by_run: leases.holderOf(leaseKey(node.esp_id, a.gpio))?.runId ?? null,
-      updated_at: iso(a.updated_at),
-    })),
+    actuators: [...node.actuators, ...unreported]
+      .sort((a, b) => a.gpio - b.gpio)
+      .map((a) => ({
+        ...a,
+        held_by_run: leases.holderOf(leaseKey(node.esp_id, a.gpio))?.runId ?? null,
+        updated_at: iso(a.updated_at),
+      })),
   };
 }
 
@@ -56,5 +68,5 @@ export async function devicesRoutes(app: FastifyInstance, { services }: DevicesR
       summary: 'Every known node: presence, safe mode, actuators with state, lease holder and last command',
       response: { 200: DevicesResponseSchema, 401: ErrorBodySchema },
     },
-  }, async () => ({ success: true as const, devices: services.devices.nodes().map((node) => view(node, services.safety.leases)) }));
+  }, async () => ({ success: true as const, devices: services.devices.nodes().map((node) => view(node, services.safety.leases, services.safety.unconfirmed())) }));
 }

@@ -46,6 +46,10 @@ describe('a run whose device hangs', () => {
     const progress = await (await api(`/sequences/${run_id}`)).json();
     expect(progress).toMatchObject({ status: 'failed', error_code: 5615, failed_step: 0, safe_state: 'failed', safe_state_at: expect.any(String) });
     expect(await (await fetch(`${server.base}/metrics`)).text()).toMatch(/^sequencer_safety_alerts_total 1$/m);
+    const held = (await (await api('/devices')).json()) as { devices: { esp_id: string; actuators: object[] }[] };
+    expect(held.devices.find((d) => d.esp_id === 'ESP_HANG')?.actuators).toEqual([
+      { gpio: 5, state: 'UNKNOWN', value: null, held_by_run: run_id, last_command: null, emergency: null, updated_at: null },
+    ]);
 
     const refused = await api('/devices/ESP_HANG/actuators/5/off', { method: 'POST' });
     expect([refused.status, ((await refused.json()) as { error: object }).error]).toEqual([
