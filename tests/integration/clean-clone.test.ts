@@ -11,6 +11,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -18,7 +19,8 @@ import { ROOT } from '../helpers/cli.harness.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sequencer-clone-'));
 const clone = join(dir, 'sequencer');
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// Removing a whole install (~300 packages) takes more than the default hook time on a busy machine.
+afterAll(() => rm(dir, { recursive: true, force: true }), 120_000);
 
 /** The environment of a user's shell: none of the npm variables of the `npm test` running this. */
 function userEnv(): NodeJS.ProcessEnv {
