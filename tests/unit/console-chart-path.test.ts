@@ -92,6 +92,23 @@ describe('chartPath on the sequence machine', () => {
     expect(path.taken).toContain('running->paused.held');
     expect(path.taken).toContain('paused.resuming->running.history');
   });
+
+  it('marks a pause with the outputs off, the restore at resume and the choice back into running', () => {
+    const run = recorded([planStep({ name: 'A' })]);
+    run.send({ type: 'START', now: T0 });
+    const held = [{ esp_id: 'ESP_1', gpio: 5, command: 'ON' as const, value: 1, duration_seconds: 0 }];
+    run.send({ type: 'PAUSE', now: T0 + 1, outputs: 'off', held });
+    run.send({ type: 'RESUME', now: T0 + 2 });
+    expect(run.h.state()).toBe('paused.restoring');
+    run.send({ type: 'OUTPUTS_RESTORED', now: T0 + 3 });
+    expect(run.h.state()).toBe('running.executing');
+    const path = chartPath(graph, run.h.state(), run.events);
+    for (const arrow of ['running->paused.off', 'paused.off->paused.restoring', 'paused.restoring->paused.resuming', 'paused.resuming->running.history']) {
+      expect(path.taken, arrow).toContain(arrow);
+    }
+    expect(path.taken.has('running->paused.held')).toBe(false);
+    expect(path.visited).toContain('paused.resuming');
+  });
 });
 
 describe('chartPath', () => {
