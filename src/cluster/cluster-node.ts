@@ -22,7 +22,7 @@ import { NodeMembership } from './node-membership.ts';
 /** Heartbeat period (SPEC 14: with the lease renewal, every 2 s). */
 const HEARTBEAT_MS = 2_000;
 /** Longest wait for another node's answer to a read. */
-const READ_TIMEOUT_MS = 1_000;
+const READ_TIMEOUT_MS = 2_000;
 /** Events published on the engine's bus without a commit: logged on their own. */
 const UNCOMMITTED: ReadonlySet<EventType> = new Set(['emergency_stop', 'device_alert']);
 
