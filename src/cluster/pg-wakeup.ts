@@ -22,7 +22,8 @@ export interface PgWakeupOptions {
 /** A LISTEN wake-up with a polling fallback around one check. */
 export class PgWakeup {
   readonly #options: PgWakeupOptions;
-  #listener: PoolClient | null = null;
+  /** The listening connection, as the way to give it back (dropped, never returned to the pool). */
+  #listener: { drop(): void } | null = null;
   #connecting: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
@@ -77,23 +78,30 @@ export class PgWakeup {
 
   async #connect(): Promise<void> {
     let client: PoolClient | null = null;
+    let released = false;
+    // A connection's error may come after close() or a failed LISTEN already gave it back: once only.
+    const drop = (error?: Error) => {
+      if (released || !client) return;
+      released = true;
+      client.release(error ?? true);
+    };
     try {
       client = await this.#options.pool.connect();
-      const listening = client;
-      listening.on('notification', () => this.wake());
-      listening.on('error', (error) => {
+      const listening = { drop };
+      client.on('notification', () => this.wake());
+      client.on('error', (error) => {
         this.#options.onError?.(error);
         if (this.#listener === listening) this.#listener = null;
-        listening.release(error);
+        drop(error);
       });
-      await listening.query(`LISTEN ${this.#options.channel}`);
+      await client.query(`LISTEN ${this.#options.channel}`);
       if (this.#closed) {
-        listening.release(true);
+        drop();
         return;
       }
       this.#listener = listening;
     } catch (error) {
-      client?.release(true);
+      drop();
       this.#options.onError?.(error);
     }
   }
@@ -105,7 +113,7 @@ export class PgWakeup {
     if (this.#timer) clearInterval(this.#timer);
     await this.#connecting;
     // Dropped rather than returned: a pooled connection must not keep listening.
-    this.#listener?.release(true);
+    this.#listener?.drop();
     this.#listener = null;
     await this.settled();
   }
