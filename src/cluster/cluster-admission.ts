@@ -6,12 +6,27 @@
  * run makes `single` answer 409/5610; `restart` cancels it through its node and waits (bounded)
  * until it has ended, then starts here; `queued` answers 409/5610 too, since a queue lives on the
  * node that runs the sequence. This node's own runs are its engine's to judge, as on one node.
+ *
+ * The concurrency limit is the cluster's: every start then takes one more lock (`CONCURRENCY_LOCK`,
+ * after the sequence's, so a `restart` waiting for its old run does not hold up every other start)
+ * and counts the runs other nodes have started and not ended (queued ones not: they are `pending`),
+ * which the engine adds to its own when it checks the limit. The lock is held until this node's
+ * start record is committed, so every node's count includes every admitted run.
  */
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { SequenceDefinition } from '../domain/definition.schema.ts';
 import { Codes, SequencerError } from '../domain/errors.ts';
 import type { StartResult } from '../engine/engine.ts';
 import { inTransaction } from './pg-transaction.ts';
+
+/** Transaction advisory lock serialising admissions against the cluster-wide concurrency limit. */
+const CONCURRENCY_LOCK = 0x5e9_c1_0003;
+
+/** Runs other nodes started and have not ended; paused runs count, queued (`pending`) ones do not. */
+const RUNNING_ELSEWHERE = `SELECT count(*)::int AS n FROM run_starts s JOIN runs r USING (run_id) WHERE s.owner <> $1 AND r.status <> 'pending'`;
+
+/** Admits a start on this node, given how many runs the other nodes are running. */
+export type LocalStart = (runningElsewhere: number) => StartResult;
 
 /** Longest wait for another node's run to end after a `restart` cancelled it. */
 const RESTART_WAIT_MS = 10_000;
@@ -37,35 +52,42 @@ export class ClusterAdmission {
   }
 
   /**
-   * Runs `start` (this node's own admission) once the other nodes' runs of the sequence allow it.
+   * Runs `start` (this node's own admission) once the other nodes' runs of the sequence allow it,
+   * with the count of runs the other nodes are running for the concurrency limit.
    * `pool` must not be the store's: the lock is held until the store commits on one of its connections.
    */
-  async admit(definition: SequenceDefinition, start: () => StartResult): Promise<StartResult> {
-    const sequenceId = definition.sequence_id;
-    if (sequenceId === undefined || definition.mode === 'parallel') return start();
-    return this.#locked(sequenceId, definition, start).catch((error: unknown) => {
+  async admit(definition: SequenceDefinition, start: LocalStart): Promise<StartResult> {
+    return this.#locked(definition, start).catch((error: unknown) => {
       if (error instanceof SequencerError) throw error;
       const detail = error instanceof Error ? error.message : String(error);
       throw new SequencerError(Codes.TASK_CREATION_FAILED, `The cluster's database could not admit the start: ${detail}`, [], 503);
     });
   }
 
-  #locked(sequenceId: string, definition: SequenceDefinition, start: () => StartResult): Promise<StartResult> {
+  #locked(definition: SequenceDefinition, start: LocalStart): Promise<StartResult> {
     return inTransaction(this.#pool, async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [sequenceId]);
-      const { rows } = await client.query<{ run_id: string; owner: string }>(
-        'SELECT s.run_id, s.owner FROM run_starts s JOIN runs r USING (run_id) WHERE r.sequence_id = $1 AND s.owner <> $2 ORDER BY s.created_at',
-        [sequenceId, this.#nodeId],
-      );
-      const elsewhere = rows[0];
-      if (elsewhere && definition.mode !== 'restart') {
-        throw new SequencerError(Codes.ALREADY_RUNNING, `Sequence '${sequenceId}' is already running on node ${elsewhere.owner} (run ${elsewhere.run_id})`);
-      }
-      if (elsewhere) await this.#restart(rows.map((row) => row.run_id));
-      const result = start();
+      const sequenceId = definition.sequence_id;
+      if (sequenceId !== undefined && definition.mode !== 'parallel') await this.#startModes(client, sequenceId, definition);
+      await client.query('SELECT pg_advisory_xact_lock($1)', [CONCURRENCY_LOCK]);
+      const { rows } = await client.query<{ n: number }>(RUNNING_ELSEWHERE, [this.#nodeId]);
+      const result = start(rows[0]?.n ?? 0);
       await this.#hooks.durable();
       return result;
     });
+  }
+
+  /** Refuses, or makes way for, the start by the other nodes' unfinished runs of the sequence (under its lock). */
+  async #startModes(client: PoolClient, sequenceId: string, definition: SequenceDefinition): Promise<void> {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [sequenceId]);
+    const { rows } = await client.query<{ run_id: string; owner: string }>(
+      'SELECT s.run_id, s.owner FROM run_starts s JOIN runs r USING (run_id) WHERE r.sequence_id = $1 AND s.owner <> $2 ORDER BY s.created_at',
+      [sequenceId, this.#nodeId],
+    );
+    const elsewhere = rows[0];
+    if (elsewhere && definition.mode !== 'restart') {
+      throw new SequencerError(Codes.ALREADY_RUNNING, `Sequence '${sequenceId}' is already running on node ${elsewhere.owner} (run ${elsewhere.run_id})`);
+    }
+    if (elsewhere) await this.#restart(rows.map((row) => row.run_id));
   }
 
   /** Cancels the runs and waits until each has ended (its safe state done). */

@@ -12,7 +12,7 @@ import type { SequenceDefinition } from '../domain/definition.schema.ts';
 import type { Engine, RemoteControl, RemoteRuns, StartResult } from '../engine/engine.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { EventType, PendingEvent } from '../events/event-types.ts';
-import { ClusterAdmission } from './cluster-admission.ts';
+import { ClusterAdmission, type LocalStart } from './cluster-admission.ts';
 import { CommandBus, type CommandKind } from './command-bus.ts';
 import { headSeq, logEvents, pruneEvents } from './event-log.ts';
 import { EventTail } from './event-tail.ts';
@@ -137,7 +137,7 @@ export class ClusterNode implements RemoteRuns {
     return (this.#bus.send(owner, runId, 'progress', {}, READ_TIMEOUT_MS) as Promise<Progress | null>).catch(() => null);
   }
 
-  admit(definition: SequenceDefinition, start: () => StartResult): Promise<StartResult> {
+  admit(definition: SequenceDefinition, start: LocalStart): Promise<StartResult> {
     return this.#admission.admit(definition, start);
   }
 

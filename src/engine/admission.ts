@@ -77,8 +77,11 @@ export class Admission {
     return this.registry.getSnapshot().context.running;
   }
 
-  /** Admits a validated definition by its start mode; throws a SequencerError (409, 429, 5600) when it cannot. */
-  start(definition: SequenceDefinition, options: StartOptions): StartResult {
+  /**
+   * Admits a validated definition by its start mode; throws a SequencerError (409, 429, 5600) when it
+   * cannot. `runningElsewhere`: the runs other nodes of a cluster are running, which count against the limit.
+   */
+  start(definition: SequenceDefinition, options: StartOptions, runningElsewhere = 0): StartResult {
     const { book, limits, host, out } = this.#parts;
     const sequenceId = definition.sequence_id ?? this.#newSequenceId();
     const active = book.active.get(sequenceId) ?? [];
@@ -91,7 +94,7 @@ export class Admission {
     if (waits && mode === 'queued' && queue.length >= limits.maxQueued) {
       throw new SequencerError(Codes.ALREADY_RUNNING, `Sequence '${sequenceId}' has ${queue.length} runs queued (max ${limits.maxQueued})`);
     }
-    if (!waits && this.runningCount >= limits.maxConcurrent) {
+    if (!waits && this.runningCount + runningElsewhere >= limits.maxConcurrent) {
       throw new SequencerError(Codes.ALREADY_RUNNING, `Concurrency limit reached (${limits.maxConcurrent} runs)`);
     }
     // Last: a start refused above takes no start token.

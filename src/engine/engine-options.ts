@@ -111,8 +111,11 @@ export interface RemoteRuns {
   control(runId: string, kind: RemoteControl, body: Record<string, unknown>): Promise<{ answer: unknown } | null>;
   /** The progress of the unfinished run `runId` from the node that drives it; null when none answers. */
   progress(runId: string): Promise<Progress | null>;
-  /** Runs `start` (this node's admission) once the start modes allow it across the nodes; rejects with what refuses it. */
-  admit(definition: SequenceDefinition, start: () => StartResult): Promise<StartResult>;
+  /**
+   * Runs `start` (this node's admission) once the start modes allow it across the nodes, giving it
+   * the runs the other nodes are running (the concurrency limit is the cluster's); rejects with what refuses it.
+   */
+  admit(definition: SequenceDefinition, start: (runningElsewhere: number) => StartResult): Promise<StartResult>;
 }
 
 /** What a start returns (SPEC 7). */

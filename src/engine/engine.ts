@@ -146,12 +146,12 @@ export class Engine {
   }
 
   /** Starts a run of a definition that passed validation. */
-  startValidated(definition: SequenceDefinition, options: StartOptions = {}): StartResult {
+  startValidated(definition: SequenceDefinition, options: StartOptions = {}, runningElsewhere = 0): StartResult {
     if (this.#closed) throw new SequencerError(Codes.TASK_CREATION_FAILED, 'The server is shutting down', [], 503);
     if (!this.mayDrive()) {
       throw new SequencerError(Codes.TASK_CREATION_FAILED, 'This node cannot renew its run leases on the database now; start the run on another node', [], 503);
     }
-    return this.#admission.start(definition, options);
+    return this.#admission.start(definition, options, runningElsewhere);
   }
 
   /**
@@ -159,7 +159,7 @@ export class Engine {
    * allowed it against every node's runs (SPEC 14); on one node, as `startValidated`.
    */
   async admit(definition: SequenceDefinition, options: StartOptions = {}): Promise<StartResult> {
-    const start = () => this.startValidated(definition, options);
+    const start = (runningElsewhere = 0) => this.startValidated(definition, options, runningElsewhere);
     return this.#options.cluster ? this.#options.cluster.admit(definition, start) : start();
   }
 

@@ -3,6 +3,7 @@
  * PostgreSQL database, and the small helpers their tests share.
  */
 import { afterAll, beforeAll } from 'vitest';
+import type { ServerConfig } from '../../src/config/server-config.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.ts';
 import { startTestServer, type TestServer } from './ws-harness.ts';
 
@@ -14,11 +15,11 @@ export interface TwoNodes {
   close(): Promise<void>;
 }
 
-/** Starts `node-a` and `node-b` on a new database. */
-export async function startTwoNodes(): Promise<TwoNodes> {
+/** Starts `node-a` and `node-b` on a new database, both with `config` over the test defaults. */
+export async function startTwoNodes(config: Partial<ServerConfig> = {}): Promise<TwoNodes> {
   const db = await createTestDatabase();
-  const a = await startTestServer({ db: db.url, nodeId: 'node-a' });
-  const b = await startTestServer({ db: db.url, nodeId: 'node-b' });
+  const a = await startTestServer({ ...config, db: db.url, nodeId: 'node-a' });
+  const b = await startTestServer({ ...config, db: db.url, nodeId: 'node-b' });
   return {
     db,
     a,
@@ -32,10 +33,10 @@ export async function startTwoNodes(): Promise<TwoNodes> {
 }
 
 /** Two nodes for the tests of one file: started before them, closed after them. */
-export function twoNodesPerFile(): { readonly a: TestServer; readonly b: TestServer } {
+export function twoNodesPerFile(config: Partial<ServerConfig> = {}): { readonly a: TestServer; readonly b: TestServer } {
   let nodes: TwoNodes | undefined;
   beforeAll(async () => {
-    nodes = await startTwoNodes();
+    nodes = await startTwoNodes(config);
   });
   afterAll(() => nodes?.close());
   const started = () => {
