@@ -297,7 +297,8 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     await page.locator('.run-page[data-status="running"]').waitFor();
     await api('POST', `/sequences/${started.run_id}/cancel`, { reason: 'check' });
     await page.locator('.run-page[data-status="stopping"]').waitFor();
-    expect(await page.locator('.run-summary .badge').textContent()).toContain('stopping → cancelled');
+    // The state event and sequence_stopping (which says ending_as) may reach the page a frame apart.
+    await expect.poll(() => page.locator('.run-summary .badge').textContent()).toContain('stopping → cancelled');
     const outcome = page.getByTestId('run-outcome');
     await expect.poll(() => outcome.textContent()).toContain('Ending as cancelled');
     await expect.poll(() => outcome.textContent()).toContain('Cancelled during step 2 of 3 Water');
