@@ -31,6 +31,7 @@ import { pruneInChunks } from './store/history.retention.ts';
 import type { RunStore } from './store/run-store.ts';
 import { TemplateService } from './templates/template-service.ts';
 import { ClusterLeases } from './cluster/cluster-leases.ts';
+import { ClusterRateLimit } from './cluster/cluster-rate-limit.ts';
 import { ClusterNode } from './cluster/cluster-node.ts';
 import { openPgPool } from './store/postgres/postgres.pool.ts';
 import { PostgresStore } from './store/postgres/postgres.store.ts';
@@ -171,6 +172,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     safeStateTimeoutMs,
     unconfirmed: savedUnconfirmed,
     ...(cluster ? { shared: new ClusterLeases(cluster.pool, cluster.nodeId, (error) => onError(error, 'cluster actuator lease could not be released')) } : {}),
+    ...(cluster ? { sharedRate: new ClusterRateLimit(cluster.pool, config.rate_limits.commands_per_esp_per_second) } : {}),
     onUnconfirmedChange: (leases) => storeSetting(UNCONFIRMED_KEY, leases, 'leases of actuators not confirmed OFF could not be stored'),
   });
   const starts = new StartRateLimiter(config.rate_limits.starts_per_second);

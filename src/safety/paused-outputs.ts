@@ -56,7 +56,7 @@ export class PausedOutputs implements RunOutputs {
         const command: ActuatorCommand = { esp_id, gpio, command: 'OFF', value: 0, duration_seconds: 0, correlation_id: randomUUID() };
         try {
           const answer = await within(this.#offTimeoutMs, `no answer within ${this.#offTimeoutMs / 1000} s`, async (signal) => {
-            await this.#safety.limiter.acquire(esp_id, { signal, deadline: Date.now() + this.#offTimeoutMs });
+            await this.#safety.rateLimit(esp_id, { signal, deadline: Date.now() + this.#offTimeoutMs });
             return this.#driver.send(command, { signal, timeoutMs: this.#offTimeoutMs });
           });
           if (!answer.success) failed.push(`${key}: ${answer.message}`);

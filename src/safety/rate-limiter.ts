@@ -350,10 +350,7 @@ export class CommandRateLimiter {
   }
 
   private espLimitError(espId: string): SequencerError {
-    return new SequencerError(
-      Codes.RATE_LIMITED,
-      `Rate limit exceeded: ${espId} allows ${this.perEspRate} commands/s and no token is free before the deadline`,
-    );
+    return espRateLimitError(espId, this.perEspRate);
   }
 
   private globalLimitError(): SequencerError {
@@ -362,6 +359,14 @@ export class CommandRateLimiter {
       `Rate limit exceeded: ${this.global.ratePerSecond} actuator commands/s in total and no token is free before the deadline`,
     );
   }
+}
+
+/** 5641 for a command to `espId` that gets no token of its `ratePerSecond` before its deadline. */
+export function espRateLimitError(espId: string, ratePerSecond: number): SequencerError {
+  return new SequencerError(
+    Codes.RATE_LIMITED,
+    `Rate limit exceeded: ${espId} allows ${ratePerSecond} commands/s and no token is free before the deadline`,
+  );
 }
 
 function closedError(): SequencerError {

@@ -11,7 +11,7 @@ import { SAFE_STATE_ACTION } from '../engine/plan.ts';
 import { EmergencyLatch, type LatchPress, type LatchState } from './emergency-latch.ts';
 import { LeaseTable, leaseKey, type LeaseHolder } from './lease-table.ts';
 import { safeStateMessage, safetyAlerts, type OffReport } from './safe-state-report.ts';
-import { CommandRateLimiter } from './rate-limiter.ts';
+import { CommandRateLimiter, type AcquireOptions } from './rate-limiter.ts';
 import type { SafetyPolicy } from './safety-policy.ts';
 
 /** Options of the safety system, resolved once. */
@@ -36,6 +36,14 @@ export interface SafetySystemOptions {
   onUnconfirmedChange?: (leases: UnconfirmedLease[]) => void;
   /** The leases of a cluster's other nodes (SPEC 14), checked after this node's own. Default: none. */
   shared?: SharedLeases;
+  /** The command rate limit of a cluster's nodes together (SPEC 14), taken after this node's own. Default: none. */
+  sharedRate?: SharedRateLimit;
+}
+
+/** A rate limit shared by the nodes of a cluster (see `cluster/cluster-rate-limit.ts`). */
+export interface SharedRateLimit {
+  /** Resolves once a token for `espId` is taken cluster-wide; rejects as {@link CommandRateLimiter.acquire} does. */
+  acquire(espId: string, options: AcquireOptions): Promise<void>;
 }
 
 /** What {@link SharedLeases.acquire} answers: granted, or the run (and its node) in the way. */
@@ -85,6 +93,7 @@ export class SafetySystem implements ActuatorSafety {
   readonly #policy: SafetyPolicy;
   readonly #driver: ActuatorDriver;
   readonly #shared: SharedLeases | undefined;
+  readonly #sharedRate: SharedRateLimit | undefined;
   readonly #offTimeoutMs: number;
   /** Actuator key -> the lease its failed safe state left (see {@link UnconfirmedLease}). */
   readonly #unconfirmed = new Map<string, UnconfirmedLease>();
@@ -101,6 +110,7 @@ export class SafetySystem implements ActuatorSafety {
   constructor(options: SafetySystemOptions) {
     this.#driver = options.driver;
     this.#shared = options.shared;
+    this.#sharedRate = options.sharedRate;
     this.#policy = options.policy;
     this.#offTimeoutMs = options.safeStateTimeoutMs ?? 2_000;
     this.#onUnconfirmedChange = options.onUnconfirmedChange ?? (() => {});
@@ -140,7 +150,7 @@ export class SafetySystem implements ActuatorSafety {
     // Any run's OFF may try to settle what a failed safe state left: OFF is the safe direction.
     const unconfirmed = this.#unconfirmed.get(key);
     if (command.command === 'OFF' && unconfirmed && unconfirmed.runId === this.leases.holderOf(key)?.runId) {
-      return this.limiter.acquire(command.esp_id, { signal: context.signal, deadline: context.deadline });
+      return this.rateLimit(command.esp_id, { signal: context.signal, deadline: context.deadline });
     }
     const heldBefore = this.leases.holderOf(key)?.runId === context.rootRunId;
     const lease = this.leases.acquire(key, { runId: context.rootRunId, priority: context.priority });
@@ -153,7 +163,7 @@ export class SafetySystem implements ActuatorSafety {
     }
     try {
       if (command.command !== 'OFF') await this.#acquireShared(key, { runId: context.rootRunId, priority: context.priority });
-      await this.limiter.acquire(command.esp_id, { signal: context.signal, deadline: context.deadline });
+      await this.rateLimit(command.esp_id, { signal: context.signal, deadline: context.deadline });
     } catch (error) {
       // Nothing was sent: a lease granted for this command alone must not block other runs, nor
       // make this run's safe state switch off an actuator it never touched.
@@ -163,6 +173,12 @@ export class SafetySystem implements ActuatorSafety {
       }
       throw error;
     }
+  }
+
+  /** Resolves once a command to `espId` may go: a token of this node's limits, then of the cluster's. */
+  async rateLimit(espId: string, options: AcquireOptions): Promise<void> {
+    await this.limiter.acquire(espId, options);
+    await this.#sharedRate?.acquire(espId, options);
   }
 
   /** Takes `key` for the run cluster-wide too; 5640 naming the run and node in the way. */

@@ -117,6 +117,18 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX actuator_leases_run ON actuator_leases (run_id);
     `,
   },
+  {
+    version: 3,
+    description: 'token buckets of the cluster-wide command rate limits',
+    // One row per ESP; its level as of refilled_at, on the database's clock (SPEC 10, SPEC 14).
+    sql: `
+      CREATE TABLE rate_buckets (
+        bucket      TEXT COLLATE "C" PRIMARY KEY,
+        tokens      DOUBLE PRECISION NOT NULL,
+        refilled_at TIMESTAMPTZ NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this build writes; a database above it is refused. */
