@@ -27,6 +27,8 @@ export interface MosquittoBroker {
   restart(): Promise<void>;
   /** Idempotent. Kills it and removes its configuration. */
   close(): Promise<void>;
+  /** What the running broker has logged so far (with `logMessages`, a line per PUBLISH it received, naming its client). */
+  log(): string;
 }
 
 function isExecutable(path: string): boolean {
@@ -53,7 +55,9 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function spawnMosquitto(bin: string, config: string): Promise<{ child: ChildProcess; version: string }> {
+type Running = { child: ChildProcess | null; version: string; log: () => string };
+
+async function spawnMosquitto(bin: string, config: string): Promise<Running> {
   const child = spawn(bin, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let output = '';
   const version = await new Promise<string>((resolve, reject) => {
@@ -65,7 +69,7 @@ async function spawnMosquitto(bin: string, config: string): Promise<{ child: Chi
     });
     child.once('exit', (code) => reject(new Error(`mosquitto exited (${code}): ${output}`)));
   });
-  return { child, version };
+  return { child, version, log: () => output };
 }
 
 /** Broker users and what they may do: `users` maps a name to its password, `acl` is an acl_file. */
@@ -83,8 +87,9 @@ export function findMosquittoPasswd(): string | null {
 /**
  * Starts `bin` on a free loopback port; resolves once it accepts connections. With `auth`,
  * anonymous clients are refused and every user is held to the ACL (needs `mosquitto_passwd`).
+ * With `logMessages`, the broker logs every packet it receives and which client sent it.
  */
-export async function startMosquitto(bin: string, auth?: MosquittoAuth): Promise<MosquittoBroker> {
+export async function startMosquitto(bin: string, auth?: MosquittoAuth, { logMessages = false } = {}): Promise<MosquittoBroker> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sequencer-mosquitto-'));
   const config = join(dir, 'mosquitto.conf');
@@ -103,15 +108,16 @@ export async function startMosquitto(bin: string, auth?: MosquittoAuth): Promise
   } else {
     settings.push('allow_anonymous true');
   }
+  if (logMessages) settings.push('log_type all');
   writeFileSync(config, [`listener ${port} 127.0.0.1`, ...settings, ''].join('\n'));
-  let running: { child: ChildProcess | null; version: string } = await spawnMosquitto(bin, config);
+  let running: Running = await spawnMosquitto(bin, config);
   const kill = async (): Promise<void> => {
     const { child } = running;
     if (!child || child.exitCode !== null) return;
     const exited = once(child, 'exit');
     child.kill('SIGKILL');
     await exited;
-    running = { child: null, version: running.version };
+    running = { ...running, child: null };
   };
   return {
     url: `mqtt://127.0.0.1:${port}`,
@@ -127,5 +133,6 @@ export async function startMosquitto(bin: string, auth?: MosquittoAuth): Promise
       await kill();
       rmSync(dir, { recursive: true, force: true });
     },
+    log: () => running.log(),
   };
 }

@@ -68,13 +68,15 @@ export interface MqttRig {
   readonly dir: string;
   /** Starts `serve` (the bundle) with `args` and the mqtt driver on the file's broker, its stream open. */
   serve(args: string[]): Promise<MqttServer>;
+  /** The broker's log so far (a line per packet received with `logMessages`). */
+  brokerLog(): string;
 }
 
 /**
  * For the tests of one file: the command line bundled, a Mosquitto on a free port, the emulator of
  * `espIds` on it and a temporary folder; after the file, every server is killed and all of it goes.
  */
-export function useMqttRig(mosquitto: string, espIds: readonly string[]): MqttRig {
+export function useMqttRig(mosquitto: string, espIds: readonly string[], { logMessages = false } = {}): MqttRig {
   let bundle: CliBundle;
   let broker: MosquittoBroker;
   let devices: EmulatorProcess;
@@ -82,7 +84,7 @@ export function useMqttRig(mosquitto: string, espIds: readonly string[]): MqttRi
   const streams: Stream[] = [];
   beforeAll(async () => {
     bundle = buildCliBundle();
-    broker = await startMosquitto(mosquitto);
+    broker = await startMosquitto(mosquitto, undefined, { logMessages });
     devices = startEmulator(bundle.command, broker.url, espIds);
     await devices.printed(/listening on/);
     dir = mkdtempSync(join(tmpdir(), 'sequencer-mqtt-rig-'));
@@ -108,6 +110,7 @@ export function useMqttRig(mosquitto: string, espIds: readonly string[]): MqttRi
       streams.push(events);
       return { ...server, events };
     },
+    brokerLog: () => broker.log(),
   };
 }
 
