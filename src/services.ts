@@ -172,7 +172,7 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     safeStateTimeoutMs,
     unconfirmed: savedUnconfirmed,
     ...(cluster ? { shared: new ClusterLeases(cluster.pool, cluster.nodeId, (error) => onError(error, 'cluster actuator lease could not be released')) } : {}),
-    ...(cluster ? { sharedRate: new ClusterRateLimit(cluster.pool, config.rate_limits.commands_per_esp_per_second) } : {}),
+    ...(cluster ? { sharedRate: new ClusterRateLimit(cluster.pool, { perEsp: config.rate_limits.commands_per_esp_per_second, total: config.rate_limits.commands_per_second }) } : {}),
     onUnconfirmedChange: (leases) => storeSetting(UNCONFIRMED_KEY, leases, 'leases of actuators not confirmed OFF could not be stored'),
   });
   const starts = new StartRateLimiter(config.rate_limits.starts_per_second);

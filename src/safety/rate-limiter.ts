@@ -354,10 +354,7 @@ export class CommandRateLimiter {
   }
 
   private globalLimitError(): SequencerError {
-    return new SequencerError(
-      Codes.RATE_LIMITED,
-      `Rate limit exceeded: ${this.global.ratePerSecond} actuator commands/s in total and no token is free before the deadline`,
-    );
+    return totalRateLimitError(this.global.ratePerSecond);
   }
 }
 
@@ -366,6 +363,14 @@ export function espRateLimitError(espId: string, ratePerSecond: number): Sequenc
   return new SequencerError(
     Codes.RATE_LIMITED,
     `Rate limit exceeded: ${espId} allows ${ratePerSecond} commands/s and no token is free before the deadline`,
+  );
+}
+
+/** 5641 for a command that gets no token of the total `ratePerSecond` before its deadline. */
+export function totalRateLimitError(ratePerSecond: number): SequencerError {
+  return new SequencerError(
+    Codes.RATE_LIMITED,
+    `Rate limit exceeded: ${ratePerSecond} actuator commands/s in total and no token is free before the deadline`,
   );
 }
 

@@ -3,18 +3,35 @@ import type { TestServer } from './ws-harness.ts';
 import { connect } from './ws-harness.ts';
 import { twoNodesPerFile } from './cluster-harness.ts';
 
-const PER_ESP = 5;
-const nodes = twoNodesPerFile({ rate_limits: { starts_per_second: 0, commands_per_second: 0, commands_per_esp_per_second: PER_ESP } });
+const LIMIT = 5;
 
-/** Records when each command to `espId` reaches `node`'s simulated devices (ms, one clock for both nodes). */
-function recordSends(node: TestServer, espId: string, sent: number[]): void {
+/** Records when each command reaches `node`'s simulated devices (ms, one clock for both nodes). */
+function recordSends(node: TestServer, sent: number[]): void {
   const sim = node.services.sim;
   if (!sim) throw new Error('the nodes use the sim driver');
   const send = sim.send.bind(sim);
   sim.send = (command, options) => {
-    if (command.esp_id === espId) sent.push(performance.now());
+    sent.push(performance.now());
     return send(command, options);
   };
+}
+
+/** Starts twenty one-command runs at once, alternately on node A and node B, each its own output; resolves with when the commands went out. */
+async function sendThroughBoth(a: TestServer, b: TestServer, espOf: (i: number) => string): Promise<number[]> {
+  const sent: number[] = [];
+  recordSends(a, sent);
+  recordSends(b, sent);
+  const onA = await connect(a.wsUrl());
+  // No lease is in the way, only the limit.
+  const runs = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      (i % 2 === 0 ? a : b).start({ steps: [{ name: 'on', timeout_seconds: 30, action: { type: 'actuator_command', esp_id: espOf(i), gpio: i, command: 'ON' } }] }),
+    ),
+  );
+  const ended = await Promise.all(runs.map(({ run_id }) => onA.completed(run_id)));
+  onA.ws.close();
+  expect(ended.map((event) => (event.data as { status: string }).status)).toEqual(Array(20).fill('completed'));
+  return sent;
 }
 
 /** The most commands within any one second. */
@@ -29,25 +46,24 @@ function busiestSecond(sent: readonly number[]): number {
 }
 
 describe('the per-ESP command rate limit across nodes', () => {
+  const nodes = twoNodesPerFile({ rate_limits: { starts_per_second: 0, commands_per_second: 0, commands_per_esp_per_second: LIMIT } });
+
   it('lets commands to one ESP from both nodes at once through at the limit of both together', async () => {
-    const { a, b } = nodes;
-    const sent: number[] = [];
-    recordSends(a, 'ESP_SHARED', sent);
-    recordSends(b, 'ESP_SHARED', sent);
-    const onA = await connect(a.wsUrl());
-    // Ten runs per node, each switching its own output of the ESP: no lease is in the way, only the limit.
-    const runs = await Promise.all(
-      Array.from({ length: 20 }, (_, gpio) =>
-        (gpio % 2 === 0 ? a : b).start({ steps: [{ name: 'on', timeout_seconds: 30, action: { type: 'actuator_command', esp_id: 'ESP_SHARED', gpio, command: 'ON' } }] }),
-      ),
-    );
+    const sent = await sendThroughBoth(nodes.a, nodes.b, () => 'ESP_SHARED');
 
-    const ended = await Promise.all(runs.map(({ run_id }) => onA.completed(run_id)));
-
-    expect(ended.map((event) => (event.data as { status: string }).status)).toEqual(Array(20).fill('completed'));
     expect(sent).toHaveLength(20);
     // A burst of 5, then 5 a second: at most 10 in any second, whichever node sent them.
-    expect(busiestSecond(sent)).toBeLessThanOrEqual(2 * PER_ESP);
-    onA.ws.close();
+    expect(busiestSecond(sent)).toBeLessThanOrEqual(2 * LIMIT);
+  });
+});
+
+describe('the total command rate limit across nodes', () => {
+  const nodes = twoNodesPerFile({ rate_limits: { starts_per_second: 0, commands_per_second: LIMIT, commands_per_esp_per_second: 0 } });
+
+  it('lets commands to two ESPs from both nodes at once through at the total limit of both together', async () => {
+    const sent = await sendThroughBoth(nodes.a, nodes.b, (i) => (i < 10 ? 'ESP_ONE' : 'ESP_TWO'));
+
+    expect(sent).toHaveLength(20);
+    expect(busiestSecond(sent)).toBeLessThanOrEqual(2 * LIMIT);
   });
 });

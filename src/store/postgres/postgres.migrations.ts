@@ -120,7 +120,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   {
     version: 3,
     description: 'token buckets of the cluster-wide command rate limits',
-    // One row per ESP; its level as of refilled_at, on the database's clock (SPEC 10, SPEC 14).
+    // One row per ESP and one for all commands; its level as of refilled_at, on the database's clock (SPEC 10, SPEC 14).
     sql: `
       CREATE TABLE rate_buckets (
         bucket      TEXT COLLATE "C" PRIMARY KEY,
