@@ -2,7 +2,8 @@
  * A node of a cluster (SPEC 14), wired around one engine: it joins the membership and keeps its
  * heartbeat, feeds the WebSocket hub from the shared event log (every node's events, with the
  * cluster-wide seq), executes the control calls other nodes send for the runs it drives, and sends
- * its own to the nodes that drive the others (`RemoteRuns`). Events that come with no commit
+ * its own to the nodes that drive the others (`RemoteRuns`), and starts its runs queued behind
+ * another node's run once the log shows that run ended. Events that come with no commit
  * (emergency stop, device alerts) are logged in transactions of their own.
  */
 import type { Pool } from 'pg';
@@ -53,6 +54,8 @@ export class ClusterNode implements RemoteRuns {
   #unsubscribe: (() => void) | null = null;
   #logging: Promise<void> = Promise.resolve();
   #latch: LatchSync | null = null;
+  /** Sequences whose queued runs this node is trying to start now. */
+  readonly #startingQueued = new Set<string>();
 
   constructor(options: ClusterNodeOptions) {
     this.#options = options;
@@ -92,7 +95,10 @@ export class ClusterNode implements RemoteRuns {
       pool,
       after: Math.max(0, (await headSeq(pool)) - hub.capacity),
       onEvents: (events) => {
-        for (const event of events) hub.append(event);
+        for (const event of events) {
+          hub.append(event);
+          if (event.type === 'sequence_completed') this.#startQueued((event.data as { sequence_id: string }).sequence_id);
+        }
       },
       ...(this.#options.pollMs !== undefined ? { pollMs: this.#options.pollMs } : {}),
       onError: (error) => onError(error, 'cluster event log could not be read'),
@@ -103,6 +109,8 @@ export class ClusterNode implements RemoteRuns {
     this.#heartbeat = setInterval(() => {
       this.membership.tick().catch((error: unknown) => onError(error, 'cluster heartbeat failed'));
       pruneEvents(pool).catch((error: unknown) => onError(error, 'cluster event log could not be pruned'));
+      // The fallback for an end the log showed before this node's queued run was admitted.
+      for (const sequenceId of engine.queuedBehindOthers()) this.#startQueued(sequenceId);
     }, HEARTBEAT_MS);
   }
 
@@ -139,6 +147,17 @@ export class ClusterNode implements RemoteRuns {
 
   admit(definition: SequenceDefinition, start: LocalStart): Promise<StartResult> {
     return this.#admission.admit(definition, start);
+  }
+
+  /** Starts this node's next queued run of the sequence when it waits behind another node's run and none runs now. */
+  #startQueued(sequenceId: string): void {
+    const engine = this.#engine as Engine;
+    if (this.#startingQueued.has(sequenceId) || !engine.queuedBehindOthers().includes(sequenceId)) return;
+    this.#startingQueued.add(sequenceId);
+    this.#admission
+      .startQueued(sequenceId, () => engine.startQueued(sequenceId))
+      .catch((error: unknown) => this.#options.onError(error, `queued run of ${sequenceId} could not be started`))
+      .finally(() => this.#startingQueued.delete(sequenceId));
   }
 
   async #ownerOf(runId: string): Promise<string | null> {

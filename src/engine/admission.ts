@@ -10,7 +10,7 @@ import type { SequencePlan } from '../../machines/sequence.types.ts';
 import { registryMachine } from '../../machines/registry.machine.ts';
 import type { SequenceDefinition } from '../domain/definition.schema.ts';
 import { Codes, SequencerError } from '../domain/errors.ts';
-import type { EngineLimits, EngineOptions, StartOptions, StartResult } from './engine-options.ts';
+import type { EngineLimits, EngineOptions, QueuedElsewhere, StartOptions, StartResult } from './engine-options.ts';
 import type { RunBook } from './run-book.ts';
 import type { RunHost } from './run-host.ts';
 import { runParent, type RunParent } from './run-parent.ts';
@@ -79,9 +79,10 @@ export class Admission {
 
   /**
    * Admits a validated definition by its start mode; throws a SequencerError (409, 429, 5600) when it
-   * cannot. `runningElsewhere`: the runs other nodes of a cluster are running, which count against the limit.
+   * cannot. `runningElsewhere`: the runs other nodes of a cluster are running, which count against the limit;
+   * `elsewhere`: their runs of this sequence, which a `queued` start waits behind.
    */
-  start(definition: SequenceDefinition, options: StartOptions, runningElsewhere = 0): StartResult {
+  start(definition: SequenceDefinition, options: StartOptions, runningElsewhere = 0, elsewhere: QueuedElsewhere = { unfinished: 0, pending: 0 }): StartResult {
     const { book, limits, host, out } = this.#parts;
     const sequenceId = definition.sequence_id ?? this.#newSequenceId();
     const active = book.active.get(sequenceId) ?? [];
@@ -90,9 +91,10 @@ export class Admission {
       throw new SequencerError(Codes.ALREADY_RUNNING, `Sequence '${sequenceId}' is already running (run ${active[active.length - 1]?.runId})`);
     }
     const queue = book.queues.get(sequenceId) ?? [];
-    const waits = (active.length > 0 || queue.length > 0) && (mode === 'queued' || mode === 'restart');
-    if (waits && mode === 'queued' && queue.length >= limits.maxQueued) {
-      throw new SequencerError(Codes.ALREADY_RUNNING, `Sequence '${sequenceId}' has ${queue.length} runs queued (max ${limits.maxQueued})`);
+    const waits = (active.length > 0 || queue.length > 0 || elsewhere.unfinished > 0) && (mode === 'queued' || mode === 'restart');
+    const queued = queue.length + elsewhere.pending;
+    if (waits && mode === 'queued' && queued >= limits.maxQueued) {
+      throw new SequencerError(Codes.ALREADY_RUNNING, `Sequence '${sequenceId}' has ${queued} runs queued (max ${limits.maxQueued})`);
     }
     if (!waits && this.runningCount + runningElsewhere >= limits.maxConcurrent) {
       throw new SequencerError(Codes.ALREADY_RUNNING, `Concurrency limit reached (${limits.maxConcurrent} runs)`);

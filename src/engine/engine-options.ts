@@ -115,7 +115,15 @@ export interface RemoteRuns {
    * Runs `start` (this node's admission) once the start modes allow it across the nodes, giving it
    * the runs the other nodes are running (the concurrency limit is the cluster's); rejects with what refuses it.
    */
-  admit(definition: SequenceDefinition, start: (runningElsewhere: number) => StartResult): Promise<StartResult>;
+  admit(definition: SequenceDefinition, start: (runningElsewhere: number, waitingFor?: QueuedElsewhere) => StartResult): Promise<StartResult>;
+}
+
+/** Other nodes' unfinished runs of the sequence a `queued` start names (SPEC 14): it waits behind them. */
+export interface QueuedElsewhere {
+  /** Their runs of it that have not ended, queued ones included. */
+  unfinished: number;
+  /** Their runs of it waiting in a queue: they count toward the limit of queued runs. */
+  pending: number;
 }
 
 /** What a start returns (SPEC 7). */

@@ -27,6 +27,7 @@ import {
   type EngineOptions,
   type EnginePage,
   type EngineStats,
+  type QueuedElsewhere,
   type RemoteControl,
   type StartOptions,
   type StartResult,
@@ -146,12 +147,12 @@ export class Engine {
   }
 
   /** Starts a run of a definition that passed validation. */
-  startValidated(definition: SequenceDefinition, options: StartOptions = {}, runningElsewhere = 0): StartResult {
+  startValidated(definition: SequenceDefinition, options: StartOptions = {}, runningElsewhere = 0, elsewhere?: QueuedElsewhere): StartResult {
     if (this.#closed) throw new SequencerError(Codes.TASK_CREATION_FAILED, 'The server is shutting down', [], 503);
     if (!this.mayDrive()) {
       throw new SequencerError(Codes.TASK_CREATION_FAILED, 'This node cannot renew its run leases on the database now; start the run on another node', [], 503);
     }
-    return this.#admission.start(definition, options, runningElsewhere);
+    return this.#admission.start(definition, options, runningElsewhere, elsewhere);
   }
 
   /**
@@ -159,8 +160,18 @@ export class Engine {
    * allowed it against every node's runs (SPEC 14); on one node, as `startValidated`.
    */
   async admit(definition: SequenceDefinition, options: StartOptions = {}): Promise<StartResult> {
-    const start = (runningElsewhere = 0) => this.startValidated(definition, options, runningElsewhere);
+    const start = (runningElsewhere = 0, elsewhere?: QueuedElsewhere) => this.startValidated(definition, options, runningElsewhere, elsewhere);
     return this.#options.cluster ? this.#options.cluster.admit(definition, start) : start();
+  }
+
+  /** Sequences with runs queued here and none running here: they wait behind another node's run (SPEC 14). */
+  queuedBehindOthers(): string[] {
+    return [...this.#book.queues.keys()].filter((sequenceId) => !this.#book.active.get(sequenceId)?.length);
+  }
+
+  /** Starts the next run queued here of a sequence no run of which runs here (another node's has ended). */
+  startQueued(sequenceId: string): void {
+    if (this.queuedBehindOthers().includes(sequenceId)) this.#admission.drainQueue(sequenceId);
   }
 
   /**

@@ -14,8 +14,34 @@ describe('start modes across nodes', () => {
     const second = await call(b, 'POST', '/sequences', soak('irrigate-1'));
     expect(second.status).toBe(409);
     expect(second.body).toMatchObject({ error: { code: 5610, message: `Sequence 'irrigate-1' is already running on node node-a (run ${first.run_id})` } });
-    expect((await call(b, 'POST', '/sequences', soak('irrigate-1', 'queued'))).status).toBe(409);
     expect((await call(b, 'POST', '/sequences', soak('irrigate-1', 'parallel'))).status).toBe(202);
+  });
+
+  it("queues on node B a sequence node A runs: B's run starts once A's has completed, and completes", async () => {
+    const { a, b } = nodes;
+    const onB = await connect(b.wsUrl());
+    const short = (mode: string) => ({ sequence_id: 'fill-1', mode, steps: [{ name: 'fill', delay_seconds: 0.5 }] });
+    const first = await a.start(short('single'));
+    const queued = await call(b, 'POST', '/sequences', short('queued'));
+    expect(queued.status).toBe(202);
+    expect(queued.body).toMatchObject({ sequence_id: 'fill-1', status: 'pending' });
+    const ended = await onB.completed(first.run_id);
+    expect(ended.data).toMatchObject({ status: 'completed' });
+    const runId = queued.body.run_id as string;
+    const started = await onB.waitFor((m) => m.type === 'sequence_started' && (m.data as { run_id: string }).run_id === runId);
+    expect(started.seq).toBeGreaterThan(ended.seq);
+    expect((await onB.completed(runId)).data).toMatchObject({ status: 'completed' });
+    expect((await call(a, 'GET', `/sequences/${runId}`)).body).toMatchObject({ status: 'completed', node: 'node-b' });
+    onB.ws.close();
+  });
+
+  it('refuses a queued start on node B when the cluster already has 10 runs of the sequence waiting', async () => {
+    const { a, b } = nodes;
+    await a.start(soak('drain-1'));
+    for (let i = 0; i < 10; i++) expect((await call(i % 2 ? a : b, 'POST', '/sequences', soak('drain-1', 'queued'))).status).toBe(202);
+    const refused = await call(b, 'POST', '/sequences', soak('drain-1', 'queued'));
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ error: { code: 5610, message: "Sequence 'drain-1' has 10 runs queued (max 10)" } });
   });
 
   it('admits exactly one of two single starts sent to two nodes at the same moment', async () => {
