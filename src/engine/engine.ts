@@ -2,16 +2,15 @@
  * The sequence engine, a thin facade over its parts (BullMQ's Queue / Worker / QueueEvents split):
  * `Admission` admits runs (start modes, the registry actor and its limit, queues), `RunHost` runs
  * them (one XState actor each, their effects and timers), `WriteAhead` journals them (one store
- * commit per turn, events published after it), `RunQueries` answers from the store, and
- * `recoverRuns` replays the journal after a restart. Every event comes out of one `EventBus`.
+ * commit per turn, events published after it), `RunQueries` answers from the store,
+ * `RunControl` takes the control calls, and `recoverRuns` replays the journal after a restart.
+ * Every event comes out of one `EventBus`.
  */
 import type { ZodType } from 'zod';
-import { MAX_SIGNALS } from '../../machines/sequence.machine.ts';
 import type { SequencePlan } from '../../machines/sequence.types.ts';
 import type { SequenceDefinition } from '../domain/definition.schema.ts';
 import { Codes, SequencerError } from '../domain/errors.ts';
 import type { Progress } from '../domain/progress.ts';
-import { TERMINAL_STATUSES } from '../domain/progress.ts';
 import { validateDefinition, type ValidationResult } from '../domain/validate-definition.ts';
 import { EventBus } from '../events/event-bus.ts';
 import type { Executor, ExecutorRegistry } from '../executors/executor.ts';
@@ -28,7 +27,6 @@ import {
   type EnginePage,
   type EngineStats,
   type QueuedElsewhere,
-  type RemoteControl,
   type StartOptions,
   type StartResult,
 } from './engine-options.ts';
@@ -36,11 +34,11 @@ import { withoutPlan } from './journal-records.ts';
 import { runNested } from './nested-runs.ts';
 import { ClosedLoop } from './closed-loop.ts';
 import { buildPlan, NOTHING_HELD, SAFE_STATE_ACTION } from './plan.ts';
-import { toProgress } from './progress.ts';
 import { recoverRuns, type RecoveryCounts } from './recovery.ts';
 import { notRedrivable, redriveOf } from './redrive.ts';
 import { runRepeat } from './repeat-runs.ts';
 import { RunBook } from './run-book.ts';
+import { RunControl } from './run-control.ts';
 import { RunHost } from './run-host.ts';
 import { RunLeases } from './run-leases.ts';
 import { notFound, RunQueries } from './run-queries.ts';
@@ -57,6 +55,7 @@ export class Engine {
   readonly #out: WriteAhead;
   readonly #admission: Admission;
   readonly #queries: RunQueries;
+  readonly #control: RunControl;
   readonly #executors: ExecutorRegistry;
   readonly #store: RunStore;
   /** The store is the engine's own (in memory): it closes it. */
@@ -102,6 +101,7 @@ export class Engine {
     const report = (error: unknown, message: string) => this.#report(error, message);
     const plan = (definition: SequenceDefinition) => this.#plan(definition);
     this.#admission = new Admission({ limits: this.limits, options, book: this.#book, host: this.#host, out: this.#out, plan, sweep: () => this.sweep(), report, nodeId: this.#store.ownership?.nodeId ?? null });
+    this.#control = new RunControl({ book: this.#book, host: this.#host, admission: this.#admission, out: this.#out, store: this.#store, cluster: options.cluster, outputs: options.outputs });
     this.#queries = new RunQueries({ book: this.#book, out: this.#out, store: this.#store, runningCount: () => this.runningCount, remote: options.cluster });
     const nested = { book: this.#book, host: this.#host, admission: this.#admission };
     this.#executors.register(sequenceExecutor((action, context) => runNested(nested, action, context)));
@@ -217,103 +217,32 @@ export class Engine {
    * cancelled before this returns; the promise rejects with 404/5611 or 409/5619.
    */
   cancel(id: string, reason = 'Cancelled by operator'): Promise<{ success: true; message: string; reason: string }> {
-    const notRunning = (runId: string, status: string) =>
-      new SequencerError(Codes.INVALID_STATE, `Run ${runId} is ${status}; only a pending, running or paused run can be cancelled`);
-    return this.#withHeld(id, notRunning, { kind: 'cancel', body: { reason } }, (run) => {
-      if (TERMINAL_STATUSES.has(run.status) || run.status === 'stopping') throw notRunning(run.runId, run.status);
-      if (run.actor === null) this.#admission.cancelQueued(run, reason);
-      else this.#host.send(run, { type: 'CANCEL', reason });
-      return { success: true as const, message: `Run ${run.runId} cancelled`, reason };
-    });
+    return this.#control.cancel(id, reason);
   }
 
-  /**
-   * Ends a running or paused top-level run failed with `code`, recording the step in flight as
-   * failed with `message` (a device fault, SPEC 9); its cleanup and safe state follow as for any
-   * failure. False, changing nothing, when the run is unknown, not started, or already ending.
-   */
+  /** Ends a running or paused top-level run failed with `code` (a device fault, SPEC 9); false when it cannot. */
   fault(runId: string, code: number, message: string): boolean {
-    const run = this.#book.runs.get(runId);
-    if (!run || run.parent !== null || !run.actor || run.endedAt !== null) return false;
-    if (run.status !== 'running' && run.status !== 'paused') return false;
-    this.#host.send(run, { type: 'ABORT', code, message });
-    return true;
+    return this.#control.fault(runId, code, message);
   }
 
-  /**
-   * Pauses a running run; 409 when its state does not allow it. `outputs: "off"` (default) turns
-   * OFF what the run holds, leases kept, and back on resume; `"hold"` leaves them (SPEC 7).
-   */
+  /** Pauses a running run with its outputs turned off (default) or held (SPEC 7); 409 when its state does not allow it. */
   pause(id: string, outputs: 'off' | 'hold' = 'off'): Promise<Progress> {
-    const call = { kind: 'pause' as const, body: { outputs } };
-    return this.#control(id, call, (run) => run.status === 'running' && run.state.startsWith('running'), (run) =>
-      outputs === 'off' ? { type: 'PAUSE', outputs, held: this.#options.outputs?.held(run.runId) ?? [] } : { type: 'PAUSE', outputs },
-    );
+    return this.#control.pause(id, outputs);
   }
 
   /** Resumes a paused run; 409 when it is not paused, or is restoring its outputs already. */
   resume(id: string): Promise<Progress> {
-    return this.#control(id, { kind: 'resume', body: {} }, (run) => run.state === 'paused.held' || run.state === 'paused.off');
+    return this.#control.resume(id);
   }
 
-  /**
-   * Sends a signal to a run (SPEC 7 `POST /sequences/{id}/signal`): it keeps it until it ends (a
-   * wait that reads it, now or later, sees it) and passes it on to a nested run in flight. Touches
-   * only that run. 409/5619 when the run has ended, has not started, or holds `MAX_SIGNALS` already.
-   */
+  /** Sends a signal to a run (SPEC 7); 409/5619 when it has ended, has not started, or holds too many. */
   signal(id: string, name: string, data?: unknown): Promise<{ success: true; run_id: string; name: string }> {
-    const refused = (runId: string, status: string) => new SequencerError(Codes.INVALID_STATE, `Run ${runId} is ${status}; only a run that has not ended takes signals`);
-    return this.#withHeld(id, refused, { kind: 'signal', body: { name, data: data ?? null } }, (run) => {
-      if (!run.actor || run.endedAt !== null) throw refused(run.runId, run.status);
-      if ((run.snapshot?.context.signals.length ?? 0) >= MAX_SIGNALS) {
-        throw new SequencerError(Codes.INVALID_STATE, `Run ${run.runId} has received ${MAX_SIGNALS} signals already; it keeps no more`);
-      }
-      // Announced before what it causes (a wait it satisfies).
-      this.#host.emit(run, 'sequence_signal', { sequence_id: run.sequenceId, run_id: run.runId, name, data: data ?? null });
-      this.#host.send(run, { type: 'SIGNAL', name });
-      return { success: true as const, run_id: run.runId, name };
-    });
-  }
-
-  #control(id: string, call: RemoteCall & { kind: 'pause' | 'resume' }, allowed: (run: Run) => boolean, event: (run: Run) => HostEvent = () => ({ type: 'RESUME' })): Promise<Progress> {
-    const refused = (runId: string, status: string) =>
-      new SequencerError(Codes.INVALID_STATE, `Run ${runId} is ${status}; only a ${call.kind === 'pause' ? 'running run can be paused' : 'paused run can be resumed'}`);
-    return this.#withHeld(id, refused, call, (run) => {
-      if (!allowed(run) || !run.actor) throw refused(run.runId, run.state === 'paused.restoring' ? 'restoring its outputs' : run.status);
-      this.#host.send(run, event(run));
-      return toProgress(run, Date.now());
-    });
-  }
-
-  /**
-   * Applies `change` at once to the run of `id` this engine holds; for a run it does not hold, sends
-   * `call` to the node that drives it (a cluster), else rejects with `ended` (a 409) when the store
-   * knows it (it has ended) and 404 when nobody does.
-   */
-  #withHeld<T>(id: string, ended: (runId: string, status: string) => SequencerError, call: RemoteCall, change: (run: Run) => T): Promise<T> {
-    const run = this.#book.find(id);
-    if (!run) return this.#notHeld(id, ended, call) as Promise<T>;
-    try {
-      return Promise.resolve(change(run));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  async #notHeld(id: string, ended: (runId: string, status: string) => SequencerError, call: RemoteCall): Promise<unknown> {
-    // A run that ended this turn has left the book: its history row is on its way.
-    await this.#out.flush();
-    const stored = await this.#store.getRun(id);
-    if (!stored) throw notFound(id);
-    const remote = stored.ended_at === null ? await this.#options.cluster?.control(stored.run_id, call.kind, call.body) : null;
-    if (remote) return remote.answer;
-    throw ended(stored.run_id, stored.status);
+    return this.#control.signal(id, name, data);
   }
 
   /** True when this engine drives the top-level run `runId` (a cluster's node executes control calls for those only). */
   holds(runId: string): boolean {
-    const run = this.#book.runs.get(runId);
-    return run !== undefined && run.parent === null && run.endedAt === null;
+    return this.#control.holds(runId);
   }
 
   /** The progress of a run by run_id or sequence_id (newest run), from memory or the store. */
@@ -442,15 +371,6 @@ export class Engine {
     this.#options.onError?.(error, message);
   }
 }
-
-/** A control call as it travels to the node that drives a run. */
-interface RemoteCall {
-  kind: RemoteControl;
-  body: Record<string, unknown>;
-}
-
-/** An event as the engine sends it to a run (the host adds `now`). */
-type HostEvent = Parameters<RunHost['send']>[1];
 
 /** The safe state when no safety system is wired: nothing is held. */
 const nothingHeld: Executor = {
