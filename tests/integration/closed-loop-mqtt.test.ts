@@ -5,36 +5,29 @@
  * sensor payload is counted and changes nothing.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DeviceEmulator } from '../../src/drivers/device-emulator.ts';
-import { startServer, type RunningServer } from '../../src/server.ts';
 import { findMosquitto, MOSQUITTO_MISSING, startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.ts';
-import { act, client, mqttConfig, mqttSpy, until } from './mqtt-harness.ts';
+import { act, type MqttRig, mqttSpy, startMqttRig, until } from './mqtt-harness.ts';
 
 const mosquittoBin = findMosquitto();
 
 describe.skipIf(!mosquittoBin)(`closed loop over mqtt through a real mosquitto${mosquittoBin ? '' : ` (skipped: ${MOSQUITTO_MISSING})`}`, () => {
   let broker: MosquittoBroker;
-  let emulator: DeviceEmulator;
-  let server: RunningServer;
-  let user: ReturnType<typeof client>;
+  let rig: MqttRig;
+  let user: MqttRig['user'];
 
   beforeEach(async () => {
     broker = await startMosquitto(mosquittoBin as string);
-    emulator = new DeviceEmulator({
-      url: broker.url,
+    rig = await startMqttRig(broker.url, {
       espIds: ['ESP_M'],
       latencyMs: 1,
       sensorIntervalMs: 200,
       sensors: [{ esp_id: 'ESP_M', gpio: 34, setting: { value: 35, unit: '%', follows: { esp_id: 'ESP_M', gpio: 5, rate_per_second: 10 } } }],
     });
-    await emulator.start();
-    server = await startServer(mqttConfig({ mqttUrl: broker.url }));
-    user = client(server);
+    user = rig.user;
   });
 
   afterEach(async () => {
-    await server.close();
-    await emulator.close();
+    await rig.close();
     await broker.close();
   });
 
@@ -47,7 +40,7 @@ describe.skipIf(!mosquittoBin)(`closed loop over mqtt through a real mosquitto${
     const waited = progress.step_results[1];
     expect(waited?.message).toMatch(/^ESP_M:34 = [\d.]+ % at \d\d:\d\d:\d\d$/);
     expect(Number(/= ([\d.]+) %/.exec(waited?.message ?? '')?.[1])).toBeGreaterThan(40);
-    expect(emulator.state()).toEqual([expect.objectContaining({ esp_id: 'ESP_M', gpio: 5, on: false, last_command: 'OFF' })]);
+    expect(rig.emulator.state()).toEqual([expect.objectContaining({ esp_id: 'ESP_M', gpio: 5, on: false, last_command: 'OFF' })]);
     const sensors = (await user.get('/api/v1/sensors')).body as { sensors: { esp_id: string; gpio: number; value: number }[] };
     expect(sensors.sensors).toEqual([expect.objectContaining({ esp_id: 'ESP_M', gpio: 34, unit: '%', quality: 'good' })]);
   });

@@ -1,13 +1,15 @@
 /**
  * Helpers of the MQTT integration tests: a server configuration driving MQTT nodes, action
  * steps, a user's view of a server (start runs and read them over HTTP, wait on the engine's
- * events), an MQTT spy that records what crosses the broker, and a wait on a snapshot.
+ * events), an MQTT spy that records what crosses the broker, a wait on a snapshot, and a whole rig
+ * (the emulator on a broker and a server driving it).
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { expect } from 'vitest';
 import { defaultConfig, type ServerConfig } from '../../src/config/server-config.ts';
 import type { Progress } from '../../src/domain/progress.ts';
-import type { RunningServer } from '../../src/server.ts';
+import { DeviceEmulator, type DeviceEmulatorOptions } from '../../src/drivers/device-emulator.ts';
+import { startServer, type RunningServer } from '../../src/server.ts';
 
 /** A server on port 0, memory only, no rate limits (the burst would wait for tokens), driving MQTT nodes. */
 export function mqttConfig(overrides: Partial<ServerConfig>): ServerConfig {
@@ -121,4 +123,30 @@ export async function until<T>(check: () => T | undefined | Promise<T | undefine
     if (value !== undefined) return value;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** The emulator playing the nodes on a broker, and a server driving them over MQTT. */
+export interface MqttRig {
+  emulator: DeviceEmulator;
+  server: RunningServer;
+  user: ReturnType<typeof client>;
+  /** Closes the server, then the emulator (the broker is the caller's). */
+  close(): Promise<void>;
+}
+
+/** Starts the emulator (before the server, so the first commands find their nodes) and a server on `brokerUrl`. */
+export async function startMqttRig(brokerUrl: string, emulatorOptions: Omit<DeviceEmulatorOptions, 'url'>, onEmulator?: (emulator: DeviceEmulator) => void): Promise<MqttRig> {
+  const emulator = new DeviceEmulator({ url: brokerUrl, ...emulatorOptions });
+  onEmulator?.(emulator);
+  await emulator.start();
+  const server = await startServer(mqttConfig({ mqttUrl: brokerUrl }));
+  return {
+    emulator,
+    server,
+    user: client(server),
+    async close() {
+      await server.close();
+      await emulator.close();
+    },
+  };
 }

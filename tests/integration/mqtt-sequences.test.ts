@@ -16,7 +16,7 @@ import { startServer, type RunningServer } from '../../src/server.ts';
 import { createServices } from '../../src/services.ts';
 import { startAedes, type BrokerHarness } from '../helpers/embedded-broker.harness.ts';
 import { findMosquitto, freePort, MOSQUITTO_MISSING, startMosquitto } from '../helpers/mosquitto.ts';
-import { act, client, mqttConfig } from './mqtt-harness.ts';
+import { act, client, mqttConfig, startMqttRig, type MqttRig } from './mqtt-harness.ts';
 
 
 const ESPS = Array.from({ length: 10 }, (_, i) => `ESP_${i}`);
@@ -27,21 +27,18 @@ function sequenceSuite(makeBroker: () => Promise<BrokerHarness>): void {
   let emulator: DeviceEmulator;
   let server: RunningServer;
   let user: ReturnType<typeof client>;
+  let rig: MqttRig;
   const told: ReceivedCommand[] = [];
 
   beforeEach(async () => {
     told.length = 0;
     broker = await makeBroker();
-    emulator = new DeviceEmulator({ url: broker.url, espIds: ESPS, latencyMs: 1, reconnectPeriodMs: 50 });
-    emulator.on('command', (command) => told.push(command));
-    await emulator.start();
-    server = await startServer(mqttConfig({ mqttUrl: broker.url }));
-    user = client(server);
+    rig = await startMqttRig(broker.url, { espIds: ESPS, latencyMs: 1, reconnectPeriodMs: 50 }, (e) => e.on('command', (command) => told.push(command)));
+    ({ emulator, server, user } = rig);
   });
 
   afterEach(async () => {
-    await server.close();
-    await emulator.close();
+    await rig.close();
     await broker.close();
   });
 
