@@ -359,6 +359,13 @@ export const sequenceMachine = machineSetup.createMachine({
 });
 
 /**
+ * The empty list every run begins with (results, cleanup results, signals): lists in a context are
+ * never changed, only replaced (`[...list, item]`), so one frozen empty list serves every run
+ * instead of three empty arrays a run (32 B each).
+ */
+const NONE: readonly never[] = Object.freeze([]);
+
+/**
  * A run's first context. Built by spreading a literal: V8 gives object literals field maps that
  * every later `assign` (which copies the context) has to migrate when a null field gets a number,
  * which made each copy ~15x slower.
@@ -376,8 +383,8 @@ function initialContext(input: SequenceInput): SequenceContext {
     stepStartedAt: null,
     stepRecorded: false,
     lastError: null,
-    results: [],
-    cleanupResults: [],
+    results: NONE,
+    cleanupResults: NONE,
     outcome: null,
     error: null,
     errorCode: null,
@@ -387,7 +394,7 @@ function initialContext(input: SequenceInput): SequenceContext {
     held: null,
     restartAttempt: false,
     depth: input.depth ?? 1,
-    signals: input.signals ?? [],
+    signals: input.signals ?? NONE,
     hold: null,
     pausedOutputs: null,
   };

@@ -97,8 +97,9 @@ export interface SequenceContext {
   /** Whether the current step's result is already recorded. */
   stepRecorded: boolean;
   lastError: { message: string; code: number } | null;
-  results: StepOutcome[];
-  cleanupResults: StepOutcome[];
+  /** Lists in a context are replaced, never changed (a new run's are one shared empty list). */
+  results: readonly StepOutcome[];
+  cleanupResults: readonly StepOutcome[];
   outcome: Outcome | null;
   error: string | null;
   errorCode: number | null;
@@ -113,7 +114,7 @@ export interface SequenceContext {
   /** Nesting depth of this run (1 = top level). */
   depth: number;
   /** The signals the run received, by name, in order (at most `MAX_SIGNALS`); a nested run starts with its parent's. */
-  signals: string[];
+  signals: readonly string[];
   /**
    * While a `wait_for` step's condition holds and must keep holding for `for_seconds`: since when,
    * until when it stands without a new reading (null: not by ageing), and the value that satisfied it.
@@ -147,7 +148,7 @@ export interface SequenceInput {
   plan: SequencePlan;
   depth?: number;
   /** Signals the run has already (a nested run gets its parent's). */
-  signals?: string[];
+  signals?: readonly string[];
   /** The step to begin at (a redrive, SPEC 7); 0 when absent. */
   firstStep?: number;
 }

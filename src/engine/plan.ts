@@ -38,7 +38,7 @@ export function buildPlan(def: SequenceDefinition, options: PlanOptions): Sequen
   const limits = options.limits ?? DEFAULT_LIMITS;
   const toStep = (step: Step, index: number) => planStep(step, index, def, options);
   const cleanup = def.cleanup_steps.map(toStep);
-  if (options.safeState !== false) cleanup.push(safeStateStep());
+  if (options.safeState !== false) cleanup.push(SAFE_STATE_STEP);
   return {
     steps: def.steps.map(toStep),
     cleanup,
@@ -70,7 +70,7 @@ function planStep(step: Step, index: number, def: SequenceDefinition, options: P
 /** One literal per plan step (V8 adds keys after a spread on a slow path, ~0.5 us a key). */
 function stepOf(step: Step, index: number, abortOnFailure: boolean, action: PlanAction | null, waitMs: number, timeoutMs: number): PlanStep {
   return {
-    name: step.name ?? `Step ${index + 1}`,
+    name: step.name ?? defaultName(index),
     action,
     waitMs,
     beforeMs: step.delay_before_seconds * 1000,
@@ -135,6 +135,16 @@ function childPlan(body: unknown, options: PlanOptions): SequencePlan {
   // The root run's safe state covers what its children hold; a child must not switch off its parent's actuators.
   return buildPlan(validated.definition, { ...options, safeState: false });
 }
+
+/** The names of unnamed steps by index: `Step n` is one string for every run, not one a run. */
+const DEFAULT_NAMES: string[] = [];
+
+function defaultName(index: number): string {
+  return (DEFAULT_NAMES[index] ??= `Step ${index + 1}`);
+}
+
+/** Every top-level run's last cleanup step, one object shared by all (plans are never changed). */
+const SAFE_STATE_STEP: PlanStep = safeStateStep();
 
 function safeStateStep(): PlanStep {
   return {

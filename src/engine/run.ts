@@ -80,10 +80,25 @@ export interface Run {
   node: string | null;
 }
 
-/** The dotted form of a state value: `{ running: 'executing' }` -> `running.executing`. */
+/** The dotted names of the states met so far, by parent and substate: the chart has a few dozen. */
+const dotted = new Map<string, Map<string, string>>();
+
+/**
+ * The dotted form of a state value: `{ running: 'executing' }` -> `running.executing`. A substate
+ * (every state below the top of the sequence chart is one level deep) gives one string shared by
+ * every run, not a new one per transition kept by each run.
+ */
 export function stateString(value: unknown): string {
   if (typeof value === 'string') return value;
-  for (const key in value as Record<string, unknown>) return `${key}.${stateString((value as Record<string, unknown>)[key])}`;
+  for (const key in value as Record<string, unknown>) {
+    const sub = (value as Record<string, unknown>)[key];
+    if (typeof sub !== 'string') return `${key}.${stateString(sub)}`;
+    let names = dotted.get(key);
+    if (!names) dotted.set(key, (names = new Map()));
+    let name = names.get(sub);
+    if (name === undefined) names.set(sub, (name = `${key}.${sub}`));
+    return name;
+  }
   return '';
 }
 

@@ -38,7 +38,7 @@ function mayHaveGiven(step: PlanStep | undefined): RecoveredCommand[] {
   return command && command.command !== 'OFF' ? [command] : [];
 }
 
-function fromResults(steps: PlanStep[], results: StepOutcome[]): RecoveredCommand[] {
+function fromResults(steps: PlanStep[], results: readonly StepOutcome[]): RecoveredCommand[] {
   // A skipped step (its `when` did not hold) commanded nothing.
   return results.flatMap((result) => (result.success && result.skipped !== true ? given(steps[result.index]) : []));
 }
