@@ -81,10 +81,10 @@ export async function measureLife(url: string, pid: number, kind: 'server' | 'fl
   };
 }
 
-/** User + system CPU time of a process in ms (Linux /proc), or null. */
-export function cpuMs(pid: number): number | null {
+/** User + system CPU time of a process in ms (Linux /proc), or null; with `mainThread`, of its main thread alone. */
+export function cpuMs(pid: number, mainThread = false): number | null {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const fields = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
     // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
   } catch {

@@ -67,6 +67,8 @@ export interface StartsResult {
   latencyP99Ms: number;
   /** Server CPU time (all threads) per start, from /proc; null where there is no /proc. */
   serverCpuUsPerStart: number | null;
+  /** The same, of the server's main thread alone (the one that admits and runs every run). */
+  serverMainCpuUsPerStart: number | null;
 }
 
 /** The numbers of one benchmark. */
@@ -153,6 +155,7 @@ export function formatHttpBench(result: HttpBenchResult): string {
       ['  requests (non-2xx, errors)', `${s.requests} in ${s.seconds} s (${s.non2xx}, ${s.errors})`, ''],
       ['  request latency p50 / p99', `${s.latencyP50Ms} / ${s.latencyP99Ms} ms`, ''],
       ['  server CPU per start', s.serverCpuUsPerStart === null ? 'n/a' : `${s.serverCpuUsPerStart.toFixed(0)} us (${(1e6 / s.serverCpuUsPerStart).toFixed(0)} starts/s per core)`, ''],
+      ['  of which its main thread', s.serverMainCpuUsPerStart === null ? 'n/a' : `${s.serverMainCpuUsPerStart.toFixed(0)} us (${(1e6 / s.serverMainCpuUsPerStart).toFixed(0)} starts/s)`, ''],
     );
   const lifeRow = (l: LifeResult, title: string, target: string) =>
     rows.push([title, `${l.serverCpuUsPerRun === null ? 'n/a' : `${l.serverCpuUsPerRun.toFixed(0)} us`} (${l.runs} runs, ${l.wallSeconds.toFixed(1)} s${l.succeeded === null ? '' : `, ${l.succeeded} of ${l.runs + 500} succeeded with the warm-up`})`, target]);
@@ -189,6 +192,7 @@ export function formatHttpBench(result: HttpBenchResult): string {
 async function measureStarts(url: string, pid: number, options: HttpBenchOptions, batchOf = 0): Promise<StartsResult> {
   const startedBefore = batchOf > 0 ? await runsStarted(url) : 0;
   const cpuBefore = cpuMs(pid);
+  const mainBefore = cpuMs(pid, true);
   let batches = 0;
   const result = await autocannon({
     url: `${url}/api/v1/sequences${batchOf > 0 ? '/batch' : ''}`,
@@ -200,6 +204,7 @@ async function measureStarts(url: string, pid: number, options: HttpBenchOptions
     duration: options.durationSeconds ?? 10,
   });
   const cpuAfter = cpuMs(pid);
+  const mainAfter = cpuMs(pid, true);
   const accepted = batchOf > 0 ? (await runsStarted(url)) - startedBefore : result.requests.total;
   return {
     requests: result.requests.total,
@@ -210,6 +215,7 @@ async function measureStarts(url: string, pid: number, options: HttpBenchOptions
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
     serverCpuUsPerStart: cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) * 1000) / accepted,
+    serverMainCpuUsPerStart: mainBefore === null || mainAfter === null ? null : ((mainAfter - mainBefore) * 1000) / accepted,
   };
 }
 
