@@ -56,15 +56,18 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
 /** Deepest nesting of a JSON body: a definition needs about 20, and deeper values break serialisers later. */
 export const MAX_JSON_DEPTH = 64;
 
-/** True when a parsed JSON value nests deeper than `max` (iterative: deep input must not blow the stack here). */
-function nestsDeeperThan(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop() as [unknown, number];
-    if (node === null || typeof node !== 'object') continue;
-    if (depth > max) return true;
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+/**
+ * True when a parsed JSON value nests deeper than `max`. Recursive but bounded: it never goes
+ * more than `max` + 1 calls deep, whatever the input, and allocates nothing per value.
+ */
+function nestsDeeperThan(value: unknown, max: number, depth = 1): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (depth > max) return true;
+  if (Array.isArray(value)) {
+    for (const child of value) if (nestsDeeperThan(child, max, depth + 1)) return true;
+    return false;
   }
+  for (const key in value) if (nestsDeeperThan((value as Record<string, unknown>)[key], max, depth + 1)) return true;
   return false;
 }
 
