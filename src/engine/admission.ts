@@ -158,7 +158,8 @@ export class Admission {
       ask: null,
       endedAt: null,
       onEnd: null,
-      turn: parent ? null : [],
+      // A nested run is journaled inside its parent's step; no run is journaled on a store nothing recovers from.
+      turn: parent === null && this.#parts.out.journaled ? [] : null,
       records: 0,
       storedStatus: null,
       node: this.#parts.nodeId,

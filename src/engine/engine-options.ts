@@ -50,9 +50,12 @@ export interface EngineOptions {
   limits?: Partial<EngineLimits>;
   /**
    * Where runs are persisted. Default: an in-memory SQLite store of the engine's own (closed with
-   * it), which keeps the history the queries read; nothing waits for its commits.
+   * it), which keeps the history the queries read (no journal: nothing recovers from it; about the
+   * newest `historyRuns` ended runs); nothing waits for its commits.
    */
   store?: RunStore | null;
+  /** With no `store`: about how many ended runs its own store keeps in the history (the newest). Default 10,000. */
+  historyRuns?: number;
   /**
    * The latest sensor readings (SPEC 9.1) conditions read, and their stream: a reading wakes the
    * runs waiting on its sensor. Default: no sensors (every sensor condition is unknown).

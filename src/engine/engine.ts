@@ -20,6 +20,7 @@ import { DEFAULT_RENEWAL } from '../cluster/lease-keeper.ts';
 import type { RunQuery, RunStore, UnfinishedRun } from '../store/run-store.ts';
 import { openSqliteStore } from '../store/sqlite/sqlite.store.ts';
 import { Admission } from './admission.ts';
+import { BoundedHistory, OWN_HISTORY_RUNS } from './bounded-history.ts';
 import {
   DEFAULT_ENGINE_LIMITS,
   type EngineLimits,
@@ -65,6 +66,8 @@ export class Engine {
   readonly #offReadings: () => void;
   /** Leases of the runs this node drives, on a store shared by several nodes. */
   readonly #leases: RunLeases | null;
+  /** The history of the engine's own store, bounded (nothing else prunes it). */
+  readonly #history: BoundedHistory | null;
   /** What recovery does with unfinished runs (at start, and with runs claimed later). */
   #policy: 'resume' | 'abort' = 'resume';
   #closed = false;
@@ -74,6 +77,8 @@ export class Engine {
     this.limits = { ...DEFAULT_ENGINE_LIMITS, ...options.limits };
     this.#ownStore = !options.store;
     this.#store = options.store ?? openSqliteStore(':memory:');
+    const historyFailed = (error: unknown) => this.#report(error, 'history prune failed');
+    this.#history = this.#ownStore ? new BoundedHistory(this.#store, options.historyRuns ?? OWN_HISTORY_RUNS, historyFailed) : null;
     this.events = new EventBus((error) => this.#report(error, 'event listener failed'));
     this.#out = new WriteAhead({
       bus: this.events,
@@ -352,6 +357,7 @@ export class Engine {
 
   /** Ended runs whose history rows are committed leave memory (SPEC 3): the store answers for them. */
   #leaveMemory(runs: Run[]): void {
+    this.#history?.committed(runs.map((run) => run.endedAt ?? Date.now()));
     for (const run of runs) {
       this.#book.forget(run);
       this.#options.onRunDropped?.(run.runId);

@@ -21,8 +21,11 @@ export const SNAPSHOT_EVERY = 16;
 /** The persisted snapshot of a run's actor (its plan left out: the start record has it). */
 export type SnapshotOf = (run: Run) => unknown;
 
-/** A run's start record; the run lets go of its definition (its plan is what it runs). */
-export function startRecord(run: Run): StartRecord {
+/**
+ * A run's start record; the run lets go of its definition (its plan is what it runs). Without
+ * `recoverable` (a store nothing recovers from) the body recovery would read is left out.
+ */
+export function startRecord(run: Run, recoverable = true): StartRecord {
   const status = TERMINAL_STATUSES.has(run.status) ? 'running' : run.status;
   const record: StartRecord = {
     run_id: run.runId,
@@ -32,7 +35,7 @@ export function startRecord(run: Run): StartRecord {
     // A run that started at once is listed by its start; a queued one by when it was queued, until it starts.
     listed_at: run.snapshot?.context.startedAt ?? run.createdAt,
     definition: JSON.stringify(run.definition),
-    body: JSON.stringify(startBody(run.plan, run.context, run.template, { queued_at: run.queuedAt, redrive: run.redrive })),
+    body: recoverable ? JSON.stringify(startBody(run.plan, run.context, run.template, { queued_at: run.queuedAt, redrive: run.redrive })) : 'null',
   };
   run.definition = null;
   run.storedStatus = status;

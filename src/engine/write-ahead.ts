@@ -9,7 +9,8 @@
  *
  * An engine given no store of its own keeps its history in an in-memory store that nothing can
  * recover from: it is not `durable`, so events go out at once and actions start after the current
- * transition, and the commit only keeps the history the queries read.
+ * transition, and the commit only keeps the history the queries read: no journal (its runs take
+ * no `turn`), a start record without the body recovery would need, a status change, the end.
  */
 import { runIdOf, type EventType, type PendingEvent, type SequenceEvents } from '../events/event-types.ts';
 import type { EventBus } from '../events/event-bus.ts';
@@ -106,8 +107,15 @@ export class WriteAhead {
     this.#schedule();
   }
 
+  /** Whether runs are journaled (durable): only then does a run keep the events of its `turn`. */
+  get journaled(): boolean {
+    return this.#options.durable;
+  }
+
   /** A run moved (or its status changed): the events it took go with the next batch. */
   touch(run: Run): void {
+    // A run that is not journaled has only a status change to write.
+    if (run.turn === null && run.status === run.storedStatus) return;
     this.#dirty.add(run);
     this.#schedule();
     // A turn that moves thousands of runs (their timers expire together) would hold every event
@@ -262,7 +270,7 @@ export class WriteAhead {
     this.#dirty = new Set();
     this.#ends = [];
     const endsNow = new Set(ends);
-    for (const run of starts) this.#add(batch, run, () => batch.starts.push(startRecord(run)), true);
+    for (const run of starts) this.#add(batch, run, () => batch.starts.push(startRecord(run, this.#options.durable)), true);
     for (const run of dirty) {
       // The history row of a run that ends in this batch supersedes its last turn.
       if (endsNow.has(run)) {

@@ -42,6 +42,30 @@ describe('engine: ended runs leave memory', () => {
   });
 });
 
+describe('engine: the history of an engine given no store', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('keeps about the newest `historyRuns` ended runs (a tenth more at most), the oldest leave first', async () => {
+    vi.useFakeTimers();
+    const h = engineHarness({ latencyMs: 0, historyRuns: 10 });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        ids.push(h.engine.start(definition([actuatorStep()], { sequence_id: `r-${i}` })).run_id);
+        await vi.advanceTimersByTimeAsync(5);
+      }
+      await vi.advanceTimersByTimeAsync(100);
+      const page = await h.engine.list({ limit: 100, offset: 0 });
+      expect(page.total).toBeGreaterThanOrEqual(10);
+      expect(page.total).toBeLessThanOrEqual(11);
+      expect(await h.engine.get(ids[0] as string)).toBeUndefined();
+      expect(await h.engine.get(ids[29] as string)).toMatchObject({ status: 'completed' });
+    } finally {
+      await h.engine.close();
+    }
+  });
+});
+
 describe('engine: stats', () => {
   let h: ReturnType<typeof engineHarness>;
   beforeEach(() => {
