@@ -87,8 +87,14 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
     shared.clear();
   };
   const stopFanOut = hub.subscribe((entry) => {
-    metrics.eventLagSeconds.observe(Math.max(0, Date.now() / 1000 - entry.event.timestamp));
-    for (const client of clients) if (client.offer(entry)) pending.add(client);
+    let handedOver = false;
+    for (const client of clients) {
+      if (!client.offer(entry)) continue;
+      pending.add(client);
+      handedOver = true;
+    }
+    // The lag of an event some client takes; one no client wants is handed over to nobody.
+    if (handedOver) metrics.eventLagSeconds.observe(Math.max(0, Date.now() / 1000 - entry.event.timestamp));
     if (!scheduled && pending.size > 0) {
       scheduled = true;
       process.nextTick(flush);

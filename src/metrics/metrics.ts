@@ -10,6 +10,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ActuatorCommand, ActuatorDriver, ActuatorResponse, SendOptions } from '../drivers/actuator-driver.ts';
 import type { EventBus } from '../events/event-bus.ts';
+import { LagHistogram, type LagObserver } from './lag-histogram.ts';
 
 /** What the metrics read from the engine. */
 export interface MetricsSource {
@@ -44,9 +45,9 @@ export interface Metrics {
   /** Connected WebSocket clients: the stream plugin calls `inc()` on connect and `dec()` on close. */
   readonly wsClients: Gauge;
   /** Seconds from an event happening to its hand-over to a WebSocket client (the stream observes it). */
-  readonly eventLagSeconds: Histogram;
+  readonly eventLagSeconds: LagObserver;
   /** Seconds from an event happening to its publication on the bus (write-ahead batching shows here). */
-  readonly publishLagSeconds: Histogram;
+  readonly publishLagSeconds: LagObserver;
   /** Subscribes to the engine's events and reads its running count; returns the unsubscribe. */
   watch(source: MetricsSource): () => void;
   /** Wraps a driver so that every command it sends is counted by result. */
@@ -141,17 +142,17 @@ export function createMetrics(): Metrics {
     registers,
   });
   const wsClients = new Gauge({ name: 'sequencer_ws_clients', help: 'Connected WebSocket clients', registers });
-  const eventLagSeconds = new Histogram({
+  const eventLagSeconds = new LagHistogram({
     name: 'sequencer_event_lag_seconds',
     help: 'Seconds from an event happening to its hand-over to a WebSocket client',
     buckets: LAG_BUCKETS,
-    registers,
+    registry,
   });
-  const publishLagSeconds = new Histogram({
+  const publishLagSeconds = new LagHistogram({
     name: 'sequencer_event_publish_lag_seconds',
     help: 'Seconds from an event happening to its publication on the event bus',
     buckets: LAG_BUCKETS,
-    registers,
+    registry,
   });
   // Pre-create the usual label sets so a scrape shows zeros rather than missing series.
   for (const result of ['ok', 'failed', 'error', 'aborted']) actuatorCommands.inc({ result }, 0);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { EventEnvelope } from '../../src/events/event-types.ts';
 import { actuatorRun, connect, startTestServer, TestClient, type TestServer } from './ws-harness.ts';
 
@@ -57,6 +57,27 @@ describe('the event stream of a run', () => {
     const { run_id } = await server.start(actuatorRun('realtime', 1));
     const done = await client.completed(run_id);
     expect(done.data).toMatchObject({ status: 'completed' });
+  });
+});
+
+describe('the event lag metric', () => {
+  it('observes the events handed over to a client, and none that no client takes', async () => {
+    server = await startTestServer();
+    const lagCount = async () => {
+      const text = await (await fetch(`${server?.base}/metrics`)).text();
+      return Number(/^sequencer_event_lag_seconds_count (\d+)/m.exec(text)?.[1]);
+    };
+    // A run no client watches, every event of it on the stream (in the hub) before a client connects.
+    const hub = server.services.hub;
+    const unwatched = await server.start(actuatorRun('unwatched', 2));
+    await vi.waitFor(() => expect(hub.since(0).some((e) => e.event.type === 'sequence_completed')).toBe(true));
+    const watcher = await open(server.wsUrl({ types: 'sequence_completed', sequence_ids: 'watched' }));
+    const watched = await server.start(actuatorRun('watched', 2));
+    await watcher.completed(watched.run_id);
+
+    expect(hub.since(0).filter((e) => (e.event.data as { run_id?: string }).run_id === unwatched.run_id).length).toBeGreaterThan(3);
+    // Of every event of both runs, only the one the client took: the watched run's sequence_completed.
+    expect(await lagCount()).toBe(1);
   });
 });
 
