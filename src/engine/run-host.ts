@@ -1,7 +1,7 @@
 /**
  * Hosts the sequence actors: provides the machine's effects (running actions through executors,
  * aborting them, publishing step events, pausing and resuming a nested run in flight), watches every transition through a subscription per
- * run (the host knows which event it sent, so XState's inspection events are not needed), arms each run's single timer from the deadlines in its context, and persists
+ * run (the host knows which event it sent, so XState's inspection events are not needed), queues each run for the next deadline in its context (one `WakeQueue`, one timer, for all runs), and persists
  * each transition before its events go out and before the actions it asks for leave the process.
  */
 import type { Actor } from 'xstate';
@@ -16,6 +16,7 @@ import type { RunOutputs } from './engine-options.ts';
 import { completedSteps, percentOf } from './progress.ts';
 import { stateString, statusOf, type Run } from './run.ts';
 import type { RunParent } from './run-parent.ts';
+import { WakeQueue } from './wake-queue.ts';
 import type { WriteAhead } from './write-ahead.ts';
 
 /** What the host tells its owner about runs. */
@@ -44,6 +45,7 @@ export class RunHost {
   readonly #hooks: RunHostHooks;
   readonly #loop: ClosedLoop;
   readonly #outputs: RunOutputs | undefined;
+  readonly #wakes: WakeQueue<Run>;
 
   constructor(runs: Map<string, Run>, executors: ExecutorRegistry, out: WriteAhead, now: () => number, hooks: RunHostHooks, loop: ClosedLoop, outputs?: RunOutputs) {
     this.runs = runs;
@@ -53,6 +55,7 @@ export class RunHost {
     this.#hooks = hooks;
     this.#loop = loop;
     this.#outputs = outputs;
+    this.#wakes = new WakeQueue<Run>(now, this.#wake);
     // One provided machine for every run: a provide() per run would cost 5 KB and 55 us each.
     this.machine = sequenceMachine.provide({
       actions: {
@@ -230,7 +233,7 @@ export class RunHost {
     this.#hooks.onTransition(run);
   }
 
-  /** Arms the run's one timer for its next deadline: the current wait, or the run's max duration. */
+  /** Queues the run for its next deadline: the current wait, or the run's max duration. */
   #arm(run: Run): void {
     const ctx = run.snapshot?.context;
     if (!ctx) return;
@@ -240,34 +243,26 @@ export class RunHost {
     if (hold !== null) at = Math.min(at, hold);
     const bounded = run.state.startsWith('running') || run.status === 'paused';
     if (bounded && ctx.runDeadline !== null) at = Math.min(at, ctx.runDeadline);
-    const next = at === Infinity ? null : at;
-    if (next === run.armedAt) return;
-    if (run.timer) clearTimeout(run.timer);
-    run.armedAt = next;
-    run.timer = next === null ? null : setTimeout(this.#wake, Math.max(0, next - this.#now()), run);
+    this.#wakes.set(run, at === Infinity ? null : at);
   }
 
   #disarm(run: Run): void {
-    if (run.timer) clearTimeout(run.timer);
-    run.timer = null;
-    run.armedAt = null;
+    this.#wakes.set(run, null);
   }
 
-  /** A run's deadline came: TIMEOUT when its max duration ran out, else WAKE for its current wait. */
+  /** A run's deadline came (it is out of the queue): TIMEOUT when its max duration ran out, else WAKE for its current wait. */
   readonly #wake = (run: Run): void => {
-    run.timer = null;
-    run.armedAt = null;
     const ctx = run.snapshot?.context;
     if (!run.actor || !ctx) return;
     const now = this.#now();
     const bounded = run.state.startsWith('running') || run.status === 'paused';
     const timedOut = bounded && ctx.runDeadline !== null && now >= ctx.runDeadline;
     this.#deliver(run, { type: timedOut ? 'TIMEOUT' : 'WAKE', now });
-    // A timer may fire a hair early; when nothing moved, arm again (not for an actor that crashed).
-    if (run.timer === null && run.endedAt === null && run.actor.getSnapshot().status === 'active') this.#arm(run);
+    // When nothing moved (no guard took the event), the run is queued again (not an actor that crashed).
+    if (run.armedAt === null && run.endedAt === null && run.actor.getSnapshot().status === 'active') this.#arm(run);
   };
 
-  /** Stops a run's actor and timer without ending the run (shutdown: it is recovered later). */
+  /** Stops a run's actor and takes it out of the wake queue without ending the run (shutdown: it is recovered later). */
   halt(run: Run): void {
     this.#disarm(run);
     // Stopped before the abort, so the aborted attempt's answer finds no actor to move. XState's

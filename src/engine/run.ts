@@ -59,9 +59,10 @@ export interface Run {
   status: RunStatus;
   /** The last snapshot the engine saw (identity tells whether a transition happened). */
   snapshot: ReturnType<Actor<SequenceMachine>['getSnapshot']> | null;
-  timer: NodeJS.Timeout | null;
-  /** The deadline the timer is armed for. */
+  /** The deadline the run is queued for in the host's `WakeQueue` (null: none). */
   armedAt: number | null;
+  /** The run's place in that queue (-1: not queued). */
+  slot: number;
   inFlight: InFlight | null;
   /** The OFFs of a pause with `outputs: "off"` in flight: resolves true once all are confirmed (a resume restores after them). */
   outputsOff: Promise<boolean> | null;
