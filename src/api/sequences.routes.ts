@@ -54,13 +54,16 @@ function batchItemsToEngine<T>(route: FastifyRouteSchemaDef<T>): ReturnType<Fast
 }
 
 /**
- * The 207 of a batch as JSON.stringify writes it: the route builds each result with exactly the
- * documented fields (BatchResultSchema), so zod's pass over up to 1,000 results before writing
- * them would check what the handler's types already hold. Other statuses go through zod.
+ * Writes the answer of status `status` with JSON.stringify, other statuses through zod: the
+ * handler builds that answer with exactly the documented fields (its schema still documents it in
+ * the OpenAPI), so zod's pass over it would only check what the handler's types already hold. It
+ * cost ~20 us of a start's CPU, and 1.6 % of a batch run's main thread.
  */
-function batchAnswer<T>(route: FastifyRouteSchemaDef<T>): (data: unknown) => string {
-  if (route.httpStatus === '207') return (data) => JSON.stringify(data);
-  return serializerCompiler(route as unknown as Parameters<typeof serializerCompiler>[0]);
+function ownAnswer(status: number) {
+  return <T>(route: FastifyRouteSchemaDef<T>): ((data: unknown) => string) => {
+    if (route.httpStatus === String(status)) return (data) => JSON.stringify(data);
+    return serializerCompiler(route as unknown as Parameters<typeof serializerCompiler>[0]);
+  };
 }
 
 function notFound(id: string, why = 'not found'): SequencerError {
@@ -82,6 +85,7 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
       response: { 202: StartResponseSchema, ...errorResponses(409, 422, 429, 403) },
     },
     validatorCompiler: definitionBodyToEngine,
+    serializerCompiler: ownAnswer(202),
   }, async (request, reply) => {
     return reply.code(202).send(await startFromBody(engine, request.body));
   });
@@ -94,7 +98,7 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
       response: { 207: BatchResponseSchema, ...errorResponses(422, 403) },
     },
     validatorCompiler: batchItemsToEngine,
-    serializerCompiler: batchAnswer,
+    serializerCompiler: ownAnswer(207),
   }, async (request, reply) => {
     const { sequences } = request.body as { sequences: unknown[] };
     let retryAfterMs: number | undefined;
