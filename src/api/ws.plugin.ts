@@ -5,15 +5,15 @@
  * A client whose unsent data passes the limit is closed with 1013, a peer that stops answering
  * pings is dropped, and the app's close closes every socket with 1001.
  *
- * Event frames are built once per event (EventHub) and written to each client's TCP socket
- * directly, a turn's worth at a time; `ws` keeps the handshake, pings, client messages and close.
+ * Events are serialised once (EventHub), framed a turn's worth at a time and written to each
+ * client's TCP socket directly; `ws` keeps the handshake, pings, client messages and close.
  */
 import websocket from '@fastify/websocket';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { Codes, errorBody, SequencerError } from '../domain/errors.ts';
-import { textFrame, type EventHub, type HubEntry } from '../events/event-hub.ts';
+import { textFrame, textFrames, type EventHub, type HubEntry } from '../events/event-hub.ts';
 import { compileFilter, filtersFromQuery, NO_EVENTS, parseClientMessage, type StreamFilter } from '../events/stream-filter.ts';
 import type { Services } from '../services.ts';
 import { roleOf } from './auth.ts';
@@ -26,7 +26,7 @@ export interface WsPluginOptions {
   hub?: EventHub;
   /** Unsent bytes after which a client is closed with 1013 (default 4 MiB). */
   maxBufferedBytes?: number;
-  /** Bytes a replay sends before it waits for them to be flushed (default 64 KiB). */
+  /** About how many bytes a replay sends before it waits for them to be flushed (default 64 KiB). */
   replayChunkBytes?: number;
   /** Interval of the ping that drops dead peers (default 30 s). */
   pingIntervalMs?: number;
@@ -215,7 +215,7 @@ class StreamClient {
     const key = last - first + 1 === batch.length ? `${first}-${last}` : null;
     let chunk = key === null ? undefined : shared.get(key);
     if (!chunk) {
-      chunk = batch.length === 1 ? (batch[0] as HubEntry).frame : Buffer.concat(batch.map((entry) => entry.frame));
+      chunk = textFrames(batch.map((entry) => entry.json));
       if (key !== null) shared.set(key, chunk);
     }
     this.#write(chunk);
@@ -266,19 +266,20 @@ class StreamClient {
   /** Sends replay chunks; each next chunk waits until the previous one left for the kernel. */
   readonly #pump = (): void => {
     if (this.#gone) return;
-    const frames: Buffer[] = [];
-    let bytes = 0;
-    while (this.#cursor < this.#hub.lastSeq && bytes < this.#limits.replayChunkBytes) {
+    const texts: string[] = [];
+    // Counted in UTF-16 units: a chunk is a pace, not a limit.
+    let units = 0;
+    while (this.#cursor < this.#hub.lastSeq && units < this.#limits.replayChunkBytes) {
       // Present: offer() closes this client before the buffer drops an event the replay still needs.
       const entry = this.#hub.at(this.#cursor + 1) as HubEntry;
       this.#cursor = entry.event.seq;
       if (!this.#filter.matches(entry.event)) continue;
-      frames.push(entry.frame);
-      bytes += entry.frame.length;
+      texts.push(entry.json);
+      units += entry.json.length;
     }
     const more = this.#cursor < this.#hub.lastSeq;
     if (!more) this.#replaying = false;
-    if (frames.length > 0) this.#write(Buffer.concat(frames), more ? this.#pump : undefined);
+    if (texts.length > 0) this.#write(textFrames(texts), more ? this.#pump : undefined);
   };
 
   /** Writes whole frames to the socket, unless that would put it past the unsent-data limit. */

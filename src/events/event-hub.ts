@@ -1,46 +1,63 @@
 /**
  * The replay buffer of the event stream: the last N events of the engine's bus (default 10,000),
- * each encoded at most once, as the WebSocket frame every client receives. Appending is O(1); because the bus
+ * each serialised at most once, as the JSON text every client receives. Appending is O(1); because the bus
  * numbers events one by one, the event with a given `seq` sits at a computed slot, so a replay
  * starts without a scan. Live listeners hear each event after it is buffered.
  */
 import type { EventBus } from './event-bus.ts';
 import type { EventEnvelope } from './event-types.ts';
 
-/** A buffered event and its wire form, encoded once, when a client first needs it. */
+/** A buffered event and its JSON text, serialised once, when a client first needs it. */
 export class HubEntry {
   readonly event: EventEnvelope;
-  #frame: Buffer | null = null;
+  #json: string | null = null;
 
   constructor(event: EventEnvelope) {
     this.event = event;
   }
 
-  /** The envelope as a complete WebSocket text frame: the same bytes go to every client. */
-  get frame(): Buffer {
-    this.#frame ??= textFrame(JSON.stringify(this.event));
-    return this.#frame;
+  /** The envelope as JSON: the same text goes to every client. */
+  get json(): string {
+    this.#json ??= JSON.stringify(this.event);
+    return this.#json;
   }
 }
 
-/** Encodes a WebSocket text frame as a server sends it (final, unmasked, uncompressed; RFC 6455 5.2). */
-export function textFrame(text: string): Buffer {
-  const length = Buffer.byteLength(text);
-  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(header + length);
-  frame[0] = 0x81;
-  if (header === 2) {
-    frame[1] = length;
-  } else if (header === 4) {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 127;
-    frame.writeBigUInt64BE(BigInt(length), 2);
-  }
-  frame.write(text, header, 'utf8');
-  return frame;
+/**
+ * Encodes texts as WebSocket text frames as a server sends them (final, unmasked, uncompressed;
+ * RFC 6455 5.2), back to back in one buffer: a turn's events go out in one write, and one buffer
+ * for all of them costs a third of a buffer per frame joined afterwards.
+ */
+export function textFrames(texts: readonly string[]): Buffer {
+  const lengths = texts.map((text) => Buffer.byteLength(text));
+  let total = 0;
+  for (const length of lengths) total += headerLength(length) + length;
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  texts.forEach((text, i) => {
+    const length = lengths[i] as number;
+    out[at] = 0x81;
+    if (length < 126) {
+      out[at + 1] = length;
+    } else if (length < 65_536) {
+      out[at + 1] = 126;
+      out.writeUInt16BE(length, at + 2);
+    } else {
+      out[at + 1] = 127;
+      out.writeBigUInt64BE(BigInt(length), at + 2);
+    }
+    at += headerLength(length);
+    at += out.write(text, at, 'utf8');
+  });
+  return out;
 }
+
+/** One text frame (see `textFrames`). */
+export function textFrame(text: string): Buffer {
+  return textFrames([text]);
+}
+
+const headerLength = (length: number): number => (length < 126 ? 2 : length < 65_536 ? 4 : 10);
 
 /** Options of the hub. */
 export interface EventHubOptions {

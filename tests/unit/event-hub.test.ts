@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/event-bus.ts';
-import { EventHub, textFrame, type HubEntry } from '../../src/events/event-hub.ts';
+import { EventHub, textFrame, textFrames, type HubEntry } from '../../src/events/event-hub.ts';
 import { compileFilter, filtersFromQuery, parseClientMessage } from '../../src/events/stream-filter.ts';
 import type { EventEnvelope } from '../../src/events/event-types.ts';
 
@@ -21,8 +21,7 @@ describe('EventHub', () => {
     expect(seqs(hub.since(0))).toEqual([1, 2, 3, 4, 5, 6]);
     expect(seqs(hub.since(4))).toEqual([5, 6]);
     expect(hub.since(6)).toEqual([]);
-    const frame = hub.at(3)?.frame as Buffer;
-    expect(JSON.parse(frame.subarray(frame[1] === 126 ? 4 : 2).toString())).toEqual(hub.at(3)?.event);
+    expect(JSON.parse(hub.at(3)?.json as string)).toEqual(hub.at(3)?.event);
   });
 
   it('keeps only the newest events once full, so an old since starts at the oldest kept', () => {
@@ -92,6 +91,13 @@ describe('textFrame', () => {
     const long = textFrame('y'.repeat(70_000));
     expect([long[0], long[1], Number(long.readBigUInt64BE(2)), long.length]).toEqual([0x81, 127, 70_000, 70_010]);
     expect(long.subarray(10).toString()).toBe('y'.repeat(70_000));
+  });
+
+  it('puts several frames back to back in one buffer, each with its own length', () => {
+    const frames = textFrames(['hé', 'x'.repeat(300), '']);
+    expect([...frames.subarray(0, 5)]).toEqual([0x81, 3, 0x68, 0xc3, 0xa9]);
+    expect([frames[5], frames[6], frames.readUInt16BE(7), frames.subarray(9, 309).toString()]).toEqual([0x81, 126, 300, 'x'.repeat(300)]);
+    expect([...frames.subarray(309)]).toEqual([0x81, 0]);
   });
 });
 
