@@ -142,9 +142,11 @@ export async function createServices(config: ServerConfig, hooks: ServiceHooks =
     metrics.mqttUnmatchedResponses.inc();
     logger.debug({ topic, detail }, 'MQTT answer nobody waits for, ignored');
   });
-  // On a store shared by several nodes no command leaves once this node's leases may have expired (SPEC 14).
+  // On a store shared by several nodes no command leaves once this node's leases may have expired
+  // (SPEC 14); a store of one node's own has no leases to expire.
   let mayDrive = () => true;
-  const driver = leaseGuarded(metrics.countCommands(inner), () => mayDrive());
+  const counted = metrics.countCommands(inner);
+  const driver = store?.ownership ? leaseGuarded(counted, () => mayDrive()) : counted;
   await driver.start();
   // Latch writes are chained: each press or clear is stored after the one before, and an answer
   // about the stop waits for what it changed to be stored.

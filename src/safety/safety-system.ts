@@ -140,19 +140,20 @@ export class SafetySystem implements ActuatorSafety {
   }
 
   async beforeSend(command: ActuatorCommand, context: CommandContext): Promise<void> {
-    if (command.command !== 'OFF') this.assertNotStopped(`${command.command} to ${leaseKey(command.esp_id, command.gpio)}`);
+    const key = leaseKey(command.esp_id, command.gpio);
+    if (command.command !== 'OFF') this.assertNotStopped(`${command.command} to ${key}`);
     const violation = this.#policy.check(command);
     if (violation) throw new SequencerError(Codes.SAFETY_BLOCKED, violation.message);
     const maxOn = this.#policy.maxOnSeconds(command.esp_id, command.gpio);
     // The device switches itself off after the longest allowed ON time, even if this server dies.
     if (maxOn !== null && command.command !== 'OFF' && command.duration_seconds === 0) command.duration_seconds = maxOn;
-    const key = leaseKey(command.esp_id, command.gpio);
+    const holder = this.leases.holderOf(key);
     // Any run's OFF may try to settle what a failed safe state left: OFF is the safe direction.
     const unconfirmed = this.#unconfirmed.get(key);
-    if (command.command === 'OFF' && unconfirmed && unconfirmed.runId === this.leases.holderOf(key)?.runId) {
+    if (command.command === 'OFF' && unconfirmed && unconfirmed.runId === holder?.runId) {
       return this.rateLimit(command.esp_id, { signal: context.signal, deadline: context.deadline });
     }
-    const heldBefore = this.leases.holderOf(key)?.runId === context.rootRunId;
+    const heldBefore = holder?.runId === context.rootRunId;
     const lease = this.leases.acquire(key, { runId: context.rootRunId, priority: context.priority });
     if (!lease.ok) {
       const why = lease.reason === 'taken_over' ? 'was taken over by' : 'is held by';
@@ -162,7 +163,8 @@ export class SafetySystem implements ActuatorSafety {
       );
     }
     try {
-      if (command.command !== 'OFF') await this.#acquireShared(key, { runId: context.rootRunId, priority: context.priority });
+      // Awaited only in a cluster: each await is a turn of the microtask queue per command.
+      if (command.command !== 'OFF' && this.#shared) await this.#acquireShared(this.#shared, key, { runId: context.rootRunId, priority: context.priority });
       await this.rateLimit(command.esp_id, { signal: context.signal, deadline: context.deadline });
     } catch (error) {
       // Nothing was sent: a lease granted for this command alone must not block other runs, nor
@@ -176,15 +178,16 @@ export class SafetySystem implements ActuatorSafety {
   }
 
   /** Resolves once a command to `espId` may go: a token of this node's limits, then of the cluster's. */
-  async rateLimit(espId: string, options: AcquireOptions): Promise<void> {
-    await this.limiter.acquire(espId, options);
-    await this.#sharedRate?.acquire(espId, options);
+  rateLimit(espId: string, options: AcquireOptions): Promise<void> {
+    const local = this.limiter.acquire(espId, options);
+    const shared = this.#sharedRate;
+    return shared ? local.then(() => shared.acquire(espId, options)) : local;
   }
 
   /** Takes `key` for the run cluster-wide too; 5640 naming the run and node in the way. */
-  async #acquireShared(key: string, holder: LeaseHolder): Promise<void> {
-    const shared = await this.#shared?.acquire(key, holder);
-    if (!shared || shared.ok) return;
+  async #acquireShared(leases: SharedLeases, key: string, holder: LeaseHolder): Promise<void> {
+    const shared = await leases.acquire(key, holder);
+    if (shared.ok) return;
     throw new SequencerError(Codes.ACTUATOR_LOCKED, `Actuator ${key} is held by run ${shared.holder.runId} (priority ${shared.holder.priority}) on node ${shared.nodeId}`);
   }
 
