@@ -165,8 +165,10 @@ export class Engine {
    * allowed it against every node's runs (SPEC 14); on one node, as `startValidated`.
    */
   async admit(definition: SequenceDefinition, options: StartOptions = {}): Promise<StartResult> {
-    const start = (runningElsewhere = 0, elsewhere?: QueuedElsewhere) => this.startValidated(definition, options, runningElsewhere, elsewhere);
-    return this.#options.cluster ? this.#options.cluster.admit(definition, start) : start();
+    const cluster = this.#options.cluster;
+    // On one node no closure: a batch admits up to 1,000 runs a request through here.
+    if (!cluster) return this.startValidated(definition, options);
+    return cluster.admit(definition, (runningElsewhere = 0, elsewhere?: QueuedElsewhere) => this.startValidated(definition, options, runningElsewhere, elsewhere));
   }
 
   /** Sequences with runs queued here and none running here: they wait behind another node's run (SPEC 14). */
