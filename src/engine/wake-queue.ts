@@ -54,7 +54,15 @@ export class WakeQueue<T extends Wakeable> {
       due.push(item);
     }
     this.#arm();
-    for (const item of due) this.#wake(item);
+    for (let i = 0; i < due.length; i++) {
+      try {
+        this.#wake(due[i] as T);
+      } catch (error) {
+        // A defect in one wake-up does not lose the runs after it: they wait for the next timer.
+        for (const rest of due.slice(i + 1)) this.set(rest, now);
+        throw error;
+      }
+    }
   };
 
   /** The timer is armed for the earliest deadline (a timer fires at most a hair early: the items stay queued then). */

@@ -79,4 +79,20 @@ describe('the wake queue', () => {
     expect(woken[0]).toBe('again@10');
     expect(vi.getTimerCount()).toBe(0);
   });
+
+  it('still wakes the runs due with one whose wake-up threw, at the next timer', async () => {
+    start = Date.now();
+    const woken: string[] = [];
+    const wakes = new WakeQueue<Item>(
+      () => Date.now(),
+      (i) => {
+        woken.push(i.name);
+        if (woken.length === 1) throw new Error('defect');
+      },
+    );
+    for (const name of ['a', 'b', 'c', 'd']) wakes.set(item(name), start + 10);
+    await expect(vi.advanceTimersByTimeAsync(10)).rejects.toThrow('defect');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(woken.sort()).toEqual(['a', 'b', 'c', 'd']);
+  });
 });
