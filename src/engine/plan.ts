@@ -37,8 +37,9 @@ export interface PlanOptions {
 export function buildPlan(def: SequenceDefinition, options: PlanOptions): SequencePlan {
   const limits = options.limits ?? DEFAULT_LIMITS;
   const toStep = (step: Step, index: number) => planStep(step, index, def, options);
-  const cleanup = def.cleanup_steps.map(toStep);
-  if (options.safeState !== false) cleanup.push(SAFE_STATE_STEP);
+  const own = def.cleanup_steps.map(toStep);
+  // concat makes a list of its length; a push would leave room for ~16 more (136 B a run).
+  const cleanup = options.safeState !== false ? own.concat(SAFE_STATE_STEP) : own;
   return {
     steps: def.steps.map(toStep),
     cleanup,
