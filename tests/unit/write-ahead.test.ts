@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { SequenceEvent } from '../../machines/sequence.types.ts';
 import { SNAPSHOT_EVERY } from '../../src/engine/journal-records.ts';
 import type { Run } from '../../src/engine/run.ts';
-import { BATCH_RUNS, WriteAhead } from '../../src/engine/write-ahead.ts';
+import { BATCH_RUNS, HISTORY_ROWS_PER_TURN, WriteAhead } from '../../src/engine/write-ahead.ts';
 import { EventBus } from '../../src/events/event-bus.ts';
 import type { EventEnvelope } from '../../src/events/event-types.ts';
 import type { CommitBatch, RunStore } from '../../src/store/run-store.ts';
@@ -142,6 +142,32 @@ describe('WriteAhead of an engine with its own in-memory store (not durable)', (
     await expect(out.whenDurable()).resolves.toBeUndefined();
     await vi.advanceTimersByTimeAsync(0);
     expect(store.stage('a')).toBe('started');
+  });
+
+  it('writes a wave of ends over several turns, HISTORY_ROWS_PER_TURN history rows each; flush() writes all that are pending', async () => {
+    const out = writeAhead(false);
+    const wave = Array.from({ length: 2.5 * HISTORY_ROWS_PER_TURN }, (_, i) => run(`w${i}`));
+    for (const r of wave) {
+      out.started(r);
+      end(r);
+      out.ended(r);
+    }
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.commits.map((batch) => batch.ends.length)).toEqual([HISTORY_ROWS_PER_TURN]);
+    // A turn each for the rest.
+    await vi.runOnlyPendingTimersAsync();
+    await vi.runOnlyPendingTimersAsync();
+    expect(store.commits.map((batch) => batch.ends.length)).toEqual([HISTORY_ROWS_PER_TURN, HISTORY_ROWS_PER_TURN, HISTORY_ROWS_PER_TURN / 2]);
+    expect(committedEnds).toEqual(wave.map((r) => r.runId));
+
+    const more = Array.from({ length: 2 * HISTORY_ROWS_PER_TURN }, (_, i) => run(`m${i}`));
+    for (const r of more) {
+      out.started(r);
+      end(r);
+      out.ended(r);
+    }
+    await out.flush();
+    expect(store.commits.at(-1)?.ends).toHaveLength(2 * HISTORY_ROWS_PER_TURN);
   });
 });
 
