@@ -3,11 +3,10 @@
  */
 import type { SequenceContext, StepOutcome } from '../../machines/sequence.types.ts';
 import type { Progress, RunContext, RunStatus, SafeState, StepResult } from '../domain/progress.ts';
-import { isoTime } from '../domain/iso-time.ts';
 import { NOTHING_HELD, SAFE_STATE_ACTION } from './plan.ts';
 import type { Run } from './run.ts';
 
-const iso = (ms: number | null): string | null => (ms === null ? null : isoTime(ms));
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /** A machine step outcome as the API shows it. */
 export function toStepResult(outcome: StepOutcome): StepResult {
@@ -188,7 +187,7 @@ export function placeholderProgress(
     ending_as: null,
     safe_state: null,
     safe_state_at: null,
-    queued_at: row.status === 'pending' ? isoTime(row.created_at) : null,
+    queued_at: row.status === 'pending' ? new Date(row.created_at).toISOString() : null,
     started_at: null,
     completed_at: null,
     duration_seconds: null,
