@@ -271,6 +271,8 @@ function firmwareSuite(bin: string, mode: Mode): void {
       await emergencyReached('ESP_6', 'normal');
       expect(emulator.nodeState('ESP_6')).toEqual({ emergency: 'normal', safe_mode: false });
       for (const espId of ESPS) {
+        // Each node gets its pair in order; the nodes' pairs go out side by side, so wait for each node's.
+        await spy.next(`kaiser/god/esp/${espId}/system/command`, (p) => p.command === 'resume_operation');
         const clear = spy.seen.findIndex((m) => m.topic === `kaiser/god/esp/${espId}/actuator/emergency`);
         const resume = spy.seen.findIndex((m) => m.topic === `kaiser/god/esp/${espId}/system/command`);
         expect([spy.seen[clear]?.payload, spy.seen[resume]?.payload]).toEqual([{ command: 'clear_emergency' }, { command: 'resume_operation' }]);
