@@ -9,10 +9,11 @@
  * and each transition's snapshot written to SQLite: what any server built as mandated pays).
  * The life part (issue 19) measures the server CPU of whole runs of the 5-step workload (POST to
  * end, 64 requests in flight, 1 WebSocket client watching) beside the floor server's; the batch
- * part counts runs accepted per second through `POST /sequences/batch` with 10 starts a request.
+ * part counts runs accepted per second through `POST /sequences/batch` with 10 starts a request, on
+ * the server and on the floor server (the same items, each started as a floor run).
  *
  * `npx tsx bench/http.bench.ts [--duration S] [--connections N] [--runs N] [--clients N]
- * [--rate N] [--life-runs N] [--only starts|floor|events|life|floor-life|batch] [--cpu-prof DIR]` (`--rate`: starts per second of the latency part, 0 = unpaced;
+ * [--rate N] [--life-runs N] [--only starts|floor|events|life|floor-life|batch|floor-batch] [--cpu-prof DIR]` (`--rate`: starts per second of the latency part, 0 = unpaced;
  * `--cpu-prof` writes the server's CPU profiles to DIR, one per thread: the largest is the server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -53,8 +54,8 @@ export interface HttpBenchOptions {
   only?: Part;
 }
 
-/** The parts: start rate (server, floor server), event latency, CPU over a run's life (server, floor server), batches of 10. */
-type Part = 'starts' | 'floor' | 'events' | 'life' | 'floor-life' | 'batch';
+/** The parts: start rate (server, floor server), event latency, CPU over a run's life (server, floor server), batches of 10 (server, floor server). */
+type Part = 'starts' | 'floor' | 'events' | 'life' | 'floor-life' | 'batch' | 'floor-batch';
 
 /** The numbers of a start-rate run. */
 export interface StartsResult {
@@ -81,6 +82,8 @@ export interface HttpBenchResult {
   floorLife: LifeResult | null;
   /** `POST /sequences/batch` with 10 starts per request: `perSecond` counts runs accepted. */
   batch: StartsResult | null;
+  /** The same batches against the floor server. */
+  floorBatch: StartsResult | null;
   events: null | {
     runs: number;
     clients: number;
@@ -142,12 +145,13 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   const starts = wanted('starts') ? await withServer('starts', profile, (url, pid) => measureStarts(url, pid, options)) : null;
   const floorStarts = wanted('floor') ? await withServer('floor', profile, (url, pid) => measureStarts(url, pid, options)) : null;
   const batch = wanted('batch') ? await withServer('batch', profile, (url, pid) => measureStarts(url, pid, options, 10)) : null;
-  return { starts, floorStarts, events, life, floorLife, batch };
+  const floorBatch = wanted('floor-batch') ? await withServer('floor', profile, (url, pid) => measureStarts(url, pid, options, 10)) : null;
+  return { starts, floorStarts, events, life, floorLife, batch, floorBatch };
 }
 
 /** The table of a result. */
 export function formatHttpBench(result: HttpBenchResult): string {
-  const { starts, floorStarts, events: e, life, floorLife, batch } = result;
+  const { starts, floorStarts, events: e, life, floorLife, batch, floorBatch } = result;
   const rows: [string, string, string][] = [];
   const startRows = (s: StartsResult, title: string, target: string) =>
     rows.push(
@@ -167,6 +171,7 @@ export function formatHttpBench(result: HttpBenchResult): string {
   if (starts) startRows(starts, 'starts/s over HTTP', '');
   if (floorStarts) startRows(floorStarts, 'floor server starts/s', '');
   if (batch) startRows(batch, 'runs/s accepted, POST /sequences/batch of 10', '>= 5,000');
+  if (floorBatch) startRows(floorBatch, 'floor server runs/s accepted, batch of 10', '');
   if (e) {
     rows.push(
       ['event latency p50', `${e.p50Ms.toFixed(2)} ms`, ''],
@@ -479,6 +484,17 @@ async function serveFloor(): Promise<void> {
     if (totalSteps === null) return reply.code(422).send({ success: false });
     return reply.code(202).send({ success: true, sequence_id: 'bench', run_id: `run-${randomUUID()}`, total_steps: totalSteps, status: 'running' });
   });
+  // The batch route answers one result per item, as the server's does (SPEC 7).
+  app.post('/api/v1/sequences/batch', async (request, reply) => {
+    const items = (request.body as { sequences?: unknown[] }).sequences ?? [];
+    const results = items.map((item) => {
+      const totalSteps = startFloorRun(item, ++runs, host, persist);
+      return totalSteps === null ? { status: 422 } : { status: 202, run_id: `run-${randomUUID()}`, total_steps: totalSteps };
+    });
+    return reply.code(207).send({ results });
+  });
+  // The one metric the bench reads of a server: runs started.
+  app.get('/metrics', async () => `sequencer_runs_started_total ${runs}\n`);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   process.once('SIGTERM', () => {
     void app.close().then(() => process.exit(0));
