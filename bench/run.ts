@@ -17,6 +17,7 @@ import { formatMemoryBench, runMemoryBench } from './memory.bench.ts';
 const OTHERS = [
   { name: 'http', file: 'http.bench.ts', run: 'runHttpBench', format: 'formatHttpBench' },
   { name: 'store', file: 'store.bench.ts', run: 'runStoreBench', format: 'formatStoreBench' },
+  { name: 'store-growth', file: 'store-growth.bench.ts', run: 'runStoreGrowthBench', format: 'formatStoreGrowthBench' },
   { name: 'store-engine', file: 'store-engine.bench.ts', run: 'runStoreEngineBench', format: 'formatStoreEngineBench' },
   { name: 'mqtt', file: 'mqtt.bench.ts', run: 'runMqttBench', format: 'formatMqttBench' },
   { name: 'machine', file: 'machine.bench.ts', run: 'runMachineBench', format: 'formatMachineBench' },
@@ -32,7 +33,7 @@ function argument(name: string): string | undefined {
   return at >= 0 ? process.argv[at + 1] : undefined;
 }
 
-const chosen = new Set((argument('bench') ?? 'engine,http,store,store-engine,mqtt,machine,startup,memory,recovery,scale,console,closed-loop').split(','));
+const chosen = new Set((argument('bench') ?? 'engine,http,store,store-growth,store-engine,mqtt,machine,startup,memory,recovery,scale,console,closed-loop').split(','));
 const runs = Number(argument('runs'));
 const batch = Number(argument('batch'));
 

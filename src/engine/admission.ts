@@ -4,12 +4,13 @@
  * of `queued` and `restart` runs, and what happens when a run ends (its queue moves on). Every
  * admitted run's start record goes to the write-ahead.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createActor, type Actor } from 'xstate';
 import type { SequencePlan } from '../../machines/sequence.types.ts';
 import { registryMachine } from '../../machines/registry.machine.ts';
 import type { SequenceDefinition } from '../domain/definition.schema.ts';
 import { Codes, SequencerError } from '../domain/errors.ts';
+import { newRunId } from '../domain/run-id.ts';
 import type { EngineLimits, EngineOptions, QueuedElsewhere, StartOptions, StartResult } from './engine-options.ts';
 import type { RunBook } from './run-book.ts';
 import type { RunHost } from './run-host.ts';
@@ -123,8 +124,9 @@ export class Admission {
 
   /** A new run's record (not yet admitted); nested under `parent` when given. */
   newRun(definition: SequenceDefinition, plan: SequencePlan, options: StartOptions, parent: Run | null = null): Run {
+    const createdAt = Date.now();
     const run = {
-      runId: `run-${randomUUID()}`,
+      runId: newRunId(createdAt),
       sequenceId: definition.sequence_id as string,
       // A nested run is not stored apart: its definition is its parent's step.
       definition: parent ? null : definition,
@@ -140,7 +142,7 @@ export class Admission {
       },
       template: options.template ?? null,
       redrive: options.redrive ?? null,
-      createdAt: Date.now(),
+      createdAt,
       queuedAt: null,
       parent,
       depth: parent ? parent.depth + 1 : 1,

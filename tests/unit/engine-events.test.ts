@@ -14,6 +14,16 @@ describe('engine: starting and the events of a run', () => {
     expect(progress).toMatchObject({ status: 'running', state: 'running.executing', current_step: 0, step_results: [] });
   });
 
+  it('gives each run an id that sorts after those of runs started before it (a UUIDv7)', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push(h.engine.start(definition([delayStep(1)], { sequence_id: `zone-${i}` })).run_id);
+      await vi.advanceTimersByTimeAsync((i + 1) * 7_000);
+    }
+    for (const id of ids) expect(id).toMatch(/^run-[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+  });
+
   it('publishes sequence_started first, starting before completed per step, and one sequence_completed last', async () => {
     const { run_id } = h.engine.start(definition([actuatorStep(), delayStep(1), actuatorStep({ delay_before_seconds: 1 })]));
     await vi.advanceTimersByTimeAsync(5000);
