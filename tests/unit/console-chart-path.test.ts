@@ -45,9 +45,9 @@ describe('chartPath on the sequence machine', () => {
     run.send({ type: 'START', now: T0 });
     run.answer('STEP_DONE', T0 + 10);
     expect(run.h.state()).toBe('running.afterDelay');
-    // WAKE: afterDelay → startingStep → enteringStep → executing (step B), one event for three arrows.
+    // WAKE: afterDelay → startingStep → executing (step B), one event for two arrows.
     run.send({ type: 'WAKE', now: T0 + 1010 });
-    // B fails for good and the run goes on: executing → attemptFailed → startingStep → enteringStep → executing (C).
+    // B fails for good and the run goes on: executing → attemptFailed → startingStep → executing (C).
     run.answer('STEP_FAILED', T0 + 1020);
     expect(run.h.state()).toBe('running.executing');
     const path = chartPath(graph, run.h.state(), run.events);
@@ -55,10 +55,9 @@ describe('chartPath on the sequence machine', () => {
       'idle->running',
       'running.afterDelay->running.startingStep',
       'running.attemptFailed->running.startingStep',
-      'running.enteringStep->running.executing',
       'running.executing->running.afterDelay',
       'running.executing->running.attemptFailed',
-      'running.startingStep->running.enteringStep',
+      'running.startingStep->running.executing',
     ]);
     expect(path.visited).toContain('running.startingStep');
     expect(path.visited).toContain('running.attemptFailed');
