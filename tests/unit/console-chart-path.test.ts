@@ -65,6 +65,20 @@ describe('chartPath on the sequence machine', () => {
     expect([...path.current]).toEqual(['running', 'running.executing']);
   });
 
+  it('marks a success that begins the next step on its own arrow, not through startingStep', () => {
+    const run = recorded([planStep({ name: 'Open' }), planStep({ name: 'Soak', action: null, waitMs: 1000 }), planStep({ name: 'Close' })]);
+    run.send({ type: 'START', now: T0 });
+    run.answer('STEP_DONE', T0 + 10);
+    run.send({ type: 'WAKE', now: T0 + 1010 });
+    expect(run.h.state()).toBe('running.executing');
+    expect([...chartPath(graph, run.h.state(), run.events).taken].sort()).toEqual([
+      'idle->running',
+      'running.delaying->running.executing',
+      'running.executing->running.delaying',
+      'running.startingStep->running.executing',
+    ]);
+  });
+
   it("follows a parent's CANCEL into cleanup, through its choice states and its onDone to the final state", () => {
     const run = recorded([planStep({ name: 'A' })]);
     run.send({ type: 'START', now: T0 });

@@ -76,28 +76,35 @@ function arrive(index: Index, id: string, to: string, hops: number): ChartEdge[]
         ? []
         : (index.out.get(node.parent) ?? []).filter((edge) => edge.event === 'onDone')
       : (index.out.get(node.id) ?? []).filter((edge) => edge.event === 'always');
-  return firstRoute(onward, (edge) => arrive(index, edge.target as string, to, hops + 1));
+  return shortestRoute(onward, (edge) => arrive(index, edge.target as string, to, hops + 1));
 }
 
-/** The first of `edges` (in the machine's order) from which `rest` finds a way, with that way. */
-function firstRoute(edges: readonly ChartEdge[], rest: (edge: ChartEdge) => ChartEdge[] | null): ChartEdge[] | null {
+/**
+ * The shortest way that begins with one of `edges` and goes on with `rest`, the first in the
+ * machine's order among equals; null when none goes on. A success decides its next step on its own
+ * transition, and a later alternative that passes a choice state reaches the same state only when a
+ * rarer guard held (`nextIsClosedLoop`): the direct arrow is the one taken.
+ */
+function shortestRoute(edges: readonly ChartEdge[], rest: (edge: ChartEdge) => ChartEdge[] | null): ChartEdge[] | null {
+  let best: ChartEdge[] | null = null;
   for (const edge of edges) {
     const tail = rest(edge);
-    if (tail) return [edge, ...tail];
+    if (tail && (best === null || tail.length + 1 < best.length)) best = [edge, ...tail];
   }
-  return null;
+  return best;
 }
 
 /**
  * The edges an event took from `from` to `to`. The deepest state with a matching transition decides
- * (as in XState); among its guarded alternatives the first that leads to `to` is taken, as XState
- * tries them. Guards the events do not tell apart mostly share an arrow (`closingStep` goes on to
- * `startingStep` either way); where they do not, the later, rarer alternative is the one missed.
+ * (as in XState); among its guarded alternatives the shortest way to `to` is taken, the first of
+ * equals as XState tries them. Guards the events do not tell apart mostly share an arrow
+ * (`closingStep` goes on to `startingStep` either way); where they do not, the rarer alternative is
+ * the one missed.
  */
 function route(index: Index, from: string, event: string, to: string): ChartEdge[] | null {
   for (const source of withAncestors(from).reverse()) {
     const edges = (index.out.get(source) ?? []).filter((edge) => edge.event === event);
-    const found = firstRoute(edges, (edge) => arrive(index, edge.target as string, to, 0));
+    const found = shortestRoute(edges, (edge) => arrive(index, edge.target as string, to, 0));
     if (found) return found;
   }
   return null;
