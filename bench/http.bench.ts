@@ -13,7 +13,8 @@
  * the server and on the floor server (the same items, each started as a floor run).
  *
  * `npx tsx bench/http.bench.ts [--duration S] [--connections N] [--runs N] [--clients N]
- * [--rate N] [--life-runs N] [--only starts|floor|events|life|floor-life|batch|floor-batch] [--cpu-prof DIR]` (`--rate`: starts per second of the latency part, 0 = unpaced;
+ * [--rate N] [--life-runs N] [--pairs N] [--only starts|floor|events|life|floor-life|batch|floor-batch] [--cpu-prof DIR]` (`--rate`: starts per second of the latency part, 0 = unpaced;
+ * `--pairs`: rounds of the life and batch parts, server and floor server interleaved, default 3;
  * `--cpu-prof` writes the server's CPU profiles to DIR, one per thread: the largest is the server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -22,16 +23,11 @@ import type { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
-import Database from 'better-sqlite3';
-import Fastify from 'fastify';
-import type { AnyActorRef } from 'xstate';
 import WebSocket from 'ws';
 import { defaultConfig, type ServerConfig } from '../src/config/server-config.ts';
-import { SimDriver } from '../src/drivers/sim.driver.ts';
 import { startServer } from '../src/server.ts';
-import { startFloorRun, type FloorHost } from './floor-run.ts';
+import { serveFloor } from './http-floor-server.ts';
 import { COMPLETED, cpuMs, measureLife, type LifeResult } from './http-life.ts';
 
 /** What to measure; every field has a default. */
@@ -52,6 +48,12 @@ export interface HttpBenchOptions {
   lifeRuns?: number;
   /** Run only one part (default all). */
   only?: Part;
+  /**
+   * Rounds of the life and the batch parts, the server then the floor server, each in a fresh
+   * server process (default 3). The machine's speed drifts by tens of percent within minutes, so
+   * a verdict rests on the median of rounds measured side by side, never on one run.
+   */
+  pairs?: number;
 }
 
 /** The parts: start rate (server, floor server), event latency, CPU over a run's life (server, floor server), batches of 10 (server, floor server). */
@@ -77,13 +79,13 @@ export interface HttpBenchResult {
   starts: StartsResult | null;
   /** The same starts against the floor server. */
   floorStarts: StartsResult | null;
-  /** Whole runs on the server (1 WebSocket client watching) and on the floor server. */
-  life: LifeResult | null;
-  floorLife: LifeResult | null;
-  /** `POST /sequences/batch` with 10 starts per request: `perSecond` counts runs accepted. */
-  batch: StartsResult | null;
+  /** Whole runs on the server (1 WebSocket client watching) and on the floor server, one per round. */
+  life: LifeResult[];
+  floorLife: LifeResult[];
+  /** `POST /sequences/batch` with 10 starts per request, one per round: `perSecond` counts runs accepted. */
+  batch: StartsResult[];
   /** The same batches against the floor server. */
-  floorBatch: StartsResult | null;
+  floorBatch: StartsResult[];
   events: null | {
     runs: number;
     clients: number;
@@ -140,13 +142,27 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   // delay the clients' reads and show up as server latency.
   const wanted = (part: Part) => options.only === undefined || options.only === part;
   const events = wanted('events') ? await withServer('events', profile, (url, pid) => measureEvents(url, pid, options)) : null;
-  const life = wanted('life') ? await withServer('life', profile, (url, pid) => measureLife(url, pid, 'server', options)) : null;
-  const floorLife = wanted('floor-life') ? await withServer('floor', profile, (url, pid) => measureLife(url, pid, 'floor', options)) : null;
+  const life: LifeResult[] = [];
+  const floorLife: LifeResult[] = [];
+  for (let round = 0; round < (options.pairs ?? 3); round++) {
+    if (wanted('life')) life.push(await withServer('life', profile, (url, pid) => measureLife(url, pid, 'server', options)));
+    if (wanted('floor-life')) floorLife.push(await withServer('floor', profile, (url, pid) => measureLife(url, pid, 'floor', options)));
+  }
   const starts = wanted('starts') ? await withServer('starts', profile, (url, pid) => measureStarts(url, pid, options)) : null;
   const floorStarts = wanted('floor') ? await withServer('floor', profile, (url, pid) => measureStarts(url, pid, options)) : null;
-  const batch = wanted('batch') ? await withServer('batch', profile, (url, pid) => measureStarts(url, pid, options, 10)) : null;
-  const floorBatch = wanted('floor-batch') ? await withServer('floor', profile, (url, pid) => measureStarts(url, pid, options, 10)) : null;
+  const batch: StartsResult[] = [];
+  const floorBatch: StartsResult[] = [];
+  for (let round = 0; round < (options.pairs ?? 3); round++) {
+    if (wanted('batch')) batch.push(await withServer('batch', profile, (url, pid) => measureStarts(url, pid, options, 10)));
+    if (wanted('floor-batch')) floorBatch.push(await withServer('floor', profile, (url, pid) => measureStarts(url, pid, options, 10)));
+  }
   return { starts, floorStarts, events, life, floorLife, batch, floorBatch };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 /** The table of a result. */
@@ -161,17 +177,22 @@ export function formatHttpBench(result: HttpBenchResult): string {
       ['  server CPU per start', s.serverCpuUsPerStart === null ? 'n/a' : `${s.serverCpuUsPerStart.toFixed(0)} us (${(1e6 / s.serverCpuUsPerStart).toFixed(0)} starts/s per core)`, ''],
       ['  of which its main thread', s.serverMainCpuUsPerStart === null ? 'n/a' : `${s.serverMainCpuUsPerStart.toFixed(0)} us (${(1e6 / s.serverMainCpuUsPerStart).toFixed(0)} starts/s)`, ''],
     );
-  const lifeRow = (l: LifeResult, title: string, target: string) =>
-    rows.push([title, `${l.serverCpuUsPerRun === null ? 'n/a' : `${l.serverCpuUsPerRun.toFixed(0)} us`} (${l.runs} runs, ${l.wallSeconds.toFixed(1)} s${l.succeeded === null ? '' : `, ${l.succeeded} of ${l.runs + 500} succeeded with the warm-up`})`, target]);
-  if (life) lifeRow(life, 'server CPU per run, POST to end (1 WS client)', '');
-  if (floorLife) lifeRow(floorLife, 'floor server CPU per run, POST to end', '');
-  if (life?.serverCpuUsPerRun && floorLife?.serverCpuUsPerRun) {
-    rows.push(['  server / floor server', `${(life.serverCpuUsPerRun / floorLife.serverCpuUsPerRun).toFixed(2)}x`, '<= 1.6x']);
+  const us = (value: number | null) => (value === null ? 'n/a' : `${value.toFixed(0)} us`);
+  for (let i = 0; i < Math.max(life.length, floorLife.length); i++) {
+    const [l, f] = [life[i], floorLife[i]];
+    const ratio = l?.serverCpuUsPerRun && f?.serverCpuUsPerRun ? ` = ${(l.serverCpuUsPerRun / f.serverCpuUsPerRun).toFixed(2)}x` : '';
+    const ran = l ? ` (${l.runs} runs${l.succeeded === null ? '' : `, ${l.succeeded} of ${l.runs + 500} succeeded with the warm-up`})` : '';
+    rows.push([`CPU per run, POST to end, server (1 WS client) / floor, round ${i + 1}`, `${l ? us(l.serverCpuUsPerRun) : '-'} / ${f ? us(f.serverCpuUsPerRun) : '-'}${ratio}${ran}`, '']);
   }
+  const ratios = life.flatMap((l, i) => (l.serverCpuUsPerRun && floorLife[i]?.serverCpuUsPerRun ? [l.serverCpuUsPerRun / (floorLife[i]?.serverCpuUsPerRun as number)] : []));
+  if (ratios.length > 0) rows.push(['  server / floor server, median of the rounds', `${median(ratios).toFixed(2)}x`, '<= 1.6x']);
   if (starts) startRows(starts, 'starts/s over HTTP', '');
   if (floorStarts) startRows(floorStarts, 'floor server starts/s', '');
-  if (batch) startRows(batch, 'runs/s accepted, POST /sequences/batch of 10', '>= 5,000');
-  if (floorBatch) startRows(floorBatch, 'floor server runs/s accepted, batch of 10', '');
+  for (let i = 0; i < Math.max(batch.length, floorBatch.length); i++) {
+    const rate = (r: StartsResult | undefined) => (r ? `${r.perSecond.toFixed(0)} (${us(r.serverMainCpuUsPerStart)} of main thread a run)` : '-');
+    rows.push([`runs/s accepted, POST /sequences/batch of 10, server / floor, round ${i + 1}`, `${rate(batch[i])} / ${rate(floorBatch[i])}`, '']);
+  }
+  if (batch.length > 0) rows.push(['  server, median of the rounds', median(batch.map((b) => b.perSecond)).toFixed(0), '>= 5,000']);
   if (e) {
     rows.push(
       ['event latency p50', `${e.p50Ms.toFixed(2)} ms`, ''],
@@ -448,62 +469,6 @@ async function serve(): Promise<void> {
   console.log(`listening on ${server.url}`);
 }
 
-/**
- * The floor server, until SIGTERM: Fastify with the same JSON body parsing, each definition
- * validated with the engine's zod schemas and run as a bare XState actor against the sim driver
- * (floor-run.ts), each transition's persisted snapshot written to SQLite `:memory:` in one
- * transaction per turn of the event loop (SPEC 11), and a 202 answer. No events, safety, metrics,
- * history or auth: what a server built as mandated pays before doing any of that.
- */
-async function serveFloor(): Promise<void> {
-  const db = new Database(':memory:');
-  db.exec('CREATE TABLE runs (run_id INTEGER PRIMARY KEY, snapshot TEXT NOT NULL, updated_at INTEGER NOT NULL)');
-  const upsert = db.prepare('INSERT INTO runs VALUES (?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at');
-  const commit = db.transaction((rows: [number, string][]) => {
-    const now = Date.now();
-    for (const [run, snapshot] of rows) upsert.run(run, snapshot, now);
-  });
-  let pending: [number, string][] = [];
-  const persist = (run: number, actor: AnyActorRef) => {
-    if (pending.length === 0) {
-      setImmediate(() => {
-        const rows = pending;
-        pending = [];
-        commit(rows);
-      });
-    }
-    pending.push([run, JSON.stringify(actor.getPersistedSnapshot())]);
-  };
-  let finished = 0;
-  // Runs it started, for the batch part (the server's `sequencer_runs_started_total`): an item refused 422 is not one.
-  let started = 0;
-  const host: FloorHost = { driver: new SimDriver(0), started: (_run, step) => void (step === 0 && started++), ended: () => {}, finished: () => finished++ };
-  const app = Fastify();
-  app.get('/api/v1/floor/finished', async () => ({ finished }));
-  let runs = 0;
-  app.post('/api/v1/sequences', async (request, reply) => {
-    const totalSteps = startFloorRun(request.body, ++runs, host, persist);
-    if (totalSteps === null) return reply.code(422).send({ success: false });
-    return reply.code(202).send({ success: true, sequence_id: 'bench', run_id: `run-${randomUUID()}`, total_steps: totalSteps, status: 'running' });
-  });
-  // The batch route answers one result per item, as the server's does (SPEC 7).
-  app.post('/api/v1/sequences/batch', async (request, reply) => {
-    const items = (request.body as { sequences?: unknown[] }).sequences ?? [];
-    const results = items.map((item) => {
-      const totalSteps = startFloorRun(item, ++runs, host, persist);
-      return totalSteps === null ? { status: 422 } : { status: 202, run_id: `run-${randomUUID()}`, total_steps: totalSteps };
-    });
-    return reply.code(207).send({ results });
-  });
-  // The one metric the bench reads of a server: runs started.
-  app.get('/metrics', async () => `sequencer_runs_started_total ${started}\n`);
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  process.once('SIGTERM', () => {
-    void app.close().then(() => process.exit(0));
-  });
-  console.log(`listening on ${url}`);
-}
-
 function flag(name: string): string | undefined {
   const at = process.argv.indexOf(`--${name}`);
   return at >= 0 ? process.argv[at + 1] : undefined;
@@ -523,6 +488,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       clients: number('clients'),
       startRate: number('rate'),
       lifeRuns: number('life-runs'),
+      pairs: number('pairs'),
       only: flag('only') as HttpBenchOptions['only'],
       cpuProfDir: flag('cpu-prof') ?? null,
     });
