@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { SequenceEvent } from '../../machines/sequence.types.ts';
 import { SNAPSHOT_EVERY } from '../../src/engine/journal-records.ts';
 import type { Run } from '../../src/engine/run.ts';
-import { BATCH_RUNS, HISTORY_ROWS_PER_TURN, WriteAhead } from '../../src/engine/write-ahead.ts';
+import { BATCH_RUNS, HISTORY_DELAY_MS, HISTORY_ROWS_PER_TURN, WriteAhead } from '../../src/engine/write-ahead.ts';
 import { EventBus } from '../../src/events/event-bus.ts';
 import type { EventEnvelope } from '../../src/events/event-types.ts';
 import type { CommitBatch, RunStore } from '../../src/store/run-store.ts';
@@ -168,6 +168,27 @@ describe('WriteAhead of an engine with its own in-memory store (not durable)', (
     }
     await out.flush();
     expect(store.commits.at(-1)?.ends).toHaveLength(2 * HISTORY_ROWS_PER_TURN);
+  });
+
+  it(`writes the history rows of runs that end a few a turn together, ${HISTORY_DELAY_MS} ms after the first`, async () => {
+    const out = writeAhead(false);
+    const runs = Array.from({ length: 6 }, (_, i) => run(`e${i}`));
+    for (const r of runs) out.started(r);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.commits.map((batch) => [batch.starts.length, batch.ends.length])).toEqual([[6, 0]]);
+    // Two ends a turn, as a wave of wake-ups ends runs: none is written before the delay is over.
+    for (let turn = 0; turn < 3; turn++) {
+      for (const r of runs.slice(2 * turn, 2 * turn + 2)) {
+        end(r);
+        out.ended(r);
+      }
+      await vi.advanceTimersByTimeAsync(5);
+    }
+    expect(store.commits).toHaveLength(1);
+    expect(committedEnds).toEqual([]);
+    await vi.advanceTimersByTimeAsync(HISTORY_DELAY_MS);
+    expect(store.commits.map((batch) => batch.ends.length)).toEqual([0, 6]);
+    expect(committedEnds).toEqual(runs.map((r) => r.runId));
   });
 });
 
