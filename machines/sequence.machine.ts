@@ -145,20 +145,6 @@ function stepSucceeded(guard: Guard, listDone: string) {
 }
 
 /**
- * The step begins (`guard` says when: always, or once its `when` holds): its before-delay, its
- * wait, its delay or its action. Part of the choice that leads to it, so that beginning a step is
- * one transition rather than two (see docs/benchmarks.md).
- */
-function beginStep(phase: 'running' | 'cleanup', guard: Guard | undefined) {
-  return [
-    { guard: both(guard, 'hasDelayBefore'), target: 'beforeDelay', actions: ['beginDelayBefore' as const, emit('starting')] },
-    ...(phase === 'running' ? [{ guard: both(guard, 'isWaitStep'), target: 'waiting', actions: ['beginWait' as const, emit('starting')] }] : []),
-    { guard: both(guard, 'isDelayStep'), target: 'delaying', actions: ['beginDelay' as const, emit('starting')] },
-    { guard, target: 'executing', actions: ['beginAttempt' as const, emit('starting'), run] },
-  ];
-}
-
-/**
  * The life of one step, the same in `running` (the steps) and `cleanup` (the cleanup steps, every
  * one of which goes on when it fails). `startingStep` and `attemptFailed` are choice points
  * (transient states); the other states wait for an event. `listDone` is where the run goes when
@@ -173,19 +159,31 @@ function stepStates(phase: 'running' | 'cleanup', listDone: string) {
         ]
       : stepOver(undefined, ['recordFailure', emit('failed')]);
   return {
-    /** The step to begin (the first, or the one after the last recorded): its `when`, then the step itself; or the list is over. */
+    /** The step to begin (the first, or the one after the last recorded), or the list is over. */
     startingStep: {
       always: [
         { guard: 'noStepLeft' as const, target: listDone, actions: 'finish' as const },
         { guard: 'hasWhen' as const, target: 'checkingWhen', actions: ['beginCheck' as const, check('when')] },
-        ...beginStep(phase, undefined),
+        { target: 'enteringStep' },
       ],
     },
-    /** The step's `when` is asked about: it begins if that holds, else it is skipped (unknown counts as false). */
+    /** The step's `when` is asked about: it runs if that holds, else it is skipped (unknown counts as false). */
     checkingWhen: {
       on: {
-        CONDITION: [...beginStep(phase, 'conditionHolds'), { target: 'startingStep', actions: ['recordSkipped' as const, emit('skipped')] }],
+        CONDITION: [
+          { guard: 'conditionHolds' as const, target: 'enteringStep' },
+          { target: 'startingStep', actions: ['recordSkipped' as const, emit('skipped')] },
+        ],
       },
+    },
+    /** The step begins: its before-delay, its wait, its delay or its action. */
+    enteringStep: {
+      always: [
+        { guard: 'hasDelayBefore' as const, target: 'beforeDelay', actions: ['beginDelayBefore' as const, emit('starting')] },
+        ...(phase === 'running' ? [{ guard: 'isWaitStep' as const, target: 'waiting', actions: ['beginWait' as const, emit('starting')] }] : []),
+        { guard: 'isDelayStep' as const, target: 'delaying', actions: ['beginDelay' as const, emit('starting')] },
+        { target: 'executing', actions: ['beginAttempt' as const, emit('starting'), run] },
+      ],
     },
     beforeDelay: {
       on: {

@@ -45,9 +45,9 @@ describe('chartPath on the sequence machine', () => {
     run.send({ type: 'START', now: T0 });
     run.answer('STEP_DONE', T0 + 10);
     expect(run.h.state()).toBe('running.afterDelay');
-    // WAKE: afterDelay → startingStep → executing (step B), one event for two arrows.
+    // WAKE: afterDelay → startingStep → enteringStep → executing (step B), one event for three arrows.
     run.send({ type: 'WAKE', now: T0 + 1010 });
-    // B fails for good and the run goes on: executing → attemptFailed → startingStep → executing (C).
+    // B fails for good and the run goes on: executing → attemptFailed → startingStep → enteringStep → executing (C).
     run.answer('STEP_FAILED', T0 + 1020);
     expect(run.h.state()).toBe('running.executing');
     const path = chartPath(graph, run.h.state(), run.events);
@@ -55,9 +55,10 @@ describe('chartPath on the sequence machine', () => {
       'idle->running',
       'running.afterDelay->running.startingStep',
       'running.attemptFailed->running.startingStep',
+      'running.enteringStep->running.executing',
       'running.executing->running.afterDelay',
       'running.executing->running.attemptFailed',
-      'running.startingStep->running.executing',
+      'running.startingStep->running.enteringStep',
     ]);
     expect(path.visited).toContain('running.startingStep');
     expect(path.visited).toContain('running.attemptFailed');
