@@ -75,8 +75,9 @@ describe('chartPath on the sequence machine', () => {
     expect([...chartPath(graph, run.h.state(), run.events).taken].sort()).toEqual([
       'idle->running',
       'running.delaying->running.executing',
+      'running.enteringStep->running.executing',
       'running.executing->running.delaying',
-      'running.startingStep->running.executing',
+      'running.startingStep->running.enteringStep',
     ]);
   });
 
