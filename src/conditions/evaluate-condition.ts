@@ -9,6 +9,7 @@
  * sequence machine keeps that time, so a wait that held on a reading which then went silent stops
  * holding on time without a timer per sensor.
  */
+import { isoTime } from '../domain/iso-time.ts';
 import { DEFAULT_MAX_AGE_SECONDS, type Condition, type SensorCondition } from './condition.schema.ts';
 
 /** One sensor's latest reading (SPEC 7 `GET /sensors`), `at` in Unix ms. */
@@ -132,16 +133,9 @@ function formatValue(reading: Reading): string {
   return reading.unit ? `${reading.value} ${reading.unit}` : String(reading.value);
 }
 
-/** The last time `clockOf` formatted: a reading wakes every run waiting on its sensor, each evaluating it. */
-const lastClock = { ms: Number.NaN, text: '' };
-
-/** `12:03:05` (UTC) of a Unix ms time. */
+/** `12:03:05` (UTC) of a Unix ms time (a reading wakes every run waiting on its sensor: `isoTime` keeps the second). */
 function clockOf(ms: number): string {
-  if (ms !== lastClock.ms) {
-    lastClock.ms = ms;
-    lastClock.text = new Date(ms).toISOString().slice(11, 19);
-  }
-  return lastClock.text;
+  return isoTime(ms).slice(11, 19);
 }
 
 function latest(parts: Evaluation[]): number | null {

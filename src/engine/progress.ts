@@ -2,11 +2,12 @@
  * The progress object of SPEC 5, derived from a run's record and snapshot.
  */
 import type { SequenceContext, StepOutcome } from '../../machines/sequence.types.ts';
+import { isoTime } from '../domain/iso-time.ts';
 import type { Progress, RunContext, RunStatus, SafeState, StepResult } from '../domain/progress.ts';
 import { NOTHING_HELD, SAFE_STATE_ACTION } from './plan.ts';
 import type { Run } from './run.ts';
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+const iso = (ms: number | null): string | null => (ms === null ? null : isoTime(ms));
 
 /** A machine step outcome as the API shows it. */
 export function toStepResult(outcome: StepOutcome): StepResult {
