@@ -4,7 +4,7 @@
  * grow at their end instead of at a random page: with random ids an insert and the end's update
  * cost 16 us a run at 50,000 history rows and 33 us at 200,000, with these 11 us at both (see
  * docs/benchmarks.md). The other 74 bits are random, from `randomUUID`: the `uuid` package's v7
- * costs ~2 us an id, this ~0.2 us.
+ * costs ~2 us an id, this ~0.3 us.
  */
 import { randomUUID } from 'node:crypto';
 
