@@ -29,6 +29,7 @@ import { defaultConfig, type ServerConfig } from '../src/config/server-config.ts
 import { startServer } from '../src/server.ts';
 import { serveFloor } from './http-floor-server.ts';
 import { COMPLETED, cpuMs, measureLife, type LifeResult } from './http-life.ts';
+import { median } from './stats.ts';
 
 /** What to measure; every field has a default. */
 export interface HttpBenchOptions {
@@ -159,12 +160,6 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   return { starts, floorStarts, events, life, floorLife, batch, floorBatch };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
-
 /** The table of a result. */
 export function formatHttpBench(result: HttpBenchResult): string {
   const { starts, floorStarts, events: e, life, floorLife, batch, floorBatch } = result;
@@ -181,7 +176,7 @@ export function formatHttpBench(result: HttpBenchResult): string {
   for (let i = 0; i < Math.max(life.length, floorLife.length); i++) {
     const [l, f] = [life[i], floorLife[i]];
     const ratio = l?.serverCpuUsPerRun && f?.serverCpuUsPerRun ? ` = ${(l.serverCpuUsPerRun / f.serverCpuUsPerRun).toFixed(2)}x` : '';
-    const ran = l ? ` (${l.runs} runs${l.succeeded === null ? '' : `, ${l.succeeded} of ${l.runs + 500} succeeded with the warm-up`})` : '';
+    const ran = l ? ` (${l.runs} runs, ${l.wallSeconds.toFixed(1)} s${l.succeeded === null ? '' : `, ${l.succeeded} of ${l.runs + 500} succeeded with the warm-up`})` : '';
     rows.push([`CPU per run, POST to end, server (1 WS client) / floor, round ${i + 1}`, `${l ? us(l.serverCpuUsPerRun) : '-'} / ${f ? us(f.serverCpuUsPerRun) : '-'}${ratio}${ran}`, '']);
   }
   const ratios = life.flatMap((l, i) => (l.serverCpuUsPerRun && floorLife[i]?.serverCpuUsPerRun ? [l.serverCpuUsPerRun / (floorLife[i]?.serverCpuUsPerRun as number)] : []));

@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { median } from './stats.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 /** Clock ticks per second of /proc's CPU fields (CLK_TCK on Linux). */
@@ -66,7 +67,6 @@ async function startOnce(command: string[]): Promise<{ wallMs: number; cpuMs: nu
   return { wallMs, cpuMs };
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
 /** Starts each way `rounds` times, one after the other, and returns the medians. */
 export async function runStartupBench({ rounds = 7 }: { rounds?: number } = {}): Promise<StartupResult[]> {
