@@ -13,8 +13,10 @@
  * the server and on the floor server (the same items, each started as a floor run).
  *
  * `npx tsx bench/http.bench.ts [--duration S] [--connections N] [--runs N] [--clients N]
- * [--rate N] [--life-runs N] [--pairs N] [--only starts|floor|events|life|floor-life|batch|floor-batch] [--cpu-prof DIR]` (`--rate`: starts per second of the latency part, 0 = unpaced;
- * `--pairs`: rounds of the life and batch parts, server and floor server interleaved, default 3;
+ * [--rate N] [--life-runs N] [--pairs N] [--only PART[,PART...]] [--cpu-prof DIR]` (parts: starts,
+ * floor, events, life, floor-life, batch, floor-batch; `--only life,floor-life` measures those two
+ * in interleaved rounds; `--rate`: starts per second of the latency part, 0 = unpaced; `--pairs`:
+ * rounds of the life and batch parts, server and floor server interleaved, default 3;
  * `--cpu-prof` writes the server's CPU profiles to DIR, one per thread: the largest is the server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -47,8 +49,8 @@ export interface HttpBenchOptions {
   cpuProfDir?: string | null;
   /** Runs of the life part, each measured from its POST to its end (default 10,000). */
   lifeRuns?: number;
-  /** Run only one part (default all). */
-  only?: Part;
+  /** Run only these parts (default all). */
+  only?: Part[];
   /**
    * Rounds of the life and the batch parts, the server then the floor server, each in a fresh
    * server process (default 3). The machine's speed drifts by tens of percent within minutes, so
@@ -136,12 +138,12 @@ function batchOf10(n: number): string {
   return JSON.stringify({ sequences });
 }
 
-/** Runs every part (or `only` one) and returns their numbers. */
+/** Runs every part (or the `only` ones) and returns their numbers. */
 export async function runHttpBench(options: HttpBenchOptions = {}): Promise<HttpBenchResult> {
   const profile = options.cpuProfDir ?? null;
   // Latency first: autocannon leaves this process with a large heap whose collections would
   // delay the clients' reads and show up as server latency.
-  const wanted = (part: Part) => options.only === undefined || options.only === part;
+  const wanted = (part: Part) => options.only === undefined || options.only.includes(part);
   const events = wanted('events') ? await withServer('events', profile, (url, pid) => measureEvents(url, pid, options)) : null;
   const life: LifeResult[] = [];
   const floorLife: LifeResult[] = [];
@@ -484,7 +486,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       startRate: number('rate'),
       lifeRuns: number('life-runs'),
       pairs: number('pairs'),
-      only: flag('only') as HttpBenchOptions['only'],
+      only: flag('only')?.split(',') as HttpBenchOptions['only'],
       cpuProfDir: flag('cpu-prof') ?? null,
     });
     console.log(formatHttpBench(result));
