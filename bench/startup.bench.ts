@@ -67,7 +67,6 @@ async function startOnce(command: string[]): Promise<{ wallMs: number; cpuMs: nu
   return { wallMs, cpuMs };
 }
 
-
 /** Starts each way `rounds` times, one after the other, and returns the medians. */
 export async function runStartupBench({ rounds = 7 }: { rounds?: number } = {}): Promise<StartupResult[]> {
   const samples = STARTS.map(() => ({ wall: [] as number[], cpu: [] as number[] }));

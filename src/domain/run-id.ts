@@ -1,10 +1,10 @@
 /**
  * Run ids: `run-` and a UUIDv7 (RFC 9562), whose first 48 bits are the Unix ms it was made at.
  * Ids made later sort later, so the stores' indexes on run_id (SQLite's and PostgreSQL's B-trees)
- * grow at their end instead of at a random page: with random ids an insert and the end's update
- * cost 16 us a run at 50,000 history rows and 33 us at 200,000, with these 11 us at both (see
- * docs/benchmarks.md). The other 74 bits are random, from `randomUUID`: the `uuid` package's v7
- * costs ~2 us an id, this ~0.3 us.
+ * grow at their end instead of at a random page: a run's rows cost 81-95 us in a file database
+ * (20-40 us in `:memory:`) as the history grows to 200,000 runs with random ids, 44-52 us (14-16 us)
+ * with these (`bench/store-growth.bench.ts`, docs/benchmarks.md). The other 74 bits are random,
+ * from `randomUUID`: the `uuid` package's v7 costs ~2 us an id, this ~0.3 us.
  */
 import { randomUUID } from 'node:crypto';
 
