@@ -9,6 +9,7 @@ import type {
   CheckParams,
   HeldResult,
   Outcome,
+  PauseKeep,
   PausedOutputsParams,
   PlanStep,
   RunActionParams,
@@ -55,7 +56,7 @@ const INTERRUPTED_STEP_CODE: Partial<Record<Outcome, number>> = { timeout: Machi
 /** The context updates, by the name the chart shows. */
 export const sequenceUpdates = {
   /** START: the run's clock starts, and `max_duration_seconds` with it. */
-  beginRun: ({ context, event }: Args): Update => ({ startedAt: event.now, runDeadline: event.now + context.plan.maxDurationMs }),
+  beginRun: ({ event }: Args): Update => ({ startedAt: event.now }),
   /** The next step begins with its before-delay. */
   beginDelayBefore: ({ context, event }: Args): Update => begin(context, event.now, event.now + starting(context).beforeMs),
   /** The next step, a delay step, begins its wait. */
@@ -146,7 +147,7 @@ export const sequenceUpdates = {
   /** A failed step aborts the run: it ends failed, with the step's error, after its cleanup. */
   failRun: ({ context }: Args): Update => {
     const error = context.lastError ?? { message: 'Step failed', code: MachineCodes.STEP_FAILED };
-    return { outcome: 'failed', error: `Step '${current(context).name}' failed: ${error.message}`, errorCode: error.code };
+    return { end: { outcome: 'failed', message: `Step '${current(context).name}' failed: ${error.message}`, code: error.code } };
   },
   /** Waits `delay_after_seconds`. */
   armDelayAfter: ({ context, event }: Args): Update => ({ deadline: event.now + current(context).afterMs }),
@@ -154,23 +155,21 @@ export const sequenceUpdates = {
   finish: ({ context, event }: Args): Update => ({ currentStep: indexToStart(context), deadline: null, endedAt: event.now }),
   /** PAUSE: the current wait stops; what it had left is kept for the resume. */
   pauseClock: ({ context, event }: Args): Update => ({
-    remainingMs: context.deadline === null ? null : Math.max(0, context.deadline - event.now),
+    pause: { remainingMs: context.deadline === null ? null : Math.max(0, context.deadline - event.now), held: null, restartAttempt: false, outputs: null },
     deadline: null,
     // A wait's condition is looked at afresh on resume: its for_seconds start over.
     hold: null,
   }),
   /** PAUSE with `outputs: "off"`: what the run held, to turn OFF now and back on resume. */
-  notePausedOutputs: ({ event }: Args): Update => ({ pausedOutputs: event.type === 'PAUSE' ? (event.held ?? []) : [] }),
+  notePausedOutputs: ({ context, event }: Args): Update => ({ pause: { ...paused(context), outputs: event.type === 'PAUSE' ? (event.held ?? []) : [] } }),
   /** RESUME: the wait goes on for what it had left; nothing is held any more. */
-  resumeClock: ({ context, event }: Args): Update => ({
-    deadline: context.remainingMs === null ? null : event.now + context.remainingMs,
-    remainingMs: null,
-    held: null,
-    pausedOutputs: null,
-    restartAttempt: false,
-  }),
+  resumeClock: ({ context, event }: Args): Update => {
+    const remainingMs = context.pause?.remainingMs ?? null;
+    return { deadline: remainingMs === null ? null : event.now + remainingMs, pause: null };
+  },
   /** Paused: the answer of the attempt in flight is kept until the resume. */
-  holdAnswer: ({ event }: Args): Update => (event.type === 'STEP_DONE' || event.type === 'STEP_FAILED' ? { held: event } : {}),
+  holdAnswer: ({ context, event }: Args): Update =>
+    event.type === 'STEP_DONE' || event.type === 'STEP_FAILED' ? { pause: { ...paused(context), held: event } } : {},
   /** Paused: the attempt in flight was lost to a restart; the resume fails it with 5633. */
   holdLoss: ({ context, event }: Args): Update => {
     const held: HeldResult = {
@@ -180,10 +179,10 @@ export const sequenceUpdates = {
       message: 'Action was in flight when the server stopped',
       code: MachineCodes.STATE_CORRUPTION,
     };
-    return { held };
+    return { pause: { ...paused(context), held } };
   },
   /** Paused: the attempt in flight was lost to a restart; the resume sends its idempotent action again. */
-  markRestart: (): Update => ({ restartAttempt: true }),
+  markRestart: ({ context }: Args): Update => ({ pause: { ...paused(context), restartAttempt: true } }),
   /** CANCEL: the run ends cancelled (5612) after its cleanup. */
   endCancelled: ({ event }: Args): Update =>
     ended('cancelled', event.type === 'CANCEL' ? `Cancelled: ${event.reason}` : 'Cancelled', MachineCodes.CANCELLED),
@@ -194,7 +193,7 @@ export const sequenceUpdates = {
     event.type === 'ABORT' ? ended('failed', event.message, event.code) : ended('failed', 'Aborted', MachineCodes.STEP_FAILED),
   /** The step under way when the run ended early failed with the cause (5616 when the run timed out). */
   recordInterrupted: ({ context, event }: Args): Update =>
-    record(context, event.now, false, context.error ?? '', INTERRUPTED_STEP_CODE[context.outcome as Outcome] ?? context.errorCode),
+    record(context, event.now, false, context.end?.message ?? '', INTERRUPTED_STEP_CODE[context.end?.outcome as Outcome] ?? context.end?.code ?? null),
   /** The cleanup steps begin, from the first. */
   beginCleanup: (): Update => ({
     phase: 'cleanup',
@@ -213,18 +212,23 @@ function begin(context: Ctx, now: number, deadline: number | null): Update {
 }
 
 /** An early end: its outcome and error, and nothing left of a pause. */
-function ended(outcome: Outcome, error: string, errorCode: number): Update {
-  return { outcome, error, errorCode, held: null, remainingMs: null, restartAttempt: false, awaitingAnswer: false, pausedOutputs: null };
+function ended(outcome: Outcome, message: string, code: number): Update {
+  return { end: { outcome, message, code }, pause: null, awaitingAnswer: false };
+}
+
+/** What the current pause keeps (a paused run always has it; a snapshot of an older chart gets one on upgrade). */
+function paused(context: Ctx): PauseKeep {
+  return context.pause ?? { remainingMs: null, held: null, restartAttempt: false, outputs: null };
 }
 
 /** The answer held while paused, as the event it was, taken at the time of the resume. */
 export function heldEvent({ context, event }: Args): HeldResult {
-  return { ...(context.held as HeldResult), now: event.now };
+  return { ...(context.pause?.held as HeldResult), now: event.now };
 }
 
 /** Params of `turnOutputsOff` / `restoreOutputs`: the outputs the pause keeps, and the current step's attempt timeout. */
 export function pausedOutputsParams({ context }: { context: Ctx }): PausedOutputsParams {
-  return { outputs: context.pausedOutputs ?? [], timeoutMs: current(context).timeoutMs };
+  return { outputs: context.pause?.outputs ?? [], timeoutMs: current(context).timeoutMs };
 }
 
 /** Params of `runAction`: the attempt just started. */

@@ -71,6 +71,14 @@ function holdLapsed(context: SequenceContext, now: number): boolean {
 }
 
 /**
+ * When `max_duration_seconds` runs out (Unix ms), pauses included: the run's start plus its plan's
+ * maximum duration; null before it starts. The host sends TIMEOUT then.
+ */
+export function runDeadline(context: SequenceContext): number | null {
+  return context.startedAt === null ? null : context.startedAt + context.plan.maxDurationMs;
+}
+
+/**
  * When a holding wait must be looked at again without any reading: once its `for_seconds` are over,
  * or once its readings age out, whichever comes first; null when nothing holds. The host arms the
  * run's one timer for it beside the wait's timeout.
@@ -155,15 +163,15 @@ export const sequenceGuards = {
   /** The run holds actuators as it is paused (with nothing held, `off` and `hold` are one). */
   holdsOutputs: ({ event }: Args) => event.type === 'PAUSE' && (event.held?.length ?? 0) > 0,
   /** Paused: the answer of the attempt in flight came meanwhile and waits in `held`. */
-  hasHeldAnswer: ({ context }: Args) => context.held !== null,
+  hasHeldAnswer: ({ context }: Args) => (context.pause?.held ?? null) !== null,
   /** Paused: the attempt in flight was lost to a restart and its idempotent action is to be sent again. */
-  restartsAttempt: ({ context }: Args) => context.restartAttempt,
+  restartsAttempt: ({ context }: Args) => context.pause?.restartAttempt === true,
   /** Paused while an attempt runs whose answer has not come: a restart has lost that attempt. */
-  lostInFlight: ({ context }: Args) => context.awaitingAnswer && context.held === null,
+  lostInFlight: ({ context }: Args) => context.awaitingAnswer && (context.pause?.held ?? null) === null,
   /** The run ends cancelled (after its cleanup). */
-  endsCancelled: ({ context }: Args) => context.outcome === 'cancelled',
+  endsCancelled: ({ context }: Args) => context.end?.outcome === 'cancelled',
   /** The run ends timeout (after its cleanup). */
-  endsTimedOut: ({ context }: Args) => context.outcome === 'timeout',
+  endsTimedOut: ({ context }: Args) => context.end?.outcome === 'timeout',
   /** The run ended early while a step was under way whose result is not recorded yet. */
   stepInFlight: ({ context }: Args) => context.stepStartedAt !== null && !context.stepRecorded && stepOf(context) !== undefined,
 };

@@ -28,7 +28,7 @@ import type {
 
 export type * from './sequence.types.ts';
 export { retryDelayMs } from './sequence.actions.ts';
-export { conditionMayMove, holdWakeAt, MachineCodes, MAX_SIGNALS } from './sequence.guards.ts';
+export { conditionMayMove, holdWakeAt, MachineCodes, MAX_SIGNALS, runDeadline } from './sequence.guards.ts';
 
 const machineSetup = setup({
   types: {
@@ -273,12 +273,7 @@ export const sequenceMachine = machineSetup.createMachine({
   initial: 'idle',
   // Kept in every state until the run ends (SPEC 2.1), so a wait that begins later sees it.
   on: { SIGNAL: { guard: 'signalRoom', actions: ['keepSignal', 'forwardSignal'] } },
-  output: ({ context }) => ({
-    outcome: context.outcome,
-    error: context.error,
-    errorCode: context.errorCode,
-    results: context.results,
-  }),
+  output: ({ context }) => ({ end: context.end, results: context.results }),
   states: {
     idle: {
       on: {
@@ -379,24 +374,17 @@ function initialContext(input: SequenceInput): SequenceContext {
     attemptId: 0,
     awaitingAnswer: false,
     deadline: null,
-    runDeadline: null,
     stepStartedAt: null,
     stepRecorded: false,
     lastError: null,
     results: NONE,
     cleanupResults: NONE,
-    outcome: null,
-    error: null,
-    errorCode: null,
+    end: null,
     startedAt: null,
     endedAt: null,
-    remainingMs: null,
-    held: null,
-    restartAttempt: false,
-    depth: input.depth ?? 1,
+    pause: null,
     signals: input.signals ?? NONE,
     hold: null,
-    pausedOutputs: null,
   };
   return { ...context };
 }

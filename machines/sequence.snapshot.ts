@@ -3,6 +3,7 @@
  * chart is brought to the current one before XState restores it, so every run stored unfinished
  * still recovers after an upgrade.
  */
+import { MachineCodes } from './sequence.guards.ts';
 
 /** The id of the history state RESUME returns to (`running.history`). */
 const HISTORY_ID = 'sequence.running.history';
@@ -34,14 +35,32 @@ export interface PersistedSnapshot {
  * (schema v4 and earlier) its context named the substate a paused run returns to (`resumeTo`),
  * which the chart's history state now keeps, and it did not say whether an attempt's answer was
  * awaited; before closed-loop steps it had no signals and no hold; before a pause could turn
- * outputs off, `paused` had no substates. Returns the snapshot itself
- * when it needs nothing.
+ * outputs off, `paused` had no substates; before the context was kept small, a pause's and an
+ * early end's fields were not grouped. Returns the snapshot itself when it needs nothing.
  */
 export function upgradeSnapshot<T extends PersistedSnapshot>(snapshot: T): T {
-  const upgraded = upgradePause(upgradeChart(snapshot));
-  const context = upgraded.context;
-  if (!context || 'signals' in context) return upgraded;
-  return { ...upgraded, context: { ...context, signals: [], hold: null } };
+  return upgradeGroups(upgradeSignals(upgradePause(upgradeChart(snapshot))));
+}
+
+/** Before closed-loop steps, a run had no signals and no hold. */
+function upgradeSignals<T extends PersistedSnapshot>(snapshot: T): T {
+  const context = snapshot.context;
+  if (!context || 'signals' in context) return snapshot;
+  return { ...snapshot, context: { ...context, signals: [], hold: null } };
+}
+
+/**
+ * Before the context kept at most 19 fields (see `SequenceContext`), what a pause keeps and how an
+ * early end ends stood at its top, beside `runDeadline` (now its start plus the maximum duration)
+ * and an unused `depth`: they move into `pause` and `end`.
+ */
+function upgradeGroups<T extends PersistedSnapshot>(snapshot: T): T {
+  const context = snapshot.context;
+  if (!context || 'end' in context) return snapshot;
+  const { outcome, error, errorCode, remainingMs, held, restartAttempt, pausedOutputs, runDeadline, depth, ...rest } = context;
+  const pause = isPaused(snapshot.value) ? { remainingMs: remainingMs ?? null, held: held ?? null, restartAttempt: restartAttempt === true, outputs: pausedOutputs ?? null } : null;
+  const end = typeof outcome === 'string' ? { outcome, message: typeof error === 'string' ? error : '', code: typeof errorCode === 'number' ? errorCode : MachineCodes.STEP_FAILED } : null;
+  return { ...snapshot, context: { ...rest, pause, end } };
 }
 
 /** Before a pause could turn outputs off, `paused` had no substates: it left them as they were. */

@@ -76,7 +76,14 @@ export type HeldResult =
   | { type: 'STEP_DONE'; attemptId: number; now: number; message: string }
   | { type: 'STEP_FAILED'; attemptId: number; now: number; message: string; code: number };
 
-/** The context of one run. Every wait keeps its absolute deadline so a restored snapshot can re-arm it. */
+/**
+ * The context of one run. Every wait keeps its absolute deadline so a restored snapshot can re-arm it.
+ * It keeps at most 19 fields: XState's `assign` copies it with `Object.assign({}, context, update)`.
+ * V8 (Node 20) mostly copies the hidden class along; when it does not (in every process that had
+ * written a heap snapshot before its runs began, here), it adds the fields one by one and makes a copy
+ * of more than 19 a dictionary: a 1.6 KB hash table a run, rebuilt on every copy. What changes only
+ * with a pause or an early end is grouped (`pause`, `end`).
+ */
 export interface SequenceContext {
   plan: SequencePlan;
   /** Which list runs: the steps, or the cleanup steps after an early end. */
@@ -91,8 +98,6 @@ export interface SequenceContext {
   awaitingAnswer: boolean;
   /** When the current wait or attempt ends (Unix ms); null when nothing is timed. */
   deadline: number | null;
-  /** When `max_duration_seconds` runs out (Unix ms), pauses included. */
-  runDeadline: number | null;
   stepStartedAt: number | null;
   /** Whether the current step's result is already recorded. */
   stepRecorded: boolean;
@@ -100,19 +105,12 @@ export interface SequenceContext {
   /** Lists in a context are replaced, never changed (a new run's are one shared empty list). */
   results: readonly StepOutcome[];
   cleanupResults: readonly StepOutcome[];
-  outcome: Outcome | null;
-  error: string | null;
-  errorCode: number | null;
+  /** How the run ends, once it is ending early (failed, cancelled, timeout); null while it may still complete. */
+  end: RunEnd | null;
   startedAt: number | null;
   endedAt: number | null;
-  /** While paused: the time the current wait had left (the substate to return to is the chart's history). */
-  remainingMs: number | null;
-  /** While paused: the answer of the attempt in flight that came meanwhile, replayed on resume. */
-  held: HeldResult | null;
-  /** The in-flight action was lost to a restart and must be started again on resume. */
-  restartAttempt: boolean;
-  /** Nesting depth of this run (1 = top level). */
-  depth: number;
+  /** What a pause keeps until the resume; null when not paused. */
+  pause: PauseKeep | null;
   /** The signals the run received, by name, in order (at most `MAX_SIGNALS`); a nested run starts with its parent's. */
   signals: readonly string[];
   /**
@@ -120,11 +118,28 @@ export interface SequenceContext {
    * until when it stands without a new reading (null: not by ageing), and the value that satisfied it.
    */
   hold: Hold | null;
+}
+
+/** What a pause keeps until the resume (`SequenceContext.pause`). */
+export interface PauseKeep {
+  /** The time the current wait had left (the substate to return to is the chart's history). */
+  remainingMs: number | null;
+  /** The answer of the attempt in flight that came meanwhile, replayed on resume. */
+  held: HeldResult | null;
+  /** The attempt in flight was lost to a restart and is started again on resume. */
+  restartAttempt: boolean;
   /**
-   * While paused with `outputs: "off"`: the actuators the run held as they were (turned OFF for the
-   * pause, turned back on resume); null when paused with `outputs: "hold"` or not paused.
+   * With `outputs: "off"`: the actuators the run held as they were (turned OFF for the pause,
+   * turned back on resume); null when paused with `outputs: "hold"`.
    */
-  pausedOutputs: PausedOutput[] | null;
+  outputs: PausedOutput[] | null;
+}
+
+/** How a run that ends early ends (`SequenceContext.end`): its outcome, and the error it ends with. */
+export interface RunEnd {
+  outcome: Outcome;
+  message: string;
+  code: number;
 }
 
 /** An actuator a run held when it was paused with its outputs off, and the command that set it. */
@@ -146,7 +161,6 @@ export interface Hold {
 /** What a run is created with. */
 export interface SequenceInput {
   plan: SequencePlan;
-  depth?: number;
   /** Signals the run has already (a nested run gets its parent's). */
   signals?: readonly string[];
   /** The step to begin at (a redrive, SPEC 7); 0 when absent. */

@@ -230,8 +230,8 @@ export class Admission {
       duration_seconds: ((run.endedAt ?? Date.now()) - (ctx?.startedAt ?? run.createdAt)) / 1000,
       steps_completed: results.filter((r) => r.success).length,
       steps_failed: results.filter((r) => !r.success).length,
-      error: ctx?.error ?? run.endError?.message ?? null,
-      error_code: ctx?.errorCode ?? run.endError?.code ?? null,
+      error: ctx?.end?.message ?? run.endError?.message ?? null,
+      error_code: ctx?.end?.code ?? run.endError?.code ?? null,
     });
     out.ended(run);
     options.onRunEnded?.(run);

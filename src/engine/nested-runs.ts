@@ -41,7 +41,7 @@ export function runNested(parts: NestedParts, action: PlanAction, context: Execu
     child.onEnd = (ended) => {
       const ctx = ended.snapshot?.context;
       if (ended.status === 'completed') resolve(`Nested sequence completed ${ctx?.results.length ?? 0} steps`);
-      else reject(new SequencerError(ctx?.errorCode ?? Codes.STEP_FAILED, `Nested sequence ${ended.status}: ${ctx?.error ?? ''}`));
+      else reject(new SequencerError(ctx?.end?.code ?? Codes.STEP_FAILED, `Nested sequence ${ended.status}: ${ctx?.end?.message ?? ''}`));
     };
     // These arrive from the parent's transition; the child moves after it, not inside it.
     const later = (event: { type: 'CANCEL'; reason: string } | { type: 'PAUSE' } | { type: 'RESUME' } | { type: 'SIGNAL'; name: string }) =>

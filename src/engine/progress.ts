@@ -99,7 +99,7 @@ function remainingMs(ctx: SequenceContext, state: string, now: number): number {
  */
 function stepPosition(run: Run, ctx: SequenceContext | null, total: number): { current: number; failed: number | null } {
   if (!ctx || run.status === 'completed') return { current: ctx ? total : 0, failed: null };
-  if (ctx.phase === 'steps' && ctx.outcome === null) return { current: Math.min(ctx.currentStep, total), failed: null };
+  if (ctx.phase === 'steps' && ctx.end === null) return { current: Math.min(ctx.currentStep, total), failed: null };
   const last = ctx.results[ctx.results.length - 1];
   if (!last) return { current: 0, failed: null };
   return { current: last.index, failed: last.success ? null : last.index };
@@ -143,7 +143,7 @@ export function toProgress(run: Run, now: number): Progress {
     progress_percent: percentOf(completedSteps(results) + (run.redrive?.from_step ?? 0), total, completed),
     current_step_name: !terminal && ctx ? (run.plan.steps[current]?.name ?? null) : null,
     failed_step: failed,
-    ending_as: run.status === 'stopping' ? (ctx?.outcome ?? null) : null,
+    ending_as: run.status === 'stopping' ? (ctx?.end?.outcome ?? null) : null,
     safe_state: safe.state,
     safe_state_at: iso(safe.at),
     queued_at: iso(run.queuedAt),
@@ -153,8 +153,8 @@ export function toProgress(run: Run, now: number): Progress {
     estimated_completion: running ? iso(now + remainingMs(ctx, run.state, now)) : null,
     step_results: results.map(toStepResult),
     cleanup_results: (ctx?.cleanupResults ?? []).map(toStepResult),
-    error: ctx?.error ?? run.endError?.message ?? null,
-    error_code: ctx?.errorCode ?? run.endError?.code ?? null,
+    error: ctx?.end?.message ?? run.endError?.message ?? null,
+    error_code: ctx?.end?.code ?? run.endError?.code ?? null,
     context: run.context,
     mode: run.mode,
     template: run.template,

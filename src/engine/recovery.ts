@@ -132,7 +132,7 @@ function readJournal(records: JournalBody[]): { snapshot: ReplayedSnapshot | nul
  * (the machine is pure, its guards read only context and event, every event carries its `now`).
  */
 function replay(plan: SequencePlan, from: ReplayedSnapshot | null, events: SequenceEvent[], firstStep?: number): ReplayedSnapshot {
-  const actor = createActor(sequenceMachine, { input: { plan, depth: 1, firstStep }, ...(from ? { snapshot: from as never } : {}) });
+  const actor = createActor(sequenceMachine, { input: { plan, firstStep }, ...(from ? { snapshot: from as never } : {}) });
   actor.start();
   for (const event of events) actor.send(event);
   const snapshot = actor.getPersistedSnapshot() as unknown as ReplayedSnapshot;

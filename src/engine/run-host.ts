@@ -6,7 +6,7 @@
  */
 import type { Actor } from 'xstate';
 import { createActor } from 'xstate';
-import { holdWakeAt, sequenceMachine, type PausedOutput, type RunActionParams, type SequenceEvent, type StepEventParams } from '../../machines/sequence.machine.ts';
+import { holdWakeAt, runDeadline, sequenceMachine, type PausedOutput, type RunActionParams, type SequenceEvent, type StepEventParams } from '../../machines/sequence.machine.ts';
 import type { Reading } from '../conditions/evaluate-condition.ts';
 import { Codes, SequencerError } from '../domain/errors.ts';
 import type { ExecutionContext, ExecutorRegistry } from '../executors/executor.ts';
@@ -98,7 +98,7 @@ export class RunHost {
       parent: parent as never,
       id: run.runId,
       // A nested run has the signals its parent received so far (a wait inside it may read them).
-      input: { plan: run.plan, depth: run.depth, signals: run.parent?.actor?.getSnapshot().context.signals, firstStep: run.redrive?.from_step },
+      input: { plan: run.plan, signals: run.parent?.actor?.getSnapshot().context.signals, firstStep: run.redrive?.from_step },
       ...(snapshot ? { snapshot: snapshot as never } : {}),
     });
     run.actor = actor;
@@ -215,11 +215,12 @@ export class RunHost {
       });
       if (run.status === 'paused' && previousStatus !== 'paused') this.emit(run, 'sequence_paused', { sequence_id, run_id, current_step: ctx.currentStep });
       if (previousStatus === 'paused' && run.status !== 'paused') this.emit(run, 'sequence_resumed', { sequence_id, run_id, current_step: ctx.currentStep });
-      if (ctx.outcome !== null && previous?.context.outcome == null) {
-        const reason = ctx.outcome === 'cancelled' ? (run.cancelReason ?? ctx.error ?? '') : (ctx.error ?? '');
-        if (ctx.outcome === 'cancelled') this.emit(run, 'sequence_cancelled', { sequence_id, run_id, reason });
-        else this.emit(run, 'sequence_error', { sequence_id, run_id, error_code: ctx.errorCode ?? Codes.STEP_FAILED, message: reason });
-        this.emit(run, 'sequence_stopping', { sequence_id, run_id, ending_as: ctx.outcome, reason });
+      const end = ctx.end;
+      if (end !== null && previous?.context.end == null) {
+        const reason = end.outcome === 'cancelled' ? (run.cancelReason ?? end.message) : end.message;
+        if (end.outcome === 'cancelled') this.emit(run, 'sequence_cancelled', { sequence_id, run_id, reason });
+        else this.emit(run, 'sequence_error', { sequence_id, run_id, error_code: end.code, message: reason });
+        this.emit(run, 'sequence_stopping', { sequence_id, run_id, ending_as: end.outcome, reason });
       }
     }
     if (snapshot.status === 'done') {
@@ -242,7 +243,8 @@ export class RunHost {
     const hold = holdWakeAt(ctx);
     if (hold !== null) at = Math.min(at, hold);
     const bounded = run.state.startsWith('running') || run.status === 'paused';
-    if (bounded && ctx.runDeadline !== null) at = Math.min(at, ctx.runDeadline);
+    const deadline = runDeadline(ctx);
+    if (bounded && deadline !== null) at = Math.min(at, deadline);
     this.#wakes.set(run, at === Infinity ? null : at);
   }
 
@@ -256,7 +258,8 @@ export class RunHost {
     if (!run.actor || !ctx) return;
     const now = this.#now();
     const bounded = run.state.startsWith('running') || run.status === 'paused';
-    const timedOut = bounded && ctx.runDeadline !== null && now >= ctx.runDeadline;
+    const deadline = runDeadline(ctx);
+    const timedOut = bounded && deadline !== null && now >= deadline;
     this.#deliver(run, { type: timedOut ? 'TIMEOUT' : 'WAKE', now });
     // When nothing moved (no guard took the event), the run is queued again (not an actor that crashed).
     if (run.armedAt === null && run.endedAt === null && run.actor.getSnapshot().status === 'active') this.#arm(run);

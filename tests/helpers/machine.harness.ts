@@ -20,7 +20,7 @@ export interface EffectCounts {
 }
 
 /** Starts an actor of the machine over `plan` with recording stubs for every effect. */
-export function machineHarness(plan: SequencePlan, depth?: number) {
+export function machineHarness(plan: SequencePlan) {
   const attempts: RunActionParams[] = [];
   const steps: StepEventParams[] = [];
   const checks: CheckParams[] = [];
@@ -40,7 +40,7 @@ export function machineHarness(plan: SequencePlan, depth?: number) {
   });
   const visited = new Set<string>();
   const actor = createActor(machine, {
-    input: { plan, depth },
+    input: { plan },
     inspect: (event) => {
       if (event.type === '@xstate.microstep') visited.add(stateString((event.snapshot as { value?: unknown }).value));
     },

@@ -167,7 +167,7 @@ describe('a wait_for step', () => {
     h.send({ type: 'START', now: T0 });
     h.send({ type: 'WAKE', now: T0 + 60_000 });
     expect(h.state()).toBe('failed');
-    expect(h.context()).toMatchObject({ outcome: 'failed', errorCode: MachineCodes.WAIT_TIMEOUT });
+    expect(h.context().end).toMatchObject({ outcome: 'failed', code: MachineCodes.WAIT_TIMEOUT });
     expect(h.context().results[0]).toMatchObject({ success: false, code: 5621, message: 'Wait timed out after 60 s: ESP_1:34 above 40 did not hold' });
     expect(h.counts.unwatchCondition).toBe(1);
   });
@@ -197,7 +197,7 @@ describe('a wait_for step', () => {
     h.send({ type: 'PAUSE', now: T0 + 10_000 });
     expect(h.state()).toBe('paused.held');
     expect(h.counts.unwatchCondition).toBe(1);
-    expect(h.context()).toMatchObject({ remainingMs: 50_000, hold: null, deadline: null });
+    expect(h.context()).toMatchObject({ pause: { remainingMs: 50_000 }, hold: null, deadline: null });
     h.send({ type: 'RESUME', now: T0 + 100_000 });
     expect(h.state()).toBe('running.waiting');
     expect(h.context().deadline).toBe(T0 + 150_000);

@@ -11,7 +11,7 @@ describe('sequence machine: cancel and abort', () => {
     h.send({ type: 'CANCEL', now: T0 + 50, reason: 'operator' });
     expect(h.state()).toBe('cancelled');
     expect(h.counts.abortAction).toBe(1);
-    expect(h.context()).toMatchObject({ outcome: 'cancelled', errorCode: 5612, error: 'Cancelled: operator', endedAt: T0 + 50 });
+    expect(h.context()).toMatchObject({ end: { outcome: 'cancelled', code: 5612, message: 'Cancelled: operator' }, endedAt: T0 + 50 });
     expect(h.context().results).toEqual([expect.objectContaining({ name: 'Fan', code: 5612, message: 'Cancelled: operator', success: false })]);
   });
 
@@ -20,7 +20,7 @@ describe('sequence machine: cancel and abort', () => {
     h.send({ type: 'CANCEL', now: T0, reason: 'never mind' });
     expect(h.state()).toBe('cancelled');
     expect(h.context().results).toEqual([]);
-    expect(h.context().errorCode).toBe(5612);
+    expect(h.context().end?.code).toBe(5612);
   });
 
   it('CANCEL during a delay records the wait step as cancelled', () => {
@@ -43,7 +43,7 @@ describe('sequence machine: cancel and abort', () => {
     h.send({ type: 'START', now: T0 });
     h.send({ type: 'ABORT', now: T0 + 1, code: 5633, message: 'interrupted by a restart' });
     expect(h.state()).toBe('failed');
-    expect(h.context()).toMatchObject({ errorCode: 5633, error: 'interrupted by a restart' });
+    expect(h.context().end).toMatchObject({ code: 5633, message: 'interrupted by a restart' });
     expect(h.context().results[0]).toMatchObject({ code: 5633, message: 'interrupted by a restart' });
   });
 
@@ -53,7 +53,7 @@ describe('sequence machine: cancel and abort', () => {
     h.send({ type: 'PAUSE', now: T0 });
     h.send({ type: 'ABORT', now: T0 + 1, code: 5631, message: 'store down' });
     expect(h.state()).toBe('failed');
-    expect(h.context().errorCode).toBe(5631);
+    expect(h.context().end?.code).toBe(5631);
   });
 });
 
@@ -64,14 +64,14 @@ describe('sequence machine: pause and resume', () => {
     h.send({ type: 'PAUSE', now: T0 + 4000 });
     expect(h.state()).toBe('paused.held');
     expect(h.resumeTo()).toBe('delaying');
-    expect(h.context()).toMatchObject({ remainingMs: 6000, deadline: null });
+    expect(h.context()).toMatchObject({ pause: { remainingMs: 6000 }, deadline: null });
     expect(h.counts.forwardPause).toBe(1);
     h.send({ type: 'WAKE', now: T0 + 50_000 });
     expect(h.state()).toBe('paused.held');
     h.send({ type: 'RESUME', now: T0 + 60_000 });
     expect(h.state()).toBe('running.delaying');
     expect(h.resumeTo()).toBeNull();
-    expect(h.context()).toMatchObject({ deadline: T0 + 66_000, remainingMs: null });
+    expect(h.context()).toMatchObject({ deadline: T0 + 66_000, pause: null });
     expect(h.counts.forwardResume).toBe(1);
     h.send({ type: 'WAKE', now: T0 + 65_999 });
     expect(h.state()).toBe('running.delaying');
@@ -89,7 +89,7 @@ describe('sequence machine: pause and resume', () => {
     setup(h);
     expect(h.state()).toBe(`running.${substate}`);
     h.send({ type: 'PAUSE', now: T0 + 400 });
-    expect(h.context().remainingMs).toBe(600);
+    expect(h.context().pause?.remainingMs).toBe(600);
     h.send({ type: 'RESUME', now: T0 + 5000 });
     expect(h.state()).toBe(`running.${substate}`);
     expect(h.context().deadline).toBe(T0 + 5600);
@@ -100,7 +100,7 @@ describe('sequence machine: pause and resume', () => {
     h.send({ type: 'START', now: T0 });
     h.send({ type: 'PAUSE', now: T0 + 1000 });
     expect(h.resumeTo()).toBe('executing');
-    expect(h.context()).toMatchObject({ remainingMs: 2000 });
+    expect(h.context()).toMatchObject({ pause: { remainingMs: 2000 } });
     expect(h.counts.abortAction).toBe(0);
     h.send({ type: 'RESUME', now: T0 + 9000 });
     expect(h.state()).toBe('running.executing');
@@ -114,13 +114,13 @@ describe('sequence machine: pause and resume', () => {
     h.send({ type: 'PAUSE', now: T0 + 10 });
     h.succeed(T0 + 20, 'done while paused');
     expect(h.state()).toBe('paused.held');
-    expect(h.context().held).toMatchObject({ type: 'STEP_DONE', message: 'done while paused' });
+    expect(h.context().pause?.held ?? null).toMatchObject({ type: 'STEP_DONE', message: 'done while paused' });
     expect(h.context().results).toHaveLength(0);
     h.send({ type: 'RESUME', now: T0 + 100 });
     expect(h.state()).toBe('running.executing');
     expect(h.context().currentStep).toBe(1);
     expect(h.context().results[0]).toMatchObject({ success: true, message: 'done while paused' });
-    expect(h.context().held).toBeNull();
+    expect(h.context().pause?.held ?? null).toBeNull();
   });
 
   it('holds a STEP_FAILED that arrives while paused and applies the failure policy on resume', () => {
@@ -131,7 +131,7 @@ describe('sequence machine: pause and resume', () => {
     expect(h.state()).toBe('paused.held');
     h.send({ type: 'RESUME', now: T0 + 30 });
     expect(h.state()).toBe('failed');
-    expect(h.context().errorCode).toBe(5640);
+    expect(h.context().end?.code).toBe(5640);
   });
 
   it('ignores a stale answer while paused', () => {
@@ -139,7 +139,7 @@ describe('sequence machine: pause and resume', () => {
     h.send({ type: 'START', now: T0 });
     h.send({ type: 'PAUSE', now: T0 + 10 });
     h.send({ type: 'STEP_DONE', attemptId: 99, now: T0 + 20, message: 'stale' });
-    expect(h.context().held).toBeNull();
+    expect(h.context().pause?.held ?? null).toBeNull();
   });
 
   it('does not hold a late answer of an abandoned attempt while paused between steps', () => {
@@ -149,7 +149,7 @@ describe('sequence machine: pause and resume', () => {
     expect(h.state()).toBe('running.delaying');
     h.send({ type: 'PAUSE', now: T0 + 1100 });
     h.send({ type: 'STEP_DONE', attemptId: 1, now: T0 + 1200, message: 'late' });
-    expect(h.context().held).toBeNull();
+    expect(h.context().pause?.held ?? null).toBeNull();
     h.send({ type: 'RESUME', now: T0 + 2000 });
     expect(h.state()).toBe('running.delaying');
     expect(h.context().results).toHaveLength(1);
@@ -191,10 +191,10 @@ describe('sequence machine: recovery after a restart', () => {
     h.send({ type: 'START', now: T0 });
     h.send({ type: 'PAUSE', now: T0 + 1 });
     h.send({ type: 'RECOVER', now: T0 + 2 });
-    expect(h.context().held).toMatchObject({ type: 'STEP_FAILED', code: 5633 });
+    expect(h.context().pause?.held ?? null).toMatchObject({ type: 'STEP_FAILED', code: 5633 });
     h.send({ type: 'RESUME', now: T0 + 3 });
     expect(h.state()).toBe('failed');
-    expect(h.context().errorCode).toBe(5633);
+    expect(h.context().end?.code).toBe(5633);
   });
 
   it('RECOVER while paused in executing restarts an idempotent action on resume', () => {
@@ -202,11 +202,11 @@ describe('sequence machine: recovery after a restart', () => {
     h.send({ type: 'START', now: T0 });
     h.send({ type: 'PAUSE', now: T0 + 1 });
     h.send({ type: 'RECOVER', now: T0 + 2 });
-    expect(h.context().restartAttempt).toBe(true);
+    expect(h.context().pause?.restartAttempt).toBe(true);
     h.send({ type: 'RESUME', now: T0 + 3 });
     expect(h.state()).toBe('running.executing');
     expect(h.attempts.map((a) => a.attemptId)).toEqual([1, 2]);
-    expect(h.context().restartAttempt).toBe(false);
+    expect(h.context().pause).toBeNull();
     expect(h.counts.forwardResume).toBe(1);
   });
 
@@ -215,7 +215,7 @@ describe('sequence machine: recovery after a restart', () => {
     h.send({ type: 'START', now: T0 });
     h.send({ type: 'PAUSE', now: T0 + 100 });
     h.send({ type: 'RECOVER', now: T0 + 200 });
-    expect(h.context()).toMatchObject({ held: null, restartAttempt: false });
+    expect(h.context().pause).toMatchObject({ held: null, restartAttempt: false });
     h.send({ type: 'RESUME', now: T0 + 300 });
     expect(h.context().deadline).toBe(T0 + 1200);
   });
@@ -230,7 +230,7 @@ describe('sequence machine: cleanup steps', () => {
     h.send({ type: 'START', now: T0 });
     h.fail(T0 + 1);
     expect(h.state()).toBe('cleanup.executing');
-    expect(h.context()).toMatchObject({ phase: 'cleanup', currentStep: 0, outcome: 'failed' });
+    expect(h.context()).toMatchObject({ phase: 'cleanup', currentStep: 0, end: { outcome: 'failed' } });
     expect(h.lastAttempt()).toMatchObject({ phase: 'cleanup', stepIndex: 0, step: expect.objectContaining({ name: 'Close valve' }) });
     h.succeed(T0 + 2);
     h.succeed(T0 + 3);
@@ -259,7 +259,7 @@ describe('sequence machine: cleanup steps', () => {
     h.succeed(T0 + 2);
     h.succeed(T0 + 3);
     expect(h.state()).toBe('timeout');
-    expect(h.context().errorCode).toBe(5613);
+    expect(h.context().end?.code).toBe(5613);
   });
 
   it('after a cancel while paused it runs the cleanup steps', () => {
@@ -283,7 +283,7 @@ describe('sequence machine: cleanup steps', () => {
       [false, 5614],
       [false, 5615],
     ]);
-    expect(h.context().errorCode).toBe(5614);
+    expect(h.context().end?.code).toBe(5614);
     expect(h.stepStatuses().filter((s) => s.startsWith('cleanup'))).toEqual([
       'cleanup:0:starting',
       'cleanup:0:failed',
@@ -300,7 +300,7 @@ describe('sequence machine: cleanup steps', () => {
     h.send({ type: 'TIMEOUT', now: T0 + 3 });
     h.send({ type: 'PAUSE', now: T0 + 4 });
     expect(h.state()).toBe('cleanup.executing');
-    expect(h.context().outcome).toBe('failed');
+    expect(h.context().end?.outcome).toBe('failed');
     expect(h.counts.abortAction).toBe(0);
   });
 
