@@ -356,7 +356,8 @@ export function formatEngineBench({ engine: e, floor: fl, baseline: b, gcForced 
     ['step lateness p99', (r) => r.latenessP99Ms, (n) => `${f1(n)} ms`, false, '< 20 ms; <= 100 ms at 100,000 runs'],
     ['step lateness max', (r) => r.latenessMaxMs, (n) => `${f1(n)} ms`, false, ''],
     ['wall time', (r) => r.wallMs, (n) => `${f1(n)} ms`, true, ''],
-    ['CPU time (user+sys)', (r) => r.cpuMs, (n) => `${f1(n)} ms`, true, '<= 3x baseline'],
+    // "CPU within 3x of a plain async loop" was withdrawn by issue 19: the floor alone is above 2x.
+    ['CPU time (user+sys)', (r) => r.cpuMs, (n) => `${f1(n)} ms`, true, 'none (3x baseline withdrawn)'],
   ];
   const any = e ?? fl ?? b;
   const batch = any?.batch ?? 0;
