@@ -12,6 +12,7 @@
  * transition, and the commit only keeps the history the queries read: no journal (its runs take
  * no `turn`), a start record without the body recovery would need, a status change, the end.
  */
+import { TERMINAL_STATUSES } from '../domain/progress.ts';
 import { runIdOf, type EventType, type PendingEvent, type SequenceEvents } from '../events/event-types.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { CommitBatch, RunStore } from '../store/run-store.ts';
@@ -131,8 +132,9 @@ export class WriteAhead {
 
   /** A run moved (or its status changed): the events it took go with the next batch. */
   touch(run: Run): void {
-    // A run that is not journaled has only a status change to write.
-    if (run.turn === null && run.status === run.storedStatus) return;
+    // A run that is not journaled has only a status change to write, and an end's goes with its
+    // history row (written with others, see `ended`).
+    if (run.turn === null && (run.status === run.storedStatus || TERMINAL_STATUSES.has(run.status))) return;
     this.#dirty.add(run);
     this.#schedule();
     // A turn that moves thousands of runs (their timers expire together) would hold every event
