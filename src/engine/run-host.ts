@@ -243,8 +243,7 @@ export class RunHost {
     const hold = holdWakeAt(ctx);
     if (hold !== null) at = Math.min(at, hold);
     const bounded = run.state.startsWith('running') || run.status === 'paused';
-    const deadline = runDeadline(ctx);
-    if (bounded && deadline !== null) at = Math.min(at, deadline);
+    if (bounded) at = Math.min(at, runDeadline(ctx) ?? Infinity);
     this.#wakes.set(run, at === Infinity ? null : at);
   }
 
@@ -258,8 +257,7 @@ export class RunHost {
     if (!run.actor || !ctx) return;
     const now = this.#now();
     const bounded = run.state.startsWith('running') || run.status === 'paused';
-    const deadline = runDeadline(ctx);
-    const timedOut = bounded && deadline !== null && now >= deadline;
+    const timedOut = bounded && now >= (runDeadline(ctx) ?? Infinity);
     this.#deliver(run, { type: timedOut ? 'TIMEOUT' : 'WAKE', now });
     // When nothing moved (no guard took the event), the run is queued again (not an actor that crashed).
     if (run.armedAt === null && run.endedAt === null && run.actor.getSnapshot().status === 'active') this.#arm(run);
