@@ -163,11 +163,11 @@ export const sequenceGuards = {
   /** The run holds actuators as it is paused (with nothing held, `off` and `hold` are one). */
   holdsOutputs: ({ event }: Args) => event.type === 'PAUSE' && (event.held?.length ?? 0) > 0,
   /** Paused: the answer of the attempt in flight came meanwhile and waits in `held`. */
-  hasHeldAnswer: ({ context }: Args) => (context.pause?.held ?? null) !== null,
+  hasHeldAnswer: ({ context }: Args) => context.pause?.held != null,
   /** Paused: the attempt in flight was lost to a restart and its idempotent action is to be sent again. */
   restartsAttempt: ({ context }: Args) => context.pause?.restartAttempt === true,
   /** Paused while an attempt runs whose answer has not come: a restart has lost that attempt. */
-  lostInFlight: ({ context }: Args) => context.awaitingAnswer && (context.pause?.held ?? null) === null,
+  lostInFlight: ({ context }: Args) => context.awaitingAnswer && context.pause?.held == null,
   /** The run ends cancelled (after its cleanup). */
   endsCancelled: ({ context }: Args) => context.end?.outcome === 'cancelled',
   /** The run ends timeout (after its cleanup). */
