@@ -22,6 +22,7 @@ import { Engine } from '../src/engine/engine.ts';
 import { builtinExecutors } from '../src/executors/builtin-executors.ts';
 import { baselineRun, type StepRecorder, type WorkloadStep } from './baseline-executor.ts';
 import { startFloorRun } from './floor-run.ts';
+import { missingFlags } from './node-flags.ts';
 
 /** What to measure; every field has a default. */
 export interface EngineBenchOptions {
@@ -306,10 +307,9 @@ async function measureHere(which: Executor, runs: number, delayMs: number, batch
 
 /** Measures one executor in a fresh process, so none sees another's heap, RSS or JIT state. */
 async function measureApart(which: Executor, runs: number, delayMs: number, batch: number, weigh: boolean): Promise<WorkloadResult> {
-  // Every executor runs with the young generation the server runs with (`npm start`), as the other
-  // benchmarks' children do, whether this process was started by `npm run bench` or by `npx tsx`.
-  const young = process.execArgv.some((flag) => flag.startsWith('--max-semi-space-size')) ? [] : ['--max-semi-space-size=32'];
-  const args = [...process.execArgv, ...young, fileURLToPath(import.meta.url), '--only', which, '--runs', String(runs), '--delay-ms', String(delayMs), '--batch', String(batch), '--json'];
+  // Every executor runs with the server's V8 flags (`npm start`), as the other benchmarks' children
+  // do, whether this process was started by `npm run bench` or by `npx tsx`.
+  const args = [...process.execArgv, ...missingFlags(process.execArgv), fileURLToPath(import.meta.url), '--only', which, '--runs', String(runs), '--delay-ms', String(delayMs), '--batch', String(batch), '--json'];
   if (weigh) args.push('--weigh');
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';

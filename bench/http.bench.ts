@@ -31,6 +31,7 @@ import { defaultConfig, type ServerConfig } from '../src/config/server-config.ts
 import { startServer } from '../src/server.ts';
 import { serveFloor } from './http-floor-server.ts';
 import { COMPLETED, cpuMs, measureLife, type LifeResult } from './http-life.ts';
+import { NODE_FLAGS } from './node-flags.ts';
 import { median } from './stats.ts';
 
 /** What to measure; every field has a default. */
@@ -429,7 +430,7 @@ async function withServer<T>(label: string, cpuProfDir: string | null, body: (ur
   // One profile per thread (the tsx loader has its own), named by node; the largest is the server.
   const profile = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}/${label}`] : [];
   const mode = label === 'floor' ? '--serve-floor' : '--serve';
-  const child = spawn(process.execPath, [...profile, '--max-semi-space-size=32', '--import', 'tsx', SELF, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...profile, ...NODE_FLAGS, '--import', 'tsx', SELF, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const url = await serverUrl(child);
     return await body(url, child.pid as number);

@@ -27,6 +27,7 @@ import { buildApp } from '../src/api/build-app.ts';
 import { defaultConfig, type ServerConfig } from '../src/config/server-config.ts';
 import { createServices } from '../src/services.ts';
 import { openSqliteStore } from '../src/store/sqlite/sqlite.store.ts';
+import { NODE_FLAGS } from './node-flags.ts';
 
 /** What to measure; every field has a default. */
 export interface MemoryBenchOptions {
@@ -161,7 +162,7 @@ async function measureHere(part: Part, options: Required<Omit<MemoryBenchOptions
 
 /** Runs one part in a fresh process with --expose-gc. */
 async function measureApart(part: Part, options: Required<Omit<MemoryBenchOptions, 'only'>>): Promise<unknown> {
-  const args = ['--expose-gc', '--max-semi-space-size=32', '--import', 'tsx', fileURLToPath(import.meta.url), '--serve', part, '--runs', String(options.runs), '--soak-seconds', String(options.soakSeconds), '--soak-rate', String(options.soakRate)];
+  const args = ['--expose-gc', ...NODE_FLAGS, '--import', 'tsx', fileURLToPath(import.meta.url), '--serve', part, '--runs', String(options.runs), '--soak-seconds', String(options.soakSeconds), '--soak-rate', String(options.soakRate)];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));

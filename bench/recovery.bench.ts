@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { defaultConfig, type ServerConfig } from '../src/config/server-config.ts';
 import { startServer } from '../src/server.ts';
+import { NODE_FLAGS } from './node-flags.ts';
 
 /** The numbers of a recovery. */
 export interface RecoveryBenchResult {
@@ -95,7 +96,7 @@ export async function runRecoveryBench(options: { runs?: number; cpuProfDir?: st
   const db = join(dir, 'bench.db');
   const node = (role: string) => {
     const profile = role === 'recover' && options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
-    return spawn(process.execPath, [...profile, '--max-semi-space-size=32', '--import', 'tsx', SELF, `--${role}`, db, '--runs', String(runs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    return spawn(process.execPath, [...profile, ...NODE_FLAGS, '--import', 'tsx', SELF, `--${role}`, db, '--runs', String(runs)], { stdio: ['ignore', 'pipe', 'inherit'] });
   };
   try {
     const filler = node('fill');

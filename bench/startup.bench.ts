@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { NODE_FLAGS } from './node-flags.ts';
 import { median } from './stats.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -19,8 +20,8 @@ const TICKS_PER_SECOND = 100;
 /** The ways to start a server that are compared. */
 const STARTS: { name: string; command: string[] }[] = [
   { name: 'npm start (build, then the bundle)', command: ['npm', 'start', '--', '--port', '0', '--db', ':memory:'] },
-  { name: 'node dist/server/sequencer.js serve', command: ['node', '--max-semi-space-size=32', 'dist/server/sequencer.js', 'serve', '--port', '0', '--db', ':memory:'] },
-  { name: 'node --import tsx src/cli/main.ts serve (before)', command: ['node', '--max-semi-space-size=32', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--db', ':memory:'] },
+  { name: 'node dist/server/sequencer.js serve', command: ['node', ...NODE_FLAGS, 'dist/server/sequencer.js', 'serve', '--port', '0', '--db', ':memory:'] },
+  { name: 'node --import tsx src/cli/main.ts serve (before)', command: ['node', ...NODE_FLAGS, '--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--db', ':memory:'] },
 ];
 
 /** Medians of one way to start. */
