@@ -76,7 +76,7 @@ export class Engine {
     this.#options = options;
     this.limits = { ...DEFAULT_ENGINE_LIMITS, ...options.limits };
     this.#ownStore = !options.store;
-    this.#store = options.store ?? openSqliteStore(':memory:');
+    this.#store = options.store ?? openSqliteStore(':memory:', { journal: false });
     const historyFailed = (error: unknown) => this.#report(error, 'history prune failed');
     this.#history = this.#ownStore ? new BoundedHistory(this.#store, options.historyRuns ?? OWN_HISTORY_RUNS, historyFailed) : null;
     this.events = new EventBus((error) => this.#report(error, 'event listener failed'));

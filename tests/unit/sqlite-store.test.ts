@@ -88,3 +88,17 @@ describe('the SQLite store on a file', () => {
     }
   });
 });
+
+describe('the SQLite store without a journal (an engine without a store of its own)', () => {
+  it('keeps the history, the definitions and status changes, and nothing to recover', async () => {
+    const store = openSqliteStore(':memory:', { journal: false });
+    opened.push(store);
+    await seed(store, [{ run_id: 'a', definition: { steps: [{ delay_seconds: 5 }] } }, { run_id: 'b' }]);
+    await store.commit({ starts: [], records: [recordOf('a', { events: ['PAUSE'] }, { status: 'paused' })], ends: [endOf({ run_id: 'b', status: 'failed' })] });
+    expect(await store.unfinishedRuns()).toEqual([]);
+    const paused = await store.getRun('a');
+    expect([paused?.status, paused?.definition]).toEqual(['paused', { steps: [{ delay_seconds: 5 }] }]);
+    expect((await store.getRun('b'))?.status).toBe('failed');
+    expect((await store.listRuns({ status: 'paused', limit: 10, offset: 0 })).items.map((run) => run.run_id)).toEqual(['a']);
+  });
+});

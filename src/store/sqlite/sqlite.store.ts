@@ -30,6 +30,12 @@ import { ACTIVE_SQL, ALL_STATUSES, LISTED_COLUMNS, NEWEST_FIRST, toListed, toSto
 export interface SqliteStoreOptions extends SqliteOpenOptions {
   /** The clock that stamps `updated_at` of written runs, in Unix ms. Default `Date.now`. */
   now?: () => number;
+  /**
+   * Keep what recovery reads: a start row and a journal for each unfinished run (default true).
+   * A store nothing recovers from (an engine's own, in memory) keeps the history rows and the
+   * definitions only: two rows a run fewer to write and hold.
+   */
+  journal?: boolean;
 }
 
 /** Rows deleted by one prune statement: small enough that one statement holds the loop briefly. */
@@ -45,7 +51,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     busyTimeoutMs: options.busyTimeoutMs ?? 250,
     exclusive: options.exclusive ?? false,
   });
-  return new SqliteStore(db, options.now ?? Date.now);
+  return new SqliteStore(db, options.now ?? Date.now, options.journal ?? true);
 }
 
 /** Where an unfinished run's journal is: its `run_seq`, and the number of its next record. */
@@ -68,6 +74,7 @@ export class SqliteStore implements RunStore {
   constructor(
     private readonly db: BetterSqlite3.Database,
     private readonly now: () => number,
+    private readonly journal = true,
   ) {
     this.statements = prepareStatements(db);
     this.writeBatch = db.transaction((batch: CommitBatch) => this.write(batch));
@@ -89,10 +96,13 @@ export class SqliteStore implements RunStore {
     for (const start of starts) {
       s.insertRun.run(start.run_id, start.sequence_id, start.status, start.created_at, start.listed_at, at);
       s.insertDefinition.run(start.run_id, start.definition);
-      added.set(start.run_id, { seq: Number(s.insertStart.run(start.run_id, start.body).lastInsertRowid), next: 0 });
+      if (this.journal) added.set(start.run_id, { seq: Number(s.insertStart.run(start.run_id, start.body).lastInsertRowid), next: 0 });
     }
     const advanced = new Map<Cursor, number>();
     for (const record of records) {
+      // The history row takes a status change, journal or not (a run the store never started has no row).
+      if (record.status !== undefined) s.setStatus.run(record.status, at, record.run_id);
+      if (record.listed_at !== undefined) s.setListed.run(record.listed_at, record.run_id);
       const cursor = cursorOf(record.run_id);
       // A run the store never started (its start could not be serialised) has no journal.
       if (!cursor) continue;
@@ -101,8 +111,6 @@ export class SqliteStore implements RunStore {
       // Records before a snapshot are never replayed again.
       if (record.snapshot && n > 0) s.dropBefore.run(cursor.seq, n);
       advanced.set(cursor, n + 1);
-      if (record.status !== undefined) s.setStatus.run(record.status, at, record.run_id);
-      if (record.listed_at !== undefined) s.setListed.run(record.listed_at, record.run_id);
     }
     const ended: string[] = [];
     for (const end of ends) {
