@@ -33,7 +33,7 @@ export interface SqliteStoreOptions extends SqliteOpenOptions {
   /**
    * Keep what recovery reads: a start row and a journal for each unfinished run (default true).
    * A store nothing recovers from (an engine's own, in memory) keeps the history rows and the
-   * definitions only: two rows a run fewer to write and hold.
+   * definitions only: no start row a run to write, hold and delete.
    */
   journal?: boolean;
 }
