@@ -89,6 +89,16 @@ describe('the SQLite store on a file', () => {
   });
 });
 
+describe('the SQLite store in memory', () => {
+  it('leaves the history row of an ended run as it ended when a late record of it comes', async () => {
+    const store = openSqliteStore(':memory:');
+    opened.push(store);
+    await seed(store, [{ run_id: 'done', status: 'completed' }]);
+    await store.commit({ starts: [], records: [recordOf('done', { events: ['WAKE'] }, { status: 'running' })], ends: [] });
+    expect((await store.getRun('done'))?.status).toBe('completed');
+  });
+});
+
 describe('the SQLite store without a journal (an engine without a store of its own)', () => {
   it('keeps the history, the definitions and status changes, and nothing to recover', async () => {
     const store = openSqliteStore(':memory:', { journal: false });

@@ -100,17 +100,20 @@ export class SqliteStore implements RunStore {
     }
     const advanced = new Map<Cursor, number>();
     for (const record of records) {
-      // The history row takes a status change, journal or not (a run the store never started has no row).
+      const cursor = cursorOf(record.run_id);
+      if (cursor) {
+        const n = advanced.get(cursor) ?? cursor.next;
+        s.append.run(cursor.seq, n, record.snapshot ? 1 : 0, record.body);
+        // Records before a snapshot are never replayed again.
+        if (record.snapshot && n > 0) s.dropBefore.run(cursor.seq, n);
+        advanced.set(cursor, n + 1);
+      } else if (this.journal) {
+        // A run with no journal here was never started (its start could not be serialised) or has
+        // ended: its history row is not changed.
+        continue;
+      }
       if (record.status !== undefined) s.setStatus.run(record.status, at, record.run_id);
       if (record.listed_at !== undefined) s.setListed.run(record.listed_at, record.run_id);
-      const cursor = cursorOf(record.run_id);
-      // A run the store never started (its start could not be serialised) has no journal.
-      if (!cursor) continue;
-      const n = advanced.get(cursor) ?? cursor.next;
-      s.append.run(cursor.seq, n, record.snapshot ? 1 : 0, record.body);
-      // Records before a snapshot are never replayed again.
-      if (record.snapshot && n > 0) s.dropBefore.run(cursor.seq, n);
-      advanced.set(cursor, n + 1);
     }
     const ended: string[] = [];
     for (const end of ends) {
