@@ -1,6 +1,6 @@
 /**
- * The V8 flags `npm start` gives the server (package.json's `start` and `sequencer` scripts, and
- * the first line of src/cli/main.ts for the `sequencer` bin: keep them alike).
+ * The V8 flags `npm start` gives the server (package.json's `start` and `sequencer` scripts: keep
+ * them alike; docs/operations.md names them for a service unit or container).
  * Every process a benchmark measures, the floor and the baseline as much as the server, runs with
  * them, so a figure is the server's and a ratio compares like with like.
  * - `--max-semi-space-size=32`: a young generation of 32 MB, in which most per-event garbage dies.

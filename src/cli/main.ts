@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=32 --no-allocation-site-pretenuring
+#!/usr/bin/env node
 /**
  * The `sequencer` command line: `serve` (the default), `run <file>`, `validate <file>`, `emulate`,
  * `backup <file>`.
