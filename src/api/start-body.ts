@@ -38,6 +38,8 @@ function parseContext(context: unknown): { value: RunContextInput | undefined; e
 /** A start body checked: the definition's validation, the context, and every problem of both. */
 export interface CheckedBody {
   result: ValidationResult;
+  /** The definition as sent (the body without its context). */
+  definition: unknown;
   context: RunContextInput | undefined;
   problems: ErrorDetail[];
 }
@@ -47,14 +49,14 @@ export function checkStartBody(engine: Engine, body: unknown): CheckedBody {
   const { definition, context } = splitBody(body);
   const result = engine.validate(definition);
   const runContext = parseContext(context);
-  return { result, context: runContext.value, problems: [...(result.ok ? [] : result.errors), ...runContext.errors] };
+  return { result, definition, context: runContext.value, problems: [...(result.ok ? [] : result.errors), ...runContext.errors] };
 }
 
 /** Validates and admits a start body; rejects with the SequencerError that refuses it (422, 409, 429, 403, 503). */
 export async function startFromBody(engine: Engine, body: unknown): Promise<StartResult> {
-  const { result, context, problems } = checkStartBody(engine, body);
+  const { result, definition, context, problems } = checkStartBody(engine, body);
   if (problems.length > 0 || !result.ok) throw invalid(problems);
-  return engine.admit(result.definition, { context });
+  return engine.admit(result.definition, { context, sent: definition });
 }
 
 function invalid(details: ErrorDetail[]): SequencerError {

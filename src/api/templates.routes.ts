@@ -110,7 +110,7 @@ export async function templateRoutes(app: FastifyInstance, { services }: Templat
     },
   }, async (request, reply) => {
     const instance = templates.instantiate(request.params.name, request.body?.params ?? {});
-    const started = await engine.admit(instance.definition, { context: request.body?.context, template: instance.template });
+    const started = await engine.admit(instance.definition, { context: request.body?.context, template: instance.template, sent: instance.sent });
     return reply.code(202).send({ ...started, template: instance.template });
   });
 }

@@ -129,7 +129,7 @@ export class Admission {
       runId: newRunId(createdAt),
       sequenceId: definition.sequence_id as string,
       // A nested run is not stored apart: its definition is its parent's step.
-      definition: parent ? null : definition,
+      definition: parent ? null : options.sent === undefined ? definition : { ...(options.sent as object), sequence_id: definition.sequence_id },
       description: definition.description ?? null,
       mode: definition.mode,
       priority: definition.priority,

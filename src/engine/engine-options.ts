@@ -144,6 +144,12 @@ export interface StartOptions {
   template?: { name: string; version: number };
   /** A redrive (SPEC 7): the run it runs again, and the step it begins at. */
   redrive?: Redrive;
+  /**
+   * The definition as its client sent it, without the defaults validation filled in: what the
+   * run's history keeps (a third of the size) and a redrive validates again. Default: the
+   * validated definition.
+   */
+  sent?: unknown;
 }
 
 /** What a redriven run runs again: the run it redrives and the step it begins at. */

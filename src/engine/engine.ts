@@ -148,7 +148,7 @@ export class Engine {
   start(input: unknown, options: StartOptions = {}): StartResult {
     const result = this.validate(input);
     if (!result.ok) throw invalid(result.errors);
-    return this.startValidated(result.definition, options);
+    return this.startValidated(result.definition, { sent: input, ...options });
   }
 
   /** Starts a run of a definition that passed validation. */
@@ -193,7 +193,11 @@ export class Engine {
     await this.#out.flush();
     const stored = await this.#store.getRun(held?.runId ?? id);
     if (!stored) throw notFound(id);
-    const { definition, options } = redriveOf(stored, fromStep);
+    const { definition, options } = redriveOf(stored, fromStep, (sent) => {
+      const result = this.validate(sent);
+      if (!result.ok) throw invalid(result.errors);
+      return result.definition;
+    });
     return { ...(await this.admit(definition, options)), redrive_of: stored.run_id };
   }
 

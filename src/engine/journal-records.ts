@@ -35,7 +35,7 @@ export function startRecord(run: Run, recoverable = true): StartRecord {
     // A run that started at once is listed by its start; a queued one by when it was queued, until it starts.
     listed_at: run.snapshot?.context.startedAt ?? run.createdAt,
     definition: JSON.stringify(run.definition),
-    body: recoverable ? JSON.stringify(startBody(run.plan, run.context, run.template, { queued_at: run.queuedAt, redrive: run.redrive })) : 'null',
+    body: recoverable ? JSON.stringify(startBody(run.plan, run.context, run.template, { queued_at: run.queuedAt, redrive: run.redrive, mode: run.mode, priority: run.priority })) : 'null',
   };
   run.definition = null;
   run.storedStatus = status;

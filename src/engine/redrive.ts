@@ -19,12 +19,18 @@ export function notRedrivable(runId: string, status: string): SequencerError {
 /**
  * What a redrive of `stored` starts: its definition, its context, and where it begins (the step
  * that failed or was in flight when it timed out, or `fromStep`). Throws 409/5619 when the run did
- * not end failed or timeout, 422/5600 at `from_step` for a step the definition does not have.
+ * not end failed or timeout, 422 when its definition no longer passes `validate` (the history keeps
+ * it as sent, and today's limits and templates apply to a new run), 422/5600 at `from_step` for a
+ * step the definition does not have.
  */
-export function redriveOf(stored: StoredRun, fromStep: number | undefined): { definition: SequenceDefinition; options: StartOptions } {
+export function redriveOf(
+  stored: StoredRun,
+  fromStep: number | undefined,
+  validate: (sent: unknown) => SequenceDefinition,
+): { definition: SequenceDefinition; options: StartOptions } {
   if (!REDRIVABLE.has(stored.status) || !stored.progress) throw notRedrivable(stored.run_id, stored.status);
   const progress = stored.progress;
-  const definition = stored.definition as SequenceDefinition;
+  const definition = validate(stored.definition);
   const total = definition.steps.length;
   if (fromStep !== undefined && fromStep >= total) {
     const message = `from_step ${fromStep} is past the last step (${total - 1})`;
@@ -32,5 +38,5 @@ export function redriveOf(stored: StoredRun, fromStep: number | undefined): { de
   }
   const from = fromStep ?? Math.min(progress.failed_step ?? progress.current_step, total - 1);
   const template = progress.template ?? undefined;
-  return { definition, options: { context: progress.context, template, redrive: { of: stored.run_id, from_step: from } } };
+  return { definition, options: { context: progress.context, template, redrive: { of: stored.run_id, from_step: from }, sent: stored.definition } };
 }

@@ -28,8 +28,11 @@ export interface RunControl {
 export interface Run {
   runId: string;
   sequenceId: string;
-  /** The definition, until its start record is written (a running run keeps its plan, not its definition). */
-  definition: SequenceDefinition | null;
+  /**
+   * The definition as the history keeps it (as sent, with the sequence_id it runs under), until
+   * its start record is written: a running run keeps its plan, not its definition.
+   */
+  definition: unknown;
   description: string | null;
   mode: SequenceDefinition['mode'];
   /** Lower is more important (SPEC 10). */

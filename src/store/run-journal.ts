@@ -3,6 +3,7 @@
  * stored as opaque JSON by every backend. They live here, beside the store, because a migration
  * from an older schema builds them too (a v4 row becomes a start record and a snapshot record).
  */
+import type { SequenceDefinition } from '../domain/definition.schema.ts';
 import type { RunContext } from '../domain/progress.ts';
 
 /** The start record's body: what recovery needs beside the definition. */
@@ -15,6 +16,12 @@ export interface StartBody {
   queued_at?: number | null;
   /** The run it redrives and the step it begins at (absent: a run of its own). */
   redrive?: { of: string; from_step: number } | null;
+  /**
+   * The start mode and priority validation settled on: the definition is kept as sent, which may
+   * leave them to their defaults (absent in runs stored before: their definition has them).
+   */
+  mode?: SequenceDefinition['mode'];
+  priority?: number;
 }
 
 /** A journal record's body: the machine events of one turn (each with its `now`), or a compact snapshot. */
@@ -25,7 +32,7 @@ export function startBody(
   plan: unknown,
   context: RunContext | null,
   template: StartBody['template'],
-  more: Pick<StartBody, 'queued_at' | 'redrive'> = {},
+  more: Pick<StartBody, 'queued_at' | 'redrive' | 'mode' | 'priority'> = {},
 ): StartBody {
   return { plan, context, template, ...more };
 }

@@ -32,7 +32,7 @@ export interface StartRecord {
    * has not started yet, when it was queued (then a journal record moves it to its start).
    */
   listed_at: number;
-  /** The validated definition, JSON (kept with the history). */
+  /** The definition as its client sent it (validated; defaults left out), JSON: kept with the history. */
   definition: string;
   /** What recovery needs beside the definition (plan, context, template), JSON; opaque to the store. */
   body: string;

@@ -37,6 +37,8 @@ export interface TemplateSummary {
 /** A filled, validated template ready to start, with the version it came from. */
 export interface TemplateInstance {
   definition: SequenceDefinition;
+  /** The template filled with the params, before validation filled in its defaults. */
+  sent: unknown;
   template: { name: string; version: number };
 }
 
@@ -149,7 +151,7 @@ export class TemplateService implements TemplateResolver {
     if ('errors' in filled) throw rejected(name, filled.errors);
     const result = this.#validate(filled.definition);
     if (!result.ok) throw rejected(name, blameParameters(result.errors, findPlaceholders(definitionOf(template))));
-    return { definition: result.definition, template: { name, version: stored.version } };
+    return { definition: result.definition, sent: filled.definition, template: { name, version: stored.version } };
   }
 
   /** The engine's resolver: fills a nested call's template (paths are relative to the action). */

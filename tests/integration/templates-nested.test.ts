@@ -87,6 +87,18 @@ describe('a step that calls a template', () => {
     expect(unknown.body.error.details).toEqual([{ path: 'steps[0].action.template', code: Codes.INVALID_DEFINITION, message: "Template 'nope' not found" }]);
   });
 
+  it('a redrive validates the definition again, as a new start: a call of a template deleted since is refused with 422 at the call, and nothing starts', async () => {
+    h.sim.configure(VALVE[0], { fail: true });
+    const started = await h.api('POST', '/sequences', parent());
+    expect(await drive(h.ended(started.body.run_id))).toMatchObject({ status: 'failed', failed_step: 0 });
+    expect((await h.api('DELETE', '/sequence-templates/flush')).status).toBe(200);
+
+    const redrive = await h.api('POST', `/sequences/${started.body.run_id}/redrive`, {});
+    expect(redrive.status).toBe(422);
+    expect(redrive.body.error).toMatchObject({ code: Codes.INVALID_DEFINITION, details: [{ path: 'steps[0].action.template', message: "Template 'flush' not found" }] });
+    expect((await h.api('GET', '/sequences?limit=10')).body.total).toBe(1);
+  });
+
   it('cancelling the parent cancels the child: its remaining steps never run and the valve is turned OFF', async () => {
     const runId = await startAndReachFlush();
 

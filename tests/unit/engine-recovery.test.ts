@@ -70,6 +70,23 @@ describe('recover("resume")', () => {
     expect(await store.unfinishedRuns()).toEqual([]);
   });
 
+  it('keeps a definition as sent, without the defaults validation filled in, and recovers it with the start mode and priority validation gave it', async () => {
+    const before = harness();
+    const sent = definition([delayStep(10)], { description: 'Mist the seedlings' });
+    const { run_id, sequence_id } = before.engine.start(sent);
+    await vi.advanceTimersByTimeAsync(10);
+    // As sent, under the sequence_id the engine gave it; no step name, mode or timeout added.
+    expect((await store.getRun(run_id))?.definition).toEqual({ ...sent, sequence_id });
+    await crash(before);
+
+    const after = harness();
+    expect(await after.engine.recover('resume')).toMatchObject({ resumed: 1 });
+    expect(await after.engine.get(run_id)).toMatchObject({ mode: 'single', description: 'Mist the seedlings' });
+    expect(after.engine.activeRuns().map((run) => [run.mode, run.priority])).toEqual([['single', 100]]);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(after.events.completed(run_id)).toMatchObject({ status: 'completed' });
+  });
+
   it('a run stored before the journal (schema v4, its plan inside its snapshot, none beside it) resumes too', async () => {
     const before = harness();
     const { run_id } = before.engine.start(definition([valve('ON'), delayStep(10), valve('OFF')]));
@@ -224,9 +241,10 @@ describe('recover("resume")', () => {
     await vi.advanceTimersByTimeAsync(10);
     await crash(before);
     // A queued run stored before schema v4 (no plan of its own) whose nested template was deleted
-    // while the server was down: no plan can be built.
-    const stored = await store.getRun(fine.run_id);
-    const orphanDefinition = { ...(stored?.definition as object), sequence_id: 'orphan', steps: [{ name: 'Call', action: { type: 'sequence', template: 'gone' } }] };
+    // while the server was down: no plan can be built. Such a row kept the validated definition.
+    const validated = before.engine.validate(definition([delayStep(10)]));
+    if (!validated.ok) throw new Error('the fixture does not validate');
+    const orphanDefinition = { ...validated.definition, sequence_id: 'orphan', steps: [{ name: 'Call', action: { type: 'sequence', template: 'gone' } }] };
     await store.commit({
       starts: [startOf({ run_id: 'run-orphan', sequence_id: 'orphan', status: 'pending', created_at: Date.now(), definition: orphanDefinition, body: { plan: null, context: null, template: null } })],
       records: [],
