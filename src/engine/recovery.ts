@@ -67,9 +67,10 @@ export async function recoverRuns(parts: RecoveryParts, policy: 'resume' | 'abor
 function recoverRun(parts: RecoveryParts, stored: UnfinishedRun, policy: 'resume' | 'abort'): 'resumed' | 'aborted' | 'queued' {
   const { book, host, admission, options } = parts;
   const start = stored.body as StartBody;
-  const sent = stored.definition as SequenceDefinition;
-  // The definition is kept as sent: what validation filled in is in the start record.
-  const definition = { ...sent, mode: start.mode ?? sent.mode, priority: start.priority ?? sent.priority };
+  const sent = (stored.definition ?? {}) as SequenceDefinition;
+  // The definition is kept as sent: what validation filled in is in the start record, and the
+  // sequence_id is the history row's (a run whose definition row is lost runs from its plan).
+  const definition = { ...sent, sequence_id: stored.sequence_id, mode: start.mode ?? sent.mode, priority: start.priority ?? sent.priority };
   const { snapshot, events } = readJournal(stored.records as JournalBody[]);
   // Runs stored before schema v4 carry their plan in their snapshot only.
   const plan = (start.plan as SequencePlan | null) ?? (snapshot?.context?.plan as SequencePlan | undefined) ?? parts.plan(definition);

@@ -87,6 +87,21 @@ describe('recover("resume")', () => {
     expect(after.events.completed(run_id)).toMatchObject({ status: 'completed' });
   });
 
+  it('recovers a run whose definition is missing from its start record, under its stored sequence_id', async () => {
+    const before = harness();
+    before.engine.start(definition([delayStep(10)], { sequence_id: 'model' }));
+    await vi.advanceTimersByTimeAsync(10);
+    const [model] = await store.unfinishedRuns();
+    await crash(before);
+    // Its definition row lost (the history LEFT JOINs it, so it reads null); the plan is in its start body.
+    await store.commit({ starts: [startOf({ run_id: 'run-bare', sequence_id: 'bare', status: 'pending', created_at: Date.now(), definition: null, body: model?.body })], records: [], ends: [] });
+
+    const after = harness();
+    expect(await after.engine.recover('resume')).toMatchObject({ queued: 1, failed: 0 });
+    await vi.advanceTimersByTimeAsync(10_010);
+    expect(await after.engine.get('run-bare')).toMatchObject({ sequence_id: 'bare', status: 'completed' });
+  });
+
   it('a run stored before the journal (schema v4, its plan inside its snapshot, none beside it) resumes too', async () => {
     const before = harness();
     const { run_id } = before.engine.start(definition([valve('ON'), delayStep(10), valve('OFF')]));
