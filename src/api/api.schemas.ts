@@ -297,6 +297,16 @@ export const SignalResponseSchema = z.object({ success: z.literal(true), run_id:
 /** The persisted XState snapshot of a run, as XState serialises it. */
 export const SnapshotSchema = z.unknown().describe('The persisted XState snapshot (status, value, context, ...)');
 
+/** Answer of `GET /sequences/{id}/definition`: the definition a run was started with, kept with its history. */
+export const DefinitionResponseSchema = z.object({
+  success: z.literal(true),
+  run_id: z.string(),
+  sequence_id: z.string(),
+  definition: z
+    .unknown()
+    .describe('As its client sent it, with the sequence_id it ran under (defaults not filled in); null for a run whose history lost it'),
+});
+
 /** Path parameter of a simulated node. */
 export const EspParamsSchema = z.object({ esp_id: z.string().min(1).max(64) });
 

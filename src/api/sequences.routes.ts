@@ -1,7 +1,7 @@
 /**
  * The sequence routes of SPEC 7 under `/api/v1`: start, validate, list, stats, get, snapshot,
- * cancel, pause, resume, redrive, signal. They only translate HTTP to engine calls; the engine owns every rule,
- * and its SequencerErrors become the SPEC 4 body in the error handler.
+ * definition, cancel, pause, resume, redrive, signal. They only translate HTTP to engine calls; the
+ * engine owns every rule, and its SequencerErrors become the SPEC 4 body in the error handler.
  */
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js';
@@ -13,6 +13,7 @@ import {
   CancelBodySchema,
   CancelQuerySchema,
   CancelResponseSchema,
+  DefinitionResponseSchema,
   errorResponses,
   IdParamsSchema,
   ListQuerySchema,
@@ -178,6 +179,19 @@ export async function sequenceRoutes(app: FastifyInstance, { services }: Sequenc
     const snapshot = await engine.snapshot(request.params.id);
     if (snapshot === null || snapshot === undefined) throw notFound(request.params.id, 'has no snapshot (it ended, or has not started yet)');
     return snapshot as Record<string, unknown>;
+  });
+
+  api.get('/sequences/:id/definition', {
+    schema: {
+      tags,
+      summary: 'The definition a run was started with, as sent: running or ended, while its history is kept',
+      params: IdParamsSchema,
+      response: { 200: DefinitionResponseSchema, ...errorResponses(404) },
+    },
+  }, async (request) => {
+    const found = await engine.definition(request.params.id);
+    if (!found) throw notFound(request.params.id);
+    return { success: true as const, ...found };
   });
 
   api.post('/sequences/:id/cancel', {

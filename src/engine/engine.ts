@@ -42,7 +42,7 @@ import { RunBook } from './run-book.ts';
 import { RunControl } from './run-control.ts';
 import { RunHost } from './run-host.ts';
 import { RunLeases } from './run-leases.ts';
-import { notFound, RunQueries } from './run-queries.ts';
+import { notFound, RunQueries, type RunDefinition } from './run-queries.ts';
 import type { Run } from './run.ts';
 import { WriteAhead } from './write-ahead.ts';
 
@@ -264,6 +264,11 @@ export class Engine {
   /** The persisted XState snapshot of a run; null when it has none (it ended, or has not started). */
   snapshot(id: string): Promise<unknown> {
     return this.#queries.snapshot(id);
+  }
+
+  /** The definition a run was started with, as sent, from the store (the history keeps it). */
+  definition(id: string): Promise<RunDefinition | undefined> {
+    return this.#queries.definition(id);
   }
 
   /** History, newest first, from the store. */

@@ -14,6 +14,13 @@ import type { WriteAhead } from './write-ahead.ts';
 
 const HOUR_MS = 3_600_000;
 
+/** A run's definition as it was sent, with the ids it was started under. */
+export interface RunDefinition {
+  run_id: string;
+  sequence_id: string;
+  definition: unknown;
+}
+
 /** What the queries read. */
 export interface QueryParts {
   book: RunBook;
@@ -55,6 +62,15 @@ export class RunQueries {
     if (run) return run.snapshot;
     if (!(await this.#stored(id))) throw notFound(id);
     return null;
+  }
+
+  /**
+   * The definition a run was started with, as its client sent it (null when its history row lost
+   * it), by run_id or sequence_id (newest run); undefined for an id that names no stored run.
+   */
+  async definition(id: string): Promise<RunDefinition | undefined> {
+    const stored = await this.#stored(id);
+    return stored && { run_id: stored.run_id, sequence_id: stored.sequence_id, definition: stored.definition ?? null };
   }
 
   /** A run's stored row, once what is pending is committed (a run that ended this turn has left memory, its history row has not yet reached the store). */

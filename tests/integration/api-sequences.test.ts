@@ -193,7 +193,7 @@ describe('GET /api/v1/sequences/stats', () => {
   });
 });
 
-describe('GET /api/v1/sequences/{id} and /snapshot', () => {
+describe('GET /api/v1/sequences/{id}, /snapshot and /definition', () => {
   it('finds a run by run_id and the newest run by sequence_id', async () => {
     const first = json<{ run_id: string }>(await post('/api/v1/sequences', definition('twice')));
     await t.ended(first.run_id);
@@ -206,6 +206,24 @@ describe('GET /api/v1/sequences/{id} and /snapshot', () => {
   it('answers 404/5611 for an unknown id', async () => {
     expectError(await get('/api/v1/sequences/nobody'), 404, 5611);
     expectError(await get('/api/v1/sequences/nobody/snapshot'), 404, 5611);
+  });
+
+  it('returns the definition a run was started with, as sent, while it runs and after it ended', async () => {
+    const sent = { sequence_id: 'as-sent', description: 'Water zone 3', steps: [{ name: 'Open', action: { type: 'actuator', esp_id: 'ESP_A', gpio: 3, command: 'ON' } }, { delay_seconds: 600 }] };
+    const { run_id } = json<{ run_id: string }>(await post('/api/v1/sequences', { ...sent, context: { rule_id: 'r-3' } }));
+    const running = await get(`/api/v1/sequences/${run_id}/definition`);
+    expect(running.statusCode).toBe(200);
+    // No default filled in (mode, priority, timeouts), the alias kept, the context apart from it.
+    expect(json(running)).toEqual({ success: true, run_id, sequence_id: 'as-sent', definition: sent });
+    await post(`/api/v1/sequences/${run_id}/cancel`);
+    await t.ended(run_id);
+    expect(json(await get('/api/v1/sequences/as-sent/definition'))).toEqual({ success: true, run_id, sequence_id: 'as-sent', definition: sent });
+    // A generated sequence_id is part of the definition the run ran under.
+    const generated = json<{ run_id: string; sequence_id: string }>(await post('/api/v1/sequences', { steps: [{ delay_seconds: 0 }] }));
+    await t.ended(generated.run_id);
+    const kept = json<{ definition: unknown }>(await get(`/api/v1/sequences/${generated.run_id}/definition`));
+    expect(kept.definition).toEqual({ steps: [{ delay_seconds: 0 }], sequence_id: generated.sequence_id });
+    expectError(await get('/api/v1/sequences/nobody/definition'), 404, 5611);
   });
 
   it("returns the running actor's persisted snapshot", async () => {

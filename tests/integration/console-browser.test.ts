@@ -383,6 +383,21 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     expect(progress.step_results.map((r: { step_name: string }) => r.step_name)).toEqual(['Flaky pump', 'Valve OFF']);
   });
 
+  it('shows the definition of an ended run as it was sent, beside its context', async () => {
+    const sent = { sequence_id: 'kept-as-sent', steps: [{ name: 'Mist bed 4', action: { type: 'actuator', esp_id: 'ESP_CONSOLE', gpio: 14, command: 'ON' } }, valve(14, 'OFF')] };
+    const started = await api('POST', '/sequences', { ...sent, context: { rule_name: 'Hot afternoon' } });
+    await serverStatus(started.run_id, 'completed');
+    await page.goto(`${server.url}/#/runs/${started.run_id}`);
+    await page.locator('.run-page[data-status="completed"]').waitFor();
+    const panel = page.getByRole('region', { name: 'Definition and context' });
+    await panel.getByText('Definition (as it was sent)').click();
+    const shown = panel.locator('details[open] pre');
+    await expect.poll(() => shown.textContent()).not.toContain('loading');
+    expect(JSON.parse((await shown.textContent()) as string)).toEqual(sent);
+    await panel.getByText('Context', { exact: true }).click();
+    expect(await panel.locator('details[open] pre').first().textContent()).toContain('Hot afternoon');
+  });
+
   it('filters the runs by status and by sequence id', async () => {
     await page.goto(`${server.url}/#/`);
     await page.getByLabel('Status').selectOption('cancelled');

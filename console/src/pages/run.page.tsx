@@ -71,9 +71,9 @@ export function RunPage({ id }: RunPageProps) {
   }, [id, runId]);
   useEffect(() => {
     if (!runId) return;
-    get<{ context?: { plan?: unknown } }>(`/sequences/${encodeURIComponent(runId)}/snapshot`)
-      .then((snapshot) => setDefinition(snapshot?.context?.plan ?? snapshot))
-      .catch(() => setDefinition(null));
+    get<{ definition: unknown }>(`/sequences/${encodeURIComponent(runId)}/definition`)
+      .then((kept) => setDefinition(kept.definition))
+      .catch((e: Error) => setDefinition(e instanceof ApiError && e.status === 404 ? null : new Error(`Could not read it: ${e.message}`)));
   }, [runId]);
 
   version.value;
@@ -142,8 +142,16 @@ export function RunPage({ id }: RunPageProps) {
           <pre>{JSON.stringify(run.context ?? null, null, 2)}</pre>
         </details>
         <details>
-          <summary>Definition (as the engine runs it)</summary>
-          <pre>{definition === undefined ? 'loading…' : definition === null ? 'Not kept for this run (it ended).' : JSON.stringify(definition, null, 2)}</pre>
+          <summary>Definition (as it was sent)</summary>
+          <pre>
+            {definition === undefined
+              ? 'loading…'
+              : definition === null
+                ? 'Not kept for this run.'
+                : definition instanceof Error
+                  ? definition.message
+                  : JSON.stringify(definition, null, 2)}
+          </pre>
         </details>
       </section>
     </section>
