@@ -412,6 +412,39 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     expect(await rows.first().getByRole('link').textContent()).toBe('controlled');
   });
 
+  it('keeps the cancel form open, reason and all, when the answer to an earlier resume comes after it was opened', async () => {
+    const started = await api('POST', '/sequences', longRun('late-answer', 15));
+    await page.goto(`${server.url}/#/runs/${started.run_id}`);
+    await page.locator('.run-page[data-status="running"]').waitFor();
+    await page.getByRole('button', { name: /Pause…/ }).click();
+    await page.getByLabel('hold as they are').check();
+    await page.getByRole('button', { name: 'Pause the run' }).click();
+    await serverStatus(started.run_id, 'paused');
+    // The resume's answer is held back until the operator has opened the cancel form and typed.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const resumeUrl = `${server.url}/api/v1/sequences/${encodeURIComponent(started.run_id)}/resume`;
+    await page.route(resumeUrl, async (route) => {
+      const response = await route.fetch();
+      await held;
+      await route.fulfill({ response });
+    });
+    await page.getByRole('button', { name: /Resume/ }).click();
+    await serverStatus(started.run_id, 'running');
+    await page.getByRole('button', { name: /Cancel…/ }).click();
+    await page.getByLabel('Reason').fill('valve sticks');
+    const answered = page.waitForResponse(resumeUrl);
+    release();
+    await answered;
+    await page.unroute(resumeUrl);
+    // The page has taken the answer once the form's button is enabled again (disabled while busy).
+    await page.waitForFunction(() => document.querySelector<HTMLButtonElement>('.action-form button[type="submit"]')?.disabled === false);
+    expect(await page.getByLabel('Reason').inputValue()).toBe('valve sticks');
+    await page.getByRole('button', { name: 'Cancel the run' }).click();
+    await serverStatus(started.run_id, 'cancelled');
+    expect(events.find((e) => e.type === 'sequence_cancelled' && (e.data as { run_id: string }).run_id === started.run_id)?.data).toMatchObject({ reason: 'valve sticks' });
+  });
+
   it('runs a run from the keyboard alone: pause, resume and cancel with a reason', async () => {
     const started = await api('POST', '/sequences', longRun('keyboard', 8));
     await page.goto(`${server.url}/#/runs/${started.run_id}`);

@@ -35,7 +35,8 @@ export function RunActions({ runId, status, totalSteps, failedStep }: RunActions
     try {
       const answer = await post<{ run_id?: string }>(`/sequences/${id}/${action}`, body);
       // The run's own events bring the page its new state; a redrive is a new run, shown at once.
-      setForm(null);
+      // Only this action's form closes: one opened meanwhile (a resume answered late) stays open.
+      setForm((open) => (open === action ? null : open));
       if (action === 'redrive' && answer.run_id) location.hash = runHref(answer.run_id);
     } catch (error) {
       setMessage(`${action} refused: ${(error as Error).message}`);
