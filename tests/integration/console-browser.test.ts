@@ -412,37 +412,59 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     expect(await rows.first().getByRole('link').textContent()).toBe('controlled');
   });
 
-  it('keeps the cancel form open, reason and all, when the answer to an earlier resume comes after it was opened', async () => {
-    const started = await api('POST', '/sequences', longRun('late-answer', 15));
-    await page.goto(`${server.url}/#/runs/${started.run_id}`);
+  /**
+   * Opens a new run's page, pauses it (outputs held) and resumes it with the resume's answer held
+   * back until `release()`; returns once the server runs it again and the operator has opened the
+   * cancel form and typed a reason.
+   */
+  async function resumeAnsweredLate(sequenceId: string, gpio: number): Promise<{ runId: string; release(): Promise<void> }> {
+    const { run_id: runId } = await api('POST', '/sequences', longRun(sequenceId, gpio));
+    await page.goto(`${server.url}/#/runs/${runId}`);
     await page.locator('.run-page[data-status="running"]').waitFor();
     await page.getByRole('button', { name: /Pause…/ }).click();
     await page.getByLabel('hold as they are').check();
     await page.getByRole('button', { name: 'Pause the run' }).click();
-    await serverStatus(started.run_id, 'paused');
-    // The resume's answer is held back until the operator has opened the cancel form and typed.
-    let release = () => {};
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const resumeUrl = `${server.url}/api/v1/sequences/${encodeURIComponent(started.run_id)}/resume`;
+    await serverStatus(runId, 'paused');
+    let answer = () => {};
+    const held = new Promise<void>((resolve) => (answer = resolve));
+    const resumeUrl = `${server.url}/api/v1/sequences/${encodeURIComponent(runId)}/resume`;
     await page.route(resumeUrl, async (route) => {
       const response = await route.fetch();
       await held;
       await route.fulfill({ response });
     });
     await page.getByRole('button', { name: /Resume/ }).click();
-    await serverStatus(started.run_id, 'running');
+    await serverStatus(runId, 'running');
     await page.getByRole('button', { name: /Cancel…/ }).click();
     await page.getByLabel('Reason').fill('valve sticks');
-    const answered = page.waitForResponse(resumeUrl);
-    release();
-    await answered;
-    await page.unroute(resumeUrl);
-    // The page has taken the answer once the form's button is enabled again (disabled while busy).
-    await page.waitForFunction(() => document.querySelector<HTMLButtonElement>('.action-form button[type="submit"]')?.disabled === false);
+    const release = async () => {
+      answer();
+      // The page has taken the answer once no action of the run is awaited any more.
+      await page.locator('.run-actions[aria-busy="false"]').waitFor({ state: 'attached' });
+      await page.unroute(resumeUrl);
+    };
+    return { runId, release };
+  }
+
+  const cancelReason = (runId: string) =>
+    (events.find((e) => e.type === 'sequence_cancelled' && (e.data as { run_id: string }).run_id === runId)?.data as { reason?: string } | undefined)?.reason;
+
+  it('keeps the cancel form open, reason and all, when an earlier resume is answered after it was opened', async () => {
+    const { runId, release } = await resumeAnsweredLate('late-answer', 15);
+    await release();
     expect(await page.getByLabel('Reason').inputValue()).toBe('valve sticks');
     await page.getByRole('button', { name: 'Cancel the run' }).click();
-    await serverStatus(started.run_id, 'cancelled');
-    expect(events.find((e) => e.type === 'sequence_cancelled' && (e.data as { run_id: string }).run_id === started.run_id)?.data).toMatchObject({ reason: 'valve sticks' });
+    await serverStatus(runId, 'cancelled');
+    expect(cancelReason(runId)).toBe('valve sticks');
+  });
+
+  it('cancels a run while the answer to its resume is still on its way', async () => {
+    const { runId, release } = await resumeAnsweredLate('cancel-while-busy', 16);
+    // Disabled while another action was awaited, this waited for the resume's answer.
+    await page.getByRole('button', { name: 'Cancel the run' }).click();
+    await serverStatus(runId, 'cancelled');
+    expect(cancelReason(runId)).toBe('valve sticks');
+    await release();
   });
 
   it('runs a run from the keyboard alone: pause, resume and cancel with a reason', async () => {

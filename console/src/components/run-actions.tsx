@@ -11,6 +11,7 @@ import { runHref } from '../state/router.ts';
 import { canAct } from '../state/session.ts';
 
 type Form = 'pause' | 'cancel' | 'signal' | 'redrive' | null;
+type Action = Exclude<Form, null> | 'resume';
 
 /** Props of RunActions. */
 export interface RunActionsProps {
@@ -24,13 +25,15 @@ export interface RunActionsProps {
 /** The action bar of a run. */
 export function RunActions({ runId, status, totalSteps, failedStep }: RunActionsProps) {
   const [form, setForm] = useState<Form>(null);
-  const [busy, setBusy] = useState(false);
+  // The actions whose answer is awaited: each blocks only itself, so a cancel is never held up
+  // by a resume or a signal still on its way.
+  const [busy, setBusy] = useState<ReadonlySet<Action>>(new Set());
   const [message, setMessage] = useState<string | null>(null);
   if (!canAct()) return null;
   const id = encodeURIComponent(runId);
   const live = status === 'running' || status === 'pending' || status === 'paused';
-  const send = async (action: string, body?: unknown) => {
-    setBusy(true);
+  const send = async (action: Action, body?: unknown) => {
+    setBusy((now) => new Set(now).add(action));
     setMessage(null);
     try {
       const answer = await post<{ run_id?: string }>(`/sequences/${id}/${action}`, body);
@@ -41,18 +44,22 @@ export function RunActions({ runId, status, totalSteps, failedStep }: RunActions
     } catch (error) {
       setMessage(`${action} refused: ${(error as Error).message}`);
     } finally {
-      setBusy(false);
+      setBusy((now) => {
+        const rest = new Set(now);
+        rest.delete(action);
+        return rest;
+      });
     }
   };
   return (
-    <div class="run-actions" role="group" aria-label="Run actions">
+    <div class="run-actions" role="group" aria-label="Run actions" aria-busy={busy.size > 0}>
       {status === 'running' ? (
         <button type="button" onClick={() => setForm(form === 'pause' ? null : 'pause')} aria-expanded={form === 'pause'}>
           ‖ Pause…
         </button>
       ) : null}
       {status === 'paused' ? (
-        <button type="button" disabled={busy} onClick={() => void send('resume')}>
+        <button type="button" disabled={busy.has('resume')} onClick={() => void send('resume')}>
           ▶ Resume
         </button>
       ) : null}
@@ -71,11 +78,11 @@ export function RunActions({ runId, status, totalSteps, failedStep }: RunActions
           ↻ Redrive…
         </button>
       ) : null}
-      {form === 'pause' ? <PauseForm busy={busy} onSubmit={(outputs) => void send('pause', { outputs })} /> : null}
-      {form === 'cancel' ? <CancelForm busy={busy} onSubmit={(reason) => void send('cancel', reason ? { reason } : {})} /> : null}
-      {form === 'signal' ? <SignalForm busy={busy} onSubmit={(body) => void send('signal', body)} onError={setMessage} /> : null}
+      {form === 'pause' ? <PauseForm busy={busy.has('pause')} onSubmit={(outputs) => void send('pause', { outputs })} /> : null}
+      {form === 'cancel' ? <CancelForm busy={busy.has('cancel')} onSubmit={(reason) => void send('cancel', reason ? { reason } : {})} /> : null}
+      {form === 'signal' ? <SignalForm busy={busy.has('signal')} onSubmit={(body) => void send('signal', body)} onError={setMessage} /> : null}
       {form === 'redrive' ? (
-        <RedriveForm totalSteps={totalSteps} failedStep={failedStep} busy={busy} onSubmit={(fromStep) => void send('redrive', fromStep === null ? {} : { from_step: fromStep })} />
+        <RedriveForm totalSteps={totalSteps} failedStep={failedStep} busy={busy.has('redrive')} onSubmit={(fromStep) => void send('redrive', fromStep === null ? {} : { from_step: fromStep })} />
       ) : null}
       {message ? (
         <p class="notice" role="alert">
